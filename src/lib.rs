@@ -1,0 +1,28 @@
+//! # render-engine
+//!
+//! Turns a t-shirt design into everything a print-on-demand shop needs: the print file,
+//! the garment texture, product renders and a turntable animation, with each run tracked
+//! as a [`RenderJob`].
+//!
+//! The public API is this short list of re-exports; the modules hold the details.
+//!
+//! ```
+//! use render_engine::{apply_event, JobEvent, JobStatus, NewRenderJob, Preset};
+//!
+//! let now = chrono::Utc::now();
+//! let job = NewRenderJob::new("prod_123", "https://cdn.example.com/design.png", Preset::ChestLarge)
+//!     .into_job(now)?;
+//! let job = apply_event(&job, &JobEvent::StartCompositing, now)?;
+//! assert_eq!(job.status, JobStatus::Compositing);
+//! # Ok::<(), render_engine::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod job;
+
+pub use error::{Error, FieldError, Result};
+pub use job::{
+    apply_event, can_transition, JobEvent, JobId, JobStatus, NewRenderJob, Preset, RenderJob,
+};
