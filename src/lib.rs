@@ -19,9 +19,11 @@
 
 #![warn(missing_docs)]
 
+pub mod compose;
 pub mod error;
 pub mod job;
 
+pub use compose::GarmentColor;
 pub use error::{Error, FieldError, Result};
 pub use job::{
     apply_event, can_transition, JobEvent, JobId, JobStatus, NewRenderJob, Preset, RenderJob,
