@@ -22,9 +22,14 @@
 pub mod compose;
 pub mod error;
 pub mod job;
+pub mod template;
 
-pub use compose::GarmentColor;
+pub use compose::{
+    compose, compose_batch, ComposeOptions, Composition, CustomPlacement, DecodeLimits, FitMode,
+    GarmentColor, Placement, PreflightReport, WarningCode,
+};
 pub use error::{Error, FieldError, Result};
 pub use job::{
     apply_event, can_transition, JobEvent, JobId, JobStatus, NewRenderJob, Preset, RenderJob,
 };
+pub use template::TemplatePack;

@@ -11,6 +11,12 @@ pixel is (x * pixels_per_inch, y * pixels_per_inch). Measurements (inches):
   shoulder width 18 (shoulder slope 1.75), armhole depth 9.5,
   sleeve: cap height 3.5, bicep 15, length 8, opening 13.
 
+The manifest also defines the placement presets physically, relative to the panel
+landmarks (`presets`): `anchor` is `collar` (the area's top edge is `offset_in` below the
+panel's collar point) or `torso_middle` (the area's centre is `offset_in` below the point
+halfway between collar point and hem); areas are centred on the panel's centre line, and
+`align` says where the fitted design sits inside its area.
+
 Run it again after changing a measurement; the output is deterministic.
 """
 import json
@@ -28,6 +34,23 @@ BACK_DROP = 0.75
 HALF_SHOULDER = 9.0
 SHOULDER_SLOPE = 1.75
 ARMHOLE_DEPTH = 9.5
+
+
+# Placement presets, physically, relative to the landmarks (see the module docstring).
+PRESETS = {
+    "chest-large": {
+        "panel": "front", "anchor": "collar", "offset_in": 3.0,
+        "width_in": 12.0, "height_in": 12.0, "align": "top",
+    },
+    "dead-center-medium": {
+        "panel": "front", "anchor": "torso_middle", "offset_in": 0.0,
+        "width_in": 10.0, "height_in": 10.0, "align": "center",
+    },
+    "back-small": {
+        "panel": "back", "anchor": "collar", "offset_in": 2.0,
+        "width_in": 4.0, "height_in": 4.0, "align": "top",
+    },
+}
 
 
 def r(v):
@@ -141,6 +164,7 @@ def main():
             "pixels_per_inch": PPI,
         },
         "panels": panels,
+        "presets": PRESETS,
     }
     here = os.path.dirname(os.path.abspath(__file__))
     out = os.path.join(here, "..", "..", "assets", "templates", "classic-tee", "template.json")

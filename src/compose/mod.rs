@@ -1,5 +1,573 @@
-//! Compositing: from an uploaded design to the print file and the garment texture.
+//! Compositing: from an uploaded design to the print file, the garment texture atlas, a
+//! pattern preview and a preflight report.
+//!
+//! Pure: bytes in, images and a report out; no store, no files.
+//!
+//! The pipeline for one design:
+//!
+//! 1. **decode** ([`decode_design`]): the format is recognised by content; size limits
+//!    ([`DecodeLimits`]) are checked from the header before any pixel is decoded; EXIF
+//!    orientation is applied; SVG is parsed with external references ignored.
+//! 2. **trim** transparent margins (on by default) and **fit** the design into the
+//!    placement's print area ([`FitMode`]: contain, cover, stretch), resizing with
+//!    premultiplied alpha (Lanczos3 when shrinking); SVG is rasterised directly at the
+//!    print resolution instead.
+//! 3. **print file**: the whole print area at the print DPI (default 300), transparent
+//!    around the design ([`Composition::print_png`] writes the DPI into the PNG).
+//! 4. **atlas**: the garment colour inside the pattern's panels with the design placed on
+//!    its panel at the pack's atlas resolution; transparent outside the panels.
+//! 5. **preview** and **preflight** ([`PreflightReport`]).
+//!
+//! ```
+//! use render_engine::compose::{compose, ComposeOptions};
+//! use render_engine::{GarmentColor, Preset};
+//!
+//! // A 600 x 600 opaque red square, as PNG bytes.
+//! let img = image::RgbaImage::from_pixel(600, 600, image::Rgba([220, 30, 30, 255]));
+//! let png = render_engine::compose::encode_png(&img, None)?;
+//!
+//! let options = ComposeOptions::new(Preset::ChestLarge).with_color(GarmentColor::parse("#1f2937")?);
+//! let result = compose(&png, &options)?;
+//! assert_eq!(result.print_file.dimensions(), (3600, 3600)); // 12 x 12 in at 300 DPI
+//! assert_eq!(result.preflight.effective_dpi.x, 50.0);       // 600 px over 12 in
+//! # Ok::<(), render_engine::Error>(())
+//! ```
 
+mod atlas;
 mod color;
+mod decode;
+mod fit;
+mod pixels;
+mod preflight;
+mod svg;
 
+use std::sync::Arc;
+
+use image::RgbaImage;
+use serde::{Deserialize, Serialize};
+
+pub use atlas::garment_atlas;
 pub use color::GarmentColor;
+pub use decode::{decode_design, sniff_format, DecodeLimits, Design, DesignFormat};
+pub use fit::FitMode;
+pub use pixels::{dpi_to_ppm, encode_png, png_dpi};
+pub use preflight::{
+    Axes, InchRect, PixelSize, PreflightReport, PreflightWarning, Severity, WarningCode,
+    CLIP_TOLERANCE, LOW_DPI, MIN_VISIBLE_SHARE, SEVERE_DPI, VISIBLE_DELTA_E,
+};
+
+use crate::error::{Error, Result};
+use crate::template::{Alignment, PrintArea, TemplatePack};
+use crate::Preset;
+use decode::DesignContent;
+use fit::FitPlan;
+
+/// The default print resolution.
+pub const DEFAULT_PRINT_DPI: u32 = 300;
+/// The lowest print resolution accepted.
+pub const MIN_PRINT_DPI: u32 = 72;
+/// The highest print resolution accepted.
+pub const MAX_PRINT_DPI: u32 = 1200;
+/// The default width of the pattern preview, in pixels.
+pub const DEFAULT_PREVIEW_WIDTH: u32 = 600;
+
+/// Where the design goes: a named preset, or an area given directly in inches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Placement {
+    /// A preset, defined physically by the template pack (see [`crate::template`]).
+    Preset(Preset),
+    /// A shop's own area.
+    Custom(CustomPlacement),
+}
+
+impl From<Preset> for Placement {
+    fn from(preset: Preset) -> Self {
+        Placement::Preset(preset)
+    }
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Placement::Preset(p) => write!(f, "{p}"),
+            Placement::Custom(_) => f.write_str("custom"),
+        }
+    }
+}
+
+/// A print area given directly in inches, relative to a panel's collar point: `x_in`
+/// to the right of the centre line, `y_in` below the collar point, locating the area's
+/// top-left corner. `chest-large` on `classic-tee` is
+/// `{ panel: "front", x_in: -6, y_in: 3, width_in: 12, height_in: 12, align: top }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomPlacement {
+    /// The panel (`front`, `back`, `left_sleeve`, `right_sleeve` on `classic-tee`).
+    pub panel: String,
+    /// The area's left edge, inches right of the panel's centre line (negative: left).
+    pub x_in: f64,
+    /// The area's top edge, inches below the panel's collar point.
+    pub y_in: f64,
+    /// The area's width in inches.
+    pub width_in: f64,
+    /// The area's height in inches.
+    pub height_in: f64,
+    /// Where the design sits in the area.
+    #[serde(default)]
+    pub align: Alignment,
+}
+
+/// Everything [`compose`] needs besides the design.
+#[derive(Debug, Clone)]
+pub struct ComposeOptions {
+    /// The template pack (default: the built-in `classic-tee`).
+    pub template: TemplatePack,
+    /// Where the design goes.
+    pub placement: Placement,
+    /// How it is fitted into the area (default `contain`).
+    pub fit: FitMode,
+    /// The garment colour (default white).
+    pub color: GarmentColor,
+    /// The print file's resolution (default 300, 72 to 1200).
+    pub print_dpi: u32,
+    /// Trim fully transparent margins before fitting (default on).
+    pub trim: bool,
+    /// Decoding limits.
+    pub limits: DecodeLimits,
+    /// The preview's width in pixels (default 600).
+    pub preview_width: u32,
+}
+
+impl Default for ComposeOptions {
+    fn default() -> Self {
+        ComposeOptions::new(Preset::ChestLarge)
+    }
+}
+
+impl ComposeOptions {
+    /// Options with the given placement and every default.
+    pub fn new(placement: impl Into<Placement>) -> Self {
+        ComposeOptions {
+            template: TemplatePack::builtin(),
+            placement: placement.into(),
+            fit: FitMode::default(),
+            color: GarmentColor::WHITE,
+            print_dpi: DEFAULT_PRINT_DPI,
+            trim: true,
+            limits: DecodeLimits::default(),
+            preview_width: DEFAULT_PREVIEW_WIDTH,
+        }
+    }
+
+    /// Sets the template pack.
+    pub fn with_template(mut self, template: TemplatePack) -> Self {
+        self.template = template;
+        self
+    }
+
+    /// Sets the fit mode.
+    pub fn with_fit(mut self, fit: FitMode) -> Self {
+        self.fit = fit;
+        self
+    }
+
+    /// Sets the garment colour.
+    pub fn with_color(mut self, color: GarmentColor) -> Self {
+        self.color = color;
+        self
+    }
+
+    /// Sets the print resolution.
+    pub fn with_print_dpi(mut self, dpi: u32) -> Self {
+        self.print_dpi = dpi;
+        self
+    }
+
+    /// Turns trimming of transparent margins on or off.
+    pub fn with_trim(mut self, trim: bool) -> Self {
+        self.trim = trim;
+        self
+    }
+
+    /// Sets the decoding limits.
+    pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The print area these options place the design in, in atlas inches; checks the
+    /// options (`E_VALIDATION`).
+    pub fn area(&self) -> Result<PrintArea> {
+        if !(MIN_PRINT_DPI..=MAX_PRINT_DPI).contains(&self.print_dpi) {
+            return Err(Error::validation(
+                "print_dpi",
+                format!("{} is out of range; use {MIN_PRINT_DPI} to {MAX_PRINT_DPI} (300 is ideal for garments)", self.print_dpi),
+            ));
+        }
+        if !(16..=8192).contains(&self.preview_width) {
+            return Err(Error::validation(
+                "preview_width",
+                format!(
+                    "{} is out of range; use 16 to 8192 pixels",
+                    self.preview_width
+                ),
+            ));
+        }
+        let area = match &self.placement {
+            Placement::Preset(p) => self.template.preset_area(*p),
+            Placement::Custom(c) => self.template.custom_area(
+                &c.panel,
+                c.x_in,
+                c.y_in,
+                c.width_in,
+                c.height_in,
+                c.align,
+            )?,
+        };
+        let (w, h) = area_px(&area, self.print_dpi);
+        if u64::from(w) * u64::from(h) > self.limits.max_pixels {
+            return Err(Error::validation(
+                "print_dpi",
+                format!(
+                    "a {} x {} in area at {} DPI is {w} x {h} px, more than the {:.0} megapixel limit; lower the DPI",
+                    area.width_in,
+                    area.height_in,
+                    self.print_dpi,
+                    self.limits.max_pixels as f64 / 1e6
+                ),
+            ));
+        }
+        Ok(area)
+    }
+}
+
+fn area_px(area: &PrintArea, dpi: u32) -> (u32, u32) {
+    let dpi = f64::from(dpi);
+    (
+        ((area.width_in * dpi).round() as u32).max(1),
+        ((area.height_in * dpi).round() as u32).max(1),
+    )
+}
+
+/// The outputs of one composition.
+#[derive(Debug, Clone)]
+pub struct Composition {
+    /// The print file: the whole print area at [`Composition::print_dpi`], the fitted
+    /// design on a transparent background (straight alpha). Shared between the
+    /// compositions of a batch that differ only in garment colour.
+    pub print_file: Arc<RgbaImage>,
+    /// The print file's resolution.
+    pub print_dpi: u32,
+    /// The texture atlas at the pack's resolution: garment colour inside the panels, the
+    /// design placed on its panel, transparent outside the panels.
+    pub atlas: RgbaImage,
+    /// The atlas resolution (the template pack's pixels per inch).
+    pub atlas_ppi: u32,
+    /// A small picture of the atlas with panel outlines and the print area marked.
+    pub preview: RgbaImage,
+    /// The print-quality report.
+    pub preflight: PreflightReport,
+    /// The print area used, in atlas inches.
+    pub area: PrintArea,
+}
+
+impl Composition {
+    /// The print file as PNG, its DPI recorded in the pHYs chunk.
+    pub fn print_png(&self) -> Result<Vec<u8>> {
+        encode_png(&self.print_file, Some(self.print_dpi))
+    }
+
+    /// The atlas as PNG, with the pack's pixels per inch recorded.
+    pub fn atlas_png(&self) -> Result<Vec<u8>> {
+        encode_png(&self.atlas, Some(self.atlas_ppi))
+    }
+
+    /// The preview as PNG.
+    pub fn preview_png(&self) -> Result<Vec<u8>> {
+        encode_png(&self.preview, None)
+    }
+}
+
+/// Composes one design: decode, trim, fit, print file, atlas, preview and preflight.
+pub fn compose(design: &[u8], options: &ComposeOptions) -> Result<Composition> {
+    let mut all = compose_batch(design, std::slice::from_ref(options))?;
+    Ok(all.pop().expect("one composition per option set"))
+}
+
+/// Composes one design for many option sets (placements, colours, ...), decoding it once
+/// and resizing it once per distinct placement: option sets that differ only in garment
+/// colour (or preview width) share the same print file.
+///
+/// The strictest of the option sets' [`DecodeLimits`] applies to decoding.
+pub fn compose_batch(design: &[u8], options: &[ComposeOptions]) -> Result<Vec<Composition>> {
+    let limits = options.iter().fold(
+        DecodeLimits {
+            max_bytes: u64::MAX,
+            max_pixels: u64::MAX,
+        },
+        |acc, o| DecodeLimits {
+            max_bytes: acc.max_bytes.min(o.limits.max_bytes),
+            max_pixels: acc.max_pixels.min(o.limits.max_pixels),
+        },
+    );
+    if options.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Check every option set before spending time on decoding.
+    for o in options {
+        o.area()?;
+    }
+    compose_design(decode_design(design, &limits)?, options)
+}
+
+/// Like [`compose_batch`], from a design decoded already with [`decode_design`].
+pub fn compose_design(design: Design, options: &[ComposeOptions]) -> Result<Vec<Composition>> {
+    let source = Source::prepare(design);
+    let mut placed: Vec<(PlaceKey, Arc<Placed>)> = Vec::new();
+    let mut masks: Vec<(TemplatePack, Arc<atlas::PanelMask>)> = Vec::new();
+    let mut out = Vec::with_capacity(options.len());
+    for o in options {
+        let area = o.area()?;
+        let key = PlaceKey {
+            area: area.clone(),
+            ppi: o.template.pixels_per_inch(),
+            fit: o.fit,
+            dpi: o.print_dpi,
+            trim: o.trim,
+        };
+        let p = match placed.iter().find(|(k, _)| *k == key) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = Arc::new(source.place(&area, o)?);
+                placed.push((key, p.clone()));
+                p
+            }
+        };
+        let mask = match masks.iter().find(|(t, _)| same_pattern(t, &o.template)) {
+            Some((_, m)) => m.clone(),
+            None => {
+                let m = Arc::new(atlas::PanelMask::new(&o.template));
+                masks.push((o.template.clone(), m.clone()));
+                m
+            }
+        };
+        out.push(finish(&source, &p, &mask, &area, o)?);
+    }
+    Ok(out)
+}
+
+fn same_pattern(a: &TemplatePack, b: &TemplatePack) -> bool {
+    a.atlas() == b.atlas() && a.panels() == b.panels()
+}
+
+#[derive(PartialEq)]
+struct PlaceKey {
+    area: PrintArea,
+    ppi: u32,
+    fit: FitMode,
+    dpi: u32,
+    trim: bool,
+}
+
+/// A decoded design ready for placing: raster pixels premultiplied, with the bounds of
+/// their ink, or a parsed SVG.
+struct Source {
+    format: DesignFormat,
+    design_px: (u32, u32),
+    content: SourceContent,
+    ignored_references: usize,
+}
+
+enum SourceContent {
+    Raster {
+        premultiplied: RgbaImage,
+        ink: Option<[u32; 4]>,
+    },
+    Vector(Box<svg::SvgDesign>),
+}
+
+/// A design fitted into one print area.
+struct Placed {
+    print: Arc<RgbaImage>,
+    layer: atlas::AtlasLayer,
+    plan: Option<FitPlan>,
+    trimmed_px: Option<[u32; 4]>,
+    transparent: bool,
+}
+
+impl Source {
+    fn prepare(design: Design) -> Source {
+        let design_px = design.size_px();
+        let ignored_references = design.ignored_references();
+        let content = match design.content {
+            DesignContent::Raster(mut img) => {
+                let ink = pixels::opaque_bounds(&img);
+                pixels::premultiply(&mut img);
+                SourceContent::Raster {
+                    premultiplied: img,
+                    ink,
+                }
+            }
+            DesignContent::Vector(svg) => SourceContent::Vector(svg),
+        };
+        Source {
+            format: design.format,
+            design_px,
+            content,
+            ignored_references,
+        }
+    }
+
+    fn place(&self, area: &PrintArea, o: &ComposeOptions) -> Result<Placed> {
+        let (aw, ah) = area_px(area, o.print_dpi);
+        let mut canvas = RgbaImage::new(aw, ah);
+        let align = area.align.fractions();
+        let (plan, trimmed_px) = match &self.content {
+            SourceContent::Raster { premultiplied, ink } => {
+                let (w, h) = premultiplied.dimensions();
+                let region = if o.trim { *ink } else { Some([0, 0, w, h]) };
+                match region {
+                    None => (None, None),
+                    Some(r) => {
+                        let plan =
+                            fit::plan((f64::from(r[2]), f64::from(r[3])), (aw, ah), o.fit, align);
+                        let c = plan.src_crop;
+                        let crop = [f64::from(r[0]) + c[0], f64::from(r[1]) + c[1], c[2], c[3]];
+                        pixels::resize_into(premultiplied, crop, &mut canvas, plan.dest)?;
+                        let trimmed = (r != [0, 0, w, h]).then_some(r);
+                        (Some(plan), trimmed)
+                    }
+                }
+            }
+            SourceContent::Vector(svg) => match svg.region(o.trim) {
+                None => (None, None),
+                Some(r) => {
+                    let plan = fit::plan((r[2], r[3]), (aw, ah), o.fit, align);
+                    let [dx, dy, dw, dh] = plan.dest;
+                    let c = plan.src_crop;
+                    let offset = (-c[0] * plan.scale.0, -c[1] * plan.scale.1);
+                    let data = svg.render_premultiplied(r, plan.scale, offset, (dw, dh))?;
+                    let tile = RgbaImage::from_raw(dw, dh, data).expect("pixmap is dw x dh");
+                    image::imageops::replace(&mut canvas, &tile, i64::from(dx), i64::from(dy));
+                    let (cw, ch) = svg.size_px();
+                    let px = |v: f64| v.round().max(0.0) as u32;
+                    let trimmed = [px(r[0]), px(r[1]), px(r[2]), px(r[3])];
+                    (Some(plan), (trimmed != [0, 0, cw, ch]).then_some(trimmed))
+                }
+            },
+        };
+        let layer = atlas::AtlasLayer::from_canvas(&canvas, area, o.template.pixels_per_inch())?;
+        let transparent = pixels::fully_transparent(&canvas);
+        pixels::unpremultiply(&mut canvas);
+        Ok(Placed {
+            print: Arc::new(canvas),
+            layer,
+            plan,
+            trimmed_px,
+            transparent,
+        })
+    }
+}
+
+fn finish(
+    source: &Source,
+    p: &Placed,
+    mask: &atlas::PanelMask,
+    area: &PrintArea,
+    o: &ComposeOptions,
+) -> Result<Composition> {
+    let atlas_img = atlas::compose_atlas(mask, o.color, (!p.transparent).then_some(&p.layer));
+    let dpi = f64::from(o.print_dpi);
+    let (fitted_px, fitted_in, scale, effective_dpi) = match &p.plan {
+        Some(plan) => {
+            let [x, y, w, h] = plan.dest.map(f64::from);
+            let scale = Axes {
+                x: plan.scale.0,
+                y: plan.scale.1,
+            };
+            let effective = match source.content {
+                SourceContent::Vector(_) => Axes { x: dpi, y: dpi },
+                SourceContent::Raster { .. } => Axes {
+                    x: dpi / plan.scale.0,
+                    y: dpi / plan.scale.1,
+                },
+            };
+            (
+                PixelSize {
+                    width: plan.dest[2],
+                    height: plan.dest[3],
+                },
+                InchRect {
+                    x: x / dpi,
+                    y: y / dpi,
+                    width: w / dpi,
+                    height: h / dpi,
+                },
+                scale,
+                effective,
+            )
+        }
+        None => (
+            PixelSize {
+                width: 0,
+                height: 0,
+            },
+            InchRect {
+                x: 0.0,
+                y: 0.0,
+                width: 0.0,
+                height: 0.0,
+            },
+            Axes { x: 0.0, y: 0.0 },
+            Axes { x: 0.0, y: 0.0 },
+        ),
+    };
+    let visible_share = if p.transparent {
+        None
+    } else {
+        preflight::visible_share(&p.layer.image, o.color).or(Some(0.0))
+    };
+    let mut report = PreflightReport {
+        format: source.format,
+        vector: matches!(source.content, SourceContent::Vector(_)),
+        design_px: PixelSize {
+            width: source.design_px.0,
+            height: source.design_px.1,
+        },
+        trimmed_px: p.trimmed_px,
+        template: o.template.id().to_string(),
+        placement: o.placement.to_string(),
+        area: area.clone(),
+        fit: o.fit,
+        garment_color: o.color,
+        print_dpi: o.print_dpi,
+        print_px: PixelSize {
+            width: p.print.width(),
+            height: p.print.height(),
+        },
+        fitted_px,
+        fitted_in,
+        effective_dpi,
+        scale,
+        clipped_fraction: p.plan.map_or(0.0, |pl| pl.clipped_fraction),
+        visible_share,
+        warnings: Vec::new(),
+    };
+    report.add_warnings(source.ignored_references);
+    let fitted_atlas = [
+        area.x_in + fitted_in.x,
+        area.y_in + fitted_in.y,
+        fitted_in.width,
+        fitted_in.height,
+    ];
+    let preview = atlas::preview(&o.template, &atlas_img, area, fitted_atlas, o.preview_width)?;
+    Ok(Composition {
+        print_file: p.print.clone(),
+        print_dpi: o.print_dpi,
+        atlas: atlas_img,
+        preview,
+        preflight: report,
+        area: area.clone(),
+        atlas_ppi: o.template.pixels_per_inch(),
+    })
+}
