@@ -23,7 +23,12 @@ fn assert_close(name: &str, actual: &RgbaImage) {
         return;
     }
     let expected = image::open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with UPDATE_GOLDEN=1 to create it",
+                path.display()
+            )
+        })
         .to_rgba8();
     assert_eq!(expected.dimensions(), actual.dimensions(), "{name}: size");
     let mut total = 0u64;
@@ -38,7 +43,10 @@ fn assert_close(name: &str, actual: &RgbaImage) {
     let n = expected.as_raw().len();
     let mean = total as f64 / n as f64;
     assert!(mean < 0.5, "{name}: mean channel difference {mean:.3}");
-    assert!(far * 1000 < n, "{name}: {far} of {n} channels differ by more than 8");
+    assert!(
+        far * 1000 < n,
+        "{name}: {far} of {n} channels differ by more than 8"
+    );
 }
 
 fn run(design: &str, preset: Preset, color: &str, name: &str) {
@@ -54,15 +62,30 @@ fn run(design: &str, preset: Preset, color: &str, name: &str) {
 
 #[test]
 fn chest_large_raster_on_charcoal() {
-    run("examples/designs/sunset-badge.png", Preset::ChestLarge, "#1f2937", "chest-large");
+    run(
+        "examples/designs/sunset-badge.png",
+        Preset::ChestLarge,
+        "#1f2937",
+        "chest-large",
+    );
 }
 
 #[test]
 fn dead_center_medium_svg_on_white() {
-    run("examples/designs/wave-logo.svg", Preset::DeadCenterMedium, "#ffffff", "dead-center-medium");
+    run(
+        "examples/designs/wave-logo.svg",
+        Preset::DeadCenterMedium,
+        "#ffffff",
+        "dead-center-medium",
+    );
 }
 
 #[test]
 fn back_small_raster_on_sand() {
-    run("examples/designs/sunset-badge.png", Preset::BackSmall, "#e7d8b8", "back-small");
+    run(
+        "examples/designs/sunset-badge.png",
+        Preset::BackSmall,
+        "#e7d8b8",
+        "back-small",
+    );
 }
