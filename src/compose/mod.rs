@@ -250,7 +250,7 @@ fn area_px(area: &PrintArea, dpi: u32) -> (u32, u32) {
 }
 
 /// The outputs of one composition.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Composition {
     /// The print file: the whole print area at [`Composition::print_dpi`], the fitted
     /// design on a transparent background (straight alpha). Shared between the
@@ -269,6 +269,21 @@ pub struct Composition {
     pub preflight: PreflightReport,
     /// The print area used, in atlas inches.
     pub area: PrintArea,
+}
+
+impl std::fmt::Debug for Composition {
+    /// Sizes and the report, not the pixels.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Composition")
+            .field("print_file", &self.print_file.dimensions())
+            .field("print_dpi", &self.print_dpi)
+            .field("atlas", &self.atlas.dimensions())
+            .field("atlas_ppi", &self.atlas_ppi)
+            .field("preview", &self.preview.dimensions())
+            .field("preflight", &self.preflight)
+            .field("area", &self.area)
+            .finish()
+    }
 }
 
 impl Composition {
