@@ -93,27 +93,40 @@ pub(crate) fn compose_atlas(
     color: GarmentColor,
     layer: Option<&AtlasLayer>,
 ) -> RgbaImage {
-    let [gr, gg, gb] = color.to_array().map(u32::from);
+    let g = color.to_array();
+    let [gr, gg, gb] = g.map(u32::from);
+    let w = mask.width as usize;
     let mut out = RgbaImage::new(mask.width, mask.height);
     let buf: &mut [u8] = out.as_mut();
-    for (i, (px, &cov)) in buf.chunks_exact_mut(4).zip(&mask.coverage).enumerate() {
-        if cov == 0 {
-            continue;
-        }
-        let (mut r, mut g, mut b) = (gr, gg, gb);
-        if let Some(l) = layer {
-            let x = (i as u32) % mask.width;
-            let y = (i as u32) / mask.width;
-            if x >= l.x && y >= l.y && x < l.x + l.image.width() && y < l.y + l.image.height() {
-                let d = l.image.get_pixel(x - l.x, y - l.y).0;
-                let inv = 255 - u32::from(d[3]);
-                // premultiplied "over" onto the opaque garment colour
-                r = u32::from(d[0]) + (gr * inv + 127) / 255;
-                g = u32::from(d[1]) + (gg * inv + 127) / 255;
-                b = u32::from(d[2]) + (gb * inv + 127) / 255;
+    for (y, (row, cov_row)) in buf
+        .chunks_exact_mut(w * 4)
+        .zip(mask.coverage.chunks_exact(w))
+        .enumerate()
+    {
+        for (px, &cov) in row.chunks_exact_mut(4).zip(cov_row) {
+            if cov != 0 {
+                px.copy_from_slice(&[g[0], g[1], g[2], cov]);
             }
         }
-        px.copy_from_slice(&[r.min(255) as u8, g.min(255) as u8, b.min(255) as u8, cov]);
+        let Some(l) = layer else { continue };
+        let y = y as u32;
+        if y < l.y || y >= l.y + l.image.height() || l.x >= mask.width {
+            continue;
+        }
+        let lw = l.image.width().min(mask.width - l.x) as usize;
+        let start = ((y - l.y) * l.image.width()) as usize * 4;
+        let src = &l.image.as_raw()[start..start + lw * 4];
+        let dst = &mut row[l.x as usize * 4..(l.x as usize + lw) * 4];
+        for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+            if d[3] == 0 || s[3] == 0 {
+                continue;
+            }
+            let inv = 255 - u32::from(s[3]);
+            // premultiplied "over" onto the opaque garment colour
+            d[0] = (u32::from(s[0]) + (gr * inv + 127) / 255).min(255) as u8;
+            d[1] = (u32::from(s[1]) + (gg * inv + 127) / 255).min(255) as u8;
+            d[2] = (u32::from(s[2]) + (gb * inv + 127) / 255).min(255) as u8;
+        }
     }
     out
 }
