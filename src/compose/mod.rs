@@ -42,6 +42,7 @@ mod preflight;
 mod svg;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
@@ -269,6 +270,32 @@ pub struct Composition {
     pub preflight: PreflightReport,
     /// The print area used, in atlas inches.
     pub area: PrintArea,
+    /// How long each stage took.
+    pub timings: StageTimings,
+}
+
+/// Wall-clock time of each compositing stage. In a batch, the decode, prepare and fit
+/// stages are shared: each composition reports the time of the shared work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageTimings {
+    /// Decoding the file (zero when composing a design decoded beforehand).
+    pub decode: Duration,
+    /// Finding the ink's bounds for trimming and premultiplying alpha.
+    pub prepare: Duration,
+    /// Fitting and resizing into the print file (or rasterising an SVG), and scaling it
+    /// to atlas resolution.
+    pub fit: Duration,
+    /// Composing the texture atlas.
+    pub atlas: Duration,
+    /// Drawing the preview and writing the preflight report.
+    pub preview: Duration,
+}
+
+impl StageTimings {
+    /// The sum of the stages.
+    pub fn total(&self) -> Duration {
+        self.decode + self.prepare + self.fit + self.atlas + self.preview
+    }
 }
 
 impl std::fmt::Debug for Composition {
@@ -282,6 +309,7 @@ impl std::fmt::Debug for Composition {
             .field("preview", &self.preview.dimensions())
             .field("preflight", &self.preflight)
             .field("area", &self.area)
+            .field("timings", &self.timings)
             .finish()
     }
 }
@@ -332,12 +360,24 @@ pub fn compose_batch(design: &[u8], options: &[ComposeOptions]) -> Result<Vec<Co
     for o in options {
         o.area()?;
     }
-    compose_design(decode_design(design, &limits)?, options)
+    let start = Instant::now();
+    let decoded = decode_design(design, &limits)?;
+    compose_timed(decoded, options, start.elapsed())
 }
 
 /// Like [`compose_batch`], from a design decoded already with [`decode_design`].
 pub fn compose_design(design: Design, options: &[ComposeOptions]) -> Result<Vec<Composition>> {
+    compose_timed(design, options, Duration::ZERO)
+}
+
+fn compose_timed(
+    design: Design,
+    options: &[ComposeOptions],
+    decode: Duration,
+) -> Result<Vec<Composition>> {
+    let start = Instant::now();
     let source = Source::prepare(design);
+    let prepare = start.elapsed();
     let mut placed: Vec<(PlaceKey, Arc<Placed>)> = Vec::new();
     let mut masks: Vec<(TemplatePack, Arc<atlas::PanelMask>)> = Vec::new();
     let mut out = Vec::with_capacity(options.len());
@@ -353,7 +393,10 @@ pub fn compose_design(design: Design, options: &[ComposeOptions]) -> Result<Vec<
         let p = match placed.iter().find(|(k, _)| *k == key) {
             Some((_, p)) => p.clone(),
             None => {
-                let p = Arc::new(source.place(&area, o)?);
+                let start = Instant::now();
+                let mut p = source.place(&area, o)?;
+                p.fit_time = start.elapsed();
+                let p = Arc::new(p);
                 placed.push((key, p.clone()));
                 p
             }
@@ -366,7 +409,10 @@ pub fn compose_design(design: Design, options: &[ComposeOptions]) -> Result<Vec<
                 m
             }
         };
-        out.push(finish(&source, &p, &mask, &area, o)?);
+        let mut c = finish(&source, &p, &mask, &area, o)?;
+        c.timings.decode = decode;
+        c.timings.prepare = prepare;
+        out.push(c);
     }
     Ok(out)
 }
@@ -408,6 +454,7 @@ struct Placed {
     plan: Option<FitPlan>,
     trimmed_px: Option<[u32; 4]>,
     transparent: bool,
+    fit_time: Duration,
 }
 
 impl Source {
@@ -480,6 +527,7 @@ impl Source {
             plan,
             trimmed_px,
             transparent,
+            fit_time: Duration::ZERO,
         })
     }
 }
@@ -491,7 +539,10 @@ fn finish(
     area: &PrintArea,
     o: &ComposeOptions,
 ) -> Result<Composition> {
+    let atlas_start = Instant::now();
     let atlas_img = atlas::compose_atlas(mask, o.color, (!p.transparent).then_some(&p.layer));
+    let atlas_time = atlas_start.elapsed();
+    let preview_start = Instant::now();
     let dpi = f64::from(o.print_dpi);
     let (fitted_px, fitted_in, scale, effective_dpi) = match &p.plan {
         Some(plan) => {
@@ -584,5 +635,11 @@ fn finish(
         preflight: report,
         area: area.clone(),
         atlas_ppi: o.template.pixels_per_inch(),
+        timings: StageTimings {
+            fit: p.fit_time,
+            atlas: atlas_time,
+            preview: preview_start.elapsed(),
+            ..StageTimings::default()
+        },
     })
 }
