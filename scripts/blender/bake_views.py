@@ -1,0 +1,332 @@
+"""Bakes the classic-tee views: per pixel atlas UV, coverage, diffuse light and specular.
+
+Run inside Blender (see bake.sh); everything after `--` belongs to this script:
+
+    blender -b --factory-startup --python-exit-code 1 \
+        --python scripts/blender/bake_views.py -- \
+        [--out assets/templates/classic-tee/baked] [--still-size 1024] [--frame-size 512] \
+        [--frames 24] [--still-samples 64] [--frame-samples 32] [--only front]
+
+Needs numpy in Blender's Python (Debian: `apt-get install python3-numpy`).
+
+The scene is the one build_garment.py builds, with a white fabric (albedo 1) and a
+transparent film. For each view one Cycles render yields:
+
+* `atlas_uv`: an AOV with the atlas UV of the surface seen by the camera ray (back faces,
+  the shirt's inside, report atlas (0, 0), outside every panel),
+* alpha: the coverage (anti-aliased edge),
+* Diffuse Direct + Indirect: the diffuse light reaching a white fabric (sheen included),
+* Glossy Direct + Indirect: the specular highlight, added on top of the albedo.
+
+Cycles accumulates passes over the pixel filter, background samples adding zero, so the
+AOV and colour passes are premultiplied by coverage (the light passes come out divided by
+their colour pass, so they are not); the bake divides by coverage so each pixel carries
+the values of the surface it covers. The pixel filter is kept narrow (0.75 px) so that an
+edge pixel rarely mixes two distant atlas positions.
+
+Each still is written as two PNGs (lossless, 16 bits per channel); the turntable frames
+are stacked top to bottom into one pair (`turntable.uv.png`, `turntable.shade.png`):
+
+* `<name>.uv.png`: grey+alpha 16-bit: grey = u * 65535, alpha = v * 65535 (Blender's v,
+  upwards: atlas y = (1 - v) * atlas height); both 0 where coverage is 0;
+* `<name>.shade.png`: RGB 16-bit: R = coverage, G = diffuse / DIFFUSE_SCALE,
+  B = specular / SPECULAR_SCALE, each times 65535.
+
+`views.json` lists the views with their sizes, files, scales and the turntable order.
+"""
+import glob
+import json
+import math
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import zlib
+
+import bpy
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import build_garment as bg  # noqa: E402
+
+DIFFUSE_SCALE = 3.0
+SPECULAR_SCALE = 1.0
+TURNTABLE_ELEVATION = 2.0
+FORMAT_VERSION = 1
+
+
+def write_png16(path, array):
+    """Writes a uint16 array (h, w) or (h, w, c), c in 2 or 3, as a 16-bit PNG."""
+    if array.ndim == 2:
+        array = array[:, :, None]
+    h, w, c = array.shape
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    raw = array.astype(">u2").reshape(h, w * c).view(np.uint8).reshape(h, w * c * 2)
+    # Filter "Up" on every row: the difference to the row above, modulo 256.
+    up = np.zeros_like(raw)
+    up[1:] = raw[:-1]
+    filtered = (raw.astype(np.int16) - up.astype(np.int16)) & 0xFF
+    rows = np.concatenate([np.full((h, 1), 2, np.uint8), filtered.astype(np.uint8)], axis=1)
+    data = zlib.compress(rows.tobytes(), 9)
+
+    def chunk(kind, body):
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    png = b"\x89PNG\r\n\x1a\n"
+    png += chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))
+    png += chunk(b"IDAT", data)
+    png += chunk(b"IEND", b"")
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(png)
+    os.replace(tmp, path)
+    return len(png)
+
+
+def setup_bake(scene, tmpdir):
+    scene.render.film_transparent = True
+    scene.cycles.filter_width = 0.75
+    scene.cycles.use_denoising = False
+    scene.cycles.use_adaptive_sampling = False
+    scene.render.dither_intensity = 0.0
+    # Few samples: clamp fireflies (a single bright indirect sample would spot the fabric).
+    scene.cycles.sample_clamp_direct = 4.0
+    scene.cycles.sample_clamp_indirect = 1.0
+    vl = scene.view_layers[0]
+    vl.use_pass_diffuse_direct = True
+    vl.use_pass_diffuse_indirect = True
+    vl.use_pass_glossy_direct = True
+    vl.use_pass_glossy_indirect = True
+    vl.use_pass_glossy_color = True
+    aov = vl.aovs.add()
+    aov.name = "atlas_uv"
+    aov.type = "COLOR"
+
+    scene.use_nodes = True
+    nt = scene.node_tree
+    for n in list(nt.nodes):
+        nt.nodes.remove(n)
+    rl = nt.nodes.new("CompositorNodeRLayers")
+    out = nt.nodes.new("CompositorNodeOutputFile")
+    out.base_path = tmpdir
+    out.format.file_format = "OPEN_EXR"
+    out.format.color_depth = "32"
+    out.format.exr_codec = "ZIP"
+    out.file_slots.clear()
+    for socket in ("Image", "DiffDir", "DiffInd", "GlossDir", "GlossInd", "GlossCol", "atlas_uv"):
+        out.file_slots.new(socket)
+        nt.links.new(rl.outputs[socket], out.inputs[socket])
+    # The compositor also needs a Composite node to run.
+    comp = nt.nodes.new("CompositorNodeComposite")
+    nt.links.new(rl.outputs["Image"], comp.inputs["Image"])
+
+
+def read_exr(path, w, h):
+    img = bpy.data.images.load(path)
+    img.colorspace_settings.name = "Non-Color"
+    buf = np.empty(w * h * 4, dtype=np.float32)
+    img.pixels.foreach_get(buf)
+    bpy.data.images.remove(img)
+    return buf.reshape(h, w, 4)[::-1]  # Blender's rows run bottom-up
+
+
+def soft_blur(values, weight):
+    """Normalised 5x5 binomial blur of `values`, weighted by `weight` (coverage)."""
+    k = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+
+    def sep(a):
+        p = np.pad(a, 2, mode="edge")
+        a = sum(k[i] * p[i : i + a.shape[0], 2:-2] for i in range(5))
+        p = np.pad(a, 2, mode="edge")
+        return sum(k[i] * p[2:-2, i : i + a.shape[1]] for i in range(5))
+
+    num = sep(values * weight)
+    den = sep(weight)
+    return np.where(weight > 1e-3, num / np.maximum(den, 1e-6), 0.0)
+
+
+def render_view(scene, tmpdir, size, samples):
+    for f in glob.glob(os.path.join(tmpdir, "*")):
+        os.remove(f)
+    scene.render.resolution_x = size
+    scene.render.resolution_y = size
+    scene.cycles.samples = samples
+    scene.render.filepath = os.path.join(tmpdir, "composite.png")
+    bpy.ops.render.render(write_still=False)
+
+    def load(name):
+        files = glob.glob(os.path.join(tmpdir, name + "*.exr"))
+        if len(files) != 1:
+            raise RuntimeError(f"expected one {name} EXR in {tmpdir}, found {files}")
+        return read_exr(files[0], size, size)
+
+    image = load("Image")
+    alpha = np.clip(image[:, :, 3], 0.0, 1.0)
+    # Cycles writes light passes already divided by their colour pass (both accumulated
+    # the same way), so they are not premultiplied; the colour and AOV passes are.
+    diffuse = (load("DiffDir") + load("DiffInd"))[:, :, :3].mean(axis=2)
+    gloss_light = (load("GlossDir") + load("GlossInd"))[:, :, :3]
+    gloss_color = load("GlossCol")[:, :, :3]
+    uv = load("atlas_uv")[:, :, :2]
+    covered = alpha > 1e-3
+    inv = np.where(covered, 1.0 / np.maximum(alpha, 1e-3), 0.0)
+    specular = (gloss_light * gloss_color).mean(axis=2) * inv
+    diffuse = np.where(covered, diffuse, 0.0)
+    uv = uv * inv[:, :, None]
+    # A light, coverage-weighted blur takes the sampling grain out of the light passes
+    # (the weave is finer than a pixel at these sizes, so nothing real is lost).
+    diffuse = soft_blur(diffuse, alpha)
+    specular = soft_blur(specular, alpha)
+    return alpha, diffuse, specular, uv, covered
+
+
+def encode(out_dir, name, alpha, diffuse, specular, uv, covered):
+    """Writes one view's two PNGs; returns their file names."""
+    uv16, shade = quantise(alpha, diffuse, specular, uv, covered)
+    report(name, diffuse, specular, covered)
+    write_png16(os.path.join(out_dir, name + ".uv.png"), uv16)
+    write_png16(os.path.join(out_dir, name + ".shade.png"), shade)
+    return {"uv": name + ".uv.png", "shade": name + ".shade.png"}
+
+
+def report(name, diffuse, specular, covered):
+    d = diffuse[covered]
+    s = specular[covered]
+    print(
+        f"baked {name}: diffuse max {d.max():.3f} mean {d.mean():.3f} "
+        f"p99.9 {np.percentile(d, 99.9):.3f}; specular max {s.max():.3f} "
+        f"p99.9 {np.percentile(s, 99.9):.3f}; coverage {covered.mean():.3f}",
+        flush=True,
+    )
+    if np.percentile(d, 99.9) > DIFFUSE_SCALE or np.percentile(s, 99.9) > SPECULAR_SCALE:
+        print(f"warning: {name} clipped (raise DIFFUSE_SCALE/SPECULAR_SCALE)", flush=True)
+
+
+def quantise(alpha, diffuse, specular, uv, covered):
+    def q(x):
+        return np.clip(np.rint(x * 65535.0), 0, 65535).astype(np.uint16)
+
+    def q12(x):
+        # Light needs no more than 12 bits; dropping the noise bits keeps the pack small.
+        return (np.clip(np.rint(x * 4095.0), 0, 4095) * 16).astype(np.uint16)
+
+    uv16 = np.where(covered[:, :, None], q(np.clip(uv, 0.0, 1.0)), 0)
+    shade = np.stack(
+        [
+            q(np.where(covered, alpha, 0.0)),
+            np.where(covered, q12(diffuse / DIFFUSE_SCALE), 0),
+            np.where(covered, q12(specular / SPECULAR_SCALE), 0),
+        ],
+        axis=2,
+    )
+    return uv16, shade
+
+
+def main():
+    opts = bg.parse_args(sys.argv)
+    known = {
+        "out", "template", "still-size", "frame-size", "frames",
+        "still-samples", "frame-samples", "only",
+    }
+    unknown = set(opts) - known
+    if unknown:
+        raise SystemExit(f"unknown options: {sorted(unknown)}; known: {sorted(known)}")
+    out_dir = os.path.abspath(
+        opts.get("out", os.path.join(bg.ROOT, "assets", "templates", "classic-tee", "baked"))
+    )
+    still_size = int(opts.get("still-size", "1024"))
+    frame_size = int(opts.get("frame-size", "512"))
+    frames = int(opts.get("frames", "24"))
+    still_samples = int(opts.get("still-samples", "64"))
+    frame_samples = int(opts.get("frame-samples", "32"))
+    only = opts.get("only")
+    if frames < 24:
+        raise SystemExit("--frames must be at least 24")
+
+    template_path = opts.get("template", bg.DEFAULT_TEMPLATE)
+    scene = bg.build_scene(template_path)
+    tmpdir = tempfile.mkdtemp(prefix="bake-views-")
+    setup_bake(scene, tmpdir)
+    os.makedirs(out_dir, exist_ok=True)
+
+    stills = []
+    for name, (rotation, elevation) in bg.STILLS.items():
+        if only and only != name:
+            continue
+        bg.set_view(scene, rotation, elevation)
+        files = encode(out_dir, name, *render_view(scene, tmpdir, still_size, still_samples))
+        stills.append(
+            {"name": name, "width": still_size, "height": still_size,
+             "rotation_deg": rotation, "elevation_deg": elevation, **files}
+        )
+    turntable = None
+    if not only or only == "turntable":
+        # All frames stacked top to bottom in one pair of PNGs: frame i is rows
+        # [i * size, (i + 1) * size).
+        uvs, shades = [], []
+        for i in range(frames):
+            angle = 360.0 * i / frames
+            bg.set_view(scene, angle, TURNTABLE_ELEVATION)
+            views = render_view(scene, tmpdir, frame_size, frame_samples)
+            report(f"turntable frame {i}", views[1], views[2], views[4])
+            uv16, shade = quantise(*views)
+            uvs.append(uv16)
+            shades.append(shade)
+        write_png16(os.path.join(out_dir, "turntable.uv.png"), np.concatenate(uvs, axis=0))
+        write_png16(os.path.join(out_dir, "turntable.shade.png"), np.concatenate(shades, axis=0))
+        turntable = {"uv": "turntable.uv.png", "shade": "turntable.shade.png"}
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    if only:
+        return
+
+    with open(bg.DEFAULT_TEMPLATE if template_path is None else template_path) as f:
+        template = json.load(f)
+    index = {
+        "format_version": FORMAT_VERSION,
+        "template": template["id"],
+        "atlas": {
+            "width_px": round(template["atlas"]["width_in"] * template["atlas"]["pixels_per_inch"]),
+            "height_px": round(template["atlas"]["height_in"] * template["atlas"]["pixels_per_inch"]),
+        },
+        "encoding": {
+            "uv": "16-bit grey+alpha PNG: u = grey / 65535, v = alpha / 65535 (v up; atlas y = (1 - v) * height)",
+            "shade": "16-bit RGB PNG: coverage = R / 65535, diffuse = G / 65535 * diffuse_scale, specular = B / 65535 * specular_scale",
+            "diffuse_scale": DIFFUSE_SCALE,
+            "specular_scale": SPECULAR_SCALE,
+        },
+        "background": "#f2f2f0",
+        "stills": stills,
+        "turntable": {
+            "width": frame_size,
+            "height": frame_size,
+            "frames": frames,
+            "fps": 12,
+            "elevation_deg": TURNTABLE_ELEVATION,
+            "rotation_deg_per_frame": 360.0 / frames,
+            "layout": "frames stacked top to bottom, frame i at rows [i * height, (i + 1) * height)",
+            **turntable,
+        },
+        "bake": {
+            "blender": bpy.app.version_string,
+            "engine": "CYCLES",
+            "still_samples": still_samples,
+            "frame_samples": frame_samples,
+            "filter_width_px": 0.75,
+        },
+    }
+    tmp = os.path.join(out_dir, "views.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(index, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, os.path.join(out_dir, "views.json"))
+    print(f"wrote {out_dir}/views.json", flush=True)
+
+
+if __name__ == "__main__":
+    main()
