@@ -22,6 +22,7 @@
 pub mod compose;
 pub mod error;
 pub mod job;
+pub mod render;
 pub mod template;
 
 pub use compose::{
@@ -31,5 +32,9 @@ pub use compose::{
 pub use error::{Error, FieldError, Result};
 pub use job::{
     apply_event, can_transition, JobEvent, JobId, JobStatus, NewRenderJob, Preset, RenderJob,
+};
+pub use render::{
+    encode_mp4, encode_webp, BakedRenderer, BakedViews, RenderOutput, RenderOutputs, RenderRequest,
+    Renderer, View,
 };
 pub use template::TemplatePack;

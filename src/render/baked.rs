@@ -1,0 +1,710 @@
+//! The baked renderer: stills and turntable frames by texture lookup and baked lighting.
+//!
+//! A view pack (`assets/templates/<id>/baked/`, made by `scripts/blender/bake.sh`) holds,
+//! for each still camera and each turntable frame, per pixel the atlas UV (16-bit), the
+//! coverage, the diffuse light on a white fabric and the specular highlight. Rendering a
+//! view is, for every pixel,
+//!
+//! ```text
+//! albedo   = bilinear(atlas premultiplied, uv) + garment * (1 - alpha)   (linear light)
+//! shaded   = albedo * diffuse + specular
+//! pixel    = background * (1 - coverage) + shaded * coverage
+//! ```
+//!
+//! in integer arithmetic over tables prepared once per pack, on all cores.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use image::{DynamicImage, RgbaImage};
+use rayon::prelude::*;
+
+use super::{RenderOutput, RenderProgress, RenderRequest, Renderer, Still, View};
+use crate::compose::GarmentColor;
+use crate::error::{Error, Result};
+
+/// Fixed-point scale of the diffuse factor (1.0 = 8192).
+const DIFFUSE_ONE: f32 = 8192.0;
+const DIFFUSE_SHIFT: u32 = 13;
+/// Entries of the linear (16-bit) to sRGB (8-bit) table, indexed by `linear >> 2`.
+const TO_SRGB_LEN: usize = 16384;
+
+macro_rules! builtin_file {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/assets/templates/classic-tee/baked/",
+                $name
+            ))
+            .as_slice(),
+        )
+    };
+}
+
+/// The built-in classic-tee pack, embedded in the library.
+const BUILTIN_FILES: &[(&str, &[u8])] = &[
+    builtin_file!("views.json"),
+    builtin_file!("front.uv.png"),
+    builtin_file!("front.shade.png"),
+    builtin_file!("back.uv.png"),
+    builtin_file!("back.shade.png"),
+    builtin_file!("three-quarter.uv.png"),
+    builtin_file!("three-quarter.shade.png"),
+    builtin_file!("turntable.uv.png"),
+    builtin_file!("turntable.shade.png"),
+];
+
+#[derive(Debug, serde::Deserialize)]
+struct Index {
+    format_version: u32,
+    template: String,
+    atlas: AtlasSize,
+    encoding: Encoding,
+    background: String,
+    stills: Vec<StillEntry>,
+    turntable: TurntableEntry,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AtlasSize {
+    width_px: u32,
+    height_px: u32,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Encoding {
+    diffuse_scale: f32,
+    specular_scale: f32,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct StillEntry {
+    name: String,
+    width: u32,
+    height: u32,
+    uv: String,
+    shade: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TurntableEntry {
+    width: u32,
+    height: u32,
+    frames: usize,
+    fps: u32,
+    uv: String,
+    shade: String,
+}
+
+#[derive(Debug)]
+enum Source {
+    Embedded,
+    Dir(PathBuf),
+}
+
+/// One baked pixel, ready for the inner loop.
+#[derive(Debug, Clone, Copy, Default)]
+struct Px {
+    /// Index of the top-left of the four atlas texels to blend.
+    idx: u32,
+    /// Horizontal and vertical blend weights of the right/lower texels, in 1/256.
+    fx: u8,
+    fy: u8,
+    /// Coverage, 0 (background) to 255.
+    cov: u8,
+    /// Diffuse light, 1.0 = [`DIFFUSE_ONE`].
+    diffuse: u16,
+    /// Specular light, linear, 1.0 = 65535.
+    specular: u16,
+}
+
+/// A decoded view: its size and one [`Px`] per pixel, row by row.
+#[derive(Debug)]
+struct ViewTable {
+    width: u32,
+    height: u32,
+    px: Vec<Px>,
+}
+
+type Lazy<T> = OnceLock<std::result::Result<T, String>>;
+
+/// A pack of baked views (stills and turntable frames) for one garment template.
+///
+/// Files are decoded on first use and kept; a pack is cheap to share (`Arc`).
+#[derive(Debug)]
+pub struct BakedViews {
+    source: Source,
+    index: Index,
+    background: [u8; 3],
+    stills: Vec<(View, Lazy<Arc<ViewTable>>)>,
+    turntable: Lazy<Arc<Vec<ViewTable>>>,
+}
+
+impl BakedViews {
+    /// The built-in classic-tee views, embedded in the library.
+    ///
+    /// # Errors
+    ///
+    /// `E_RENDER_FAILED` if the embedded index is unreadable (a broken build).
+    pub fn builtin() -> Result<Arc<BakedViews>> {
+        static BUILTIN: OnceLock<std::result::Result<Arc<BakedViews>, String>> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                let json = BUILTIN_FILES[0].1;
+                BakedViews::from_index(Source::Embedded, json)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(Error::RenderFailed)
+    }
+
+    /// Loads a pack from a directory holding `views.json` and the PNGs it names (the
+    /// output of `scripts/blender/bake.sh`).
+    ///
+    /// # Errors
+    ///
+    /// `E_NOT_FOUND` when the directory has no `views.json`; `E_RENDER_FAILED` when the
+    /// index is malformed. Image files are read when first rendered.
+    pub fn load(dir: impl AsRef<Path>) -> Result<BakedViews> {
+        let dir = dir.as_ref().to_path_buf();
+        let index_path = dir.join("views.json");
+        let json = std::fs::read(&index_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound {
+                what: "baked view pack (views.json)",
+                id: dir.display().to_string(),
+            },
+            _ => Error::Io(e),
+        })?;
+        BakedViews::from_index(Source::Dir(dir), &json)
+    }
+
+    fn from_index(source: Source, json: &[u8]) -> Result<BakedViews> {
+        let index: Index = serde_json::from_slice(json)
+            .map_err(|e| Error::RenderFailed(format!("views.json is malformed: {e}")))?;
+        if index.format_version != 1 {
+            return Err(Error::RenderFailed(format!(
+                "views.json has format_version {}; this version reads 1 (re-bake with scripts/blender/bake.sh)",
+                index.format_version
+            )));
+        }
+        if index.turntable.frames < 2 {
+            return Err(Error::RenderFailed(
+                "views.json: the turntable needs at least 2 frames".into(),
+            ));
+        }
+        let background = GarmentColor::parse_field(&index.background, "background")
+            .map_err(|e| Error::RenderFailed(format!("views.json: {e}")))?
+            .to_array();
+        let mut stills = Vec::new();
+        for view in View::ALL {
+            if index.stills.iter().any(|s| s.name == view.name()) {
+                stills.push((view, OnceLock::new()));
+            }
+        }
+        Ok(BakedViews {
+            source,
+            index,
+            background,
+            stills,
+            turntable: OnceLock::new(),
+        })
+    }
+
+    /// The template these views belong to (`classic-tee`).
+    pub fn template(&self) -> &str {
+        &self.index.template
+    }
+
+    /// The atlas size (pixels) the views expect.
+    pub fn atlas_size(&self) -> (u32, u32) {
+        (self.index.atlas.width_px, self.index.atlas.height_px)
+    }
+
+    /// The still views in the pack.
+    pub fn views(&self) -> Vec<View> {
+        self.stills.iter().map(|(v, _)| *v).collect()
+    }
+
+    /// The size (pixels) of a still view, if the pack has it.
+    pub fn still_size(&self, view: View) -> Option<(u32, u32)> {
+        self.entry(view).map(|s| (s.width, s.height))
+    }
+
+    /// The number of turntable frames (frame `i` at `360 * i / n` degrees).
+    pub fn turntable_frames(&self) -> usize {
+        self.index.turntable.frames
+    }
+
+    /// The size (pixels) of a turntable frame.
+    pub fn turntable_size(&self) -> (u32, u32) {
+        (self.index.turntable.width, self.index.turntable.height)
+    }
+
+    /// The turntable's playback rate, frames per second.
+    pub fn fps(&self) -> u32 {
+        self.index.turntable.fps
+    }
+
+    /// The default background colour (sRGB).
+    pub fn background(&self) -> [u8; 3] {
+        self.background
+    }
+
+    fn entry(&self, view: View) -> Option<&StillEntry> {
+        self.index.stills.iter().find(|s| s.name == view.name())
+    }
+
+    fn read(&self, name: &str) -> Result<Cow<'_, [u8]>> {
+        match &self.source {
+            Source::Embedded => BUILTIN_FILES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, bytes)| Cow::Borrowed(*bytes))
+                .ok_or_else(|| {
+                    Error::RenderFailed(format!("the built-in view pack has no file `{name}`"))
+                }),
+            Source::Dir(dir) => {
+                let path = dir.join(name);
+                std::fs::read(&path).map(Cow::Owned).map_err(|e| {
+                    Error::RenderFailed(format!(
+                        "cannot read baked view file {}: {e} (re-bake with scripts/blender/bake.sh)",
+                        path.display()
+                    ))
+                })
+            }
+        }
+    }
+
+    fn still_table(&self, view: View) -> Result<Arc<ViewTable>> {
+        let (_, cell) = self
+            .stills
+            .iter()
+            .find(|(v, _)| *v == view)
+            .ok_or_else(|| {
+                Error::validation(
+                    "outputs.stills",
+                    format!("the view pack has no `{view}` view"),
+                )
+            })?;
+        cell.get_or_init(|| {
+            let entry = self.entry(view).expect("listed views have entries");
+            self.decode(&entry.uv, &entry.shade, entry.width, entry.height, 1)
+                .map(|mut t| Arc::new(t.remove(0)))
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(Error::RenderFailed)
+    }
+
+    fn turntable_tables(&self) -> Result<Arc<Vec<ViewTable>>> {
+        self.turntable
+            .get_or_init(|| {
+                let t = &self.index.turntable;
+                self.decode(&t.uv, &t.shade, t.width, t.height, t.frames)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(Error::RenderFailed)
+    }
+
+    /// Decodes a UV/shade PNG pair holding `frames` views stacked top to bottom.
+    fn decode(
+        &self,
+        uv_name: &str,
+        shade_name: &str,
+        width: u32,
+        height: u32,
+        frames: usize,
+    ) -> Result<Vec<ViewTable>> {
+        let (uv_bytes, shade_bytes) = (self.read(uv_name)?, self.read(shade_name)?);
+        let (uv, shade) = rayon::join(
+            || image::load_from_memory_with_format(&uv_bytes, image::ImageFormat::Png),
+            || image::load_from_memory_with_format(&shade_bytes, image::ImageFormat::Png),
+        );
+        let bad = |name: &str, what: String| {
+            Error::RenderFailed(format!("baked view file `{name}`: {what}"))
+        };
+        let uv = match uv.map_err(|e| bad(uv_name, e.to_string()))? {
+            DynamicImage::ImageLumaA16(img) => img,
+            other => {
+                return Err(bad(
+                    uv_name,
+                    format!("expected 16-bit grey+alpha, found {:?}", other.color()),
+                ))
+            }
+        };
+        let shade = match shade.map_err(|e| bad(shade_name, e.to_string()))? {
+            DynamicImage::ImageRgb16(img) => img,
+            other => {
+                return Err(bad(
+                    shade_name,
+                    format!("expected 16-bit RGB, found {:?}", other.color()),
+                ))
+            }
+        };
+        let expected = (width, height * frames as u32);
+        for (name, dims) in [(uv_name, uv.dimensions()), (shade_name, shade.dimensions())] {
+            if dims != expected {
+                return Err(bad(
+                    name,
+                    format!(
+                        "is {}x{}, views.json says {}x{}",
+                        dims.0, dims.1, expected.0, expected.1
+                    ),
+                ));
+            }
+        }
+        let (aw, ah) = self.atlas_size();
+        let dscale = self.index.encoding.diffuse_scale * DIFFUSE_ONE / 65535.0;
+        let sscale = self.index.encoding.specular_scale;
+        let uv = uv.as_raw();
+        let shade = shade.as_raw();
+        let per_frame = (width * height) as usize;
+        Ok((0..frames)
+            .into_par_iter()
+            .map(|f| {
+                let px = (f * per_frame..(f + 1) * per_frame)
+                    .map(|i| {
+                        let cov = shade[3 * i];
+                        if cov == 0 {
+                            return Px::default();
+                        }
+                        let u = uv[2 * i] as f32 / 65535.0;
+                        let v = uv[2 * i + 1] as f32 / 65535.0;
+                        let x = (u * aw as f32 - 0.5).clamp(0.0, aw as f32 - 1.0 - 1.0 / 256.0);
+                        let y =
+                            ((1.0 - v) * ah as f32 - 0.5).clamp(0.0, ah as f32 - 1.0 - 1.0 / 256.0);
+                        let (x0, y0) = (x.floor(), y.floor());
+                        Px {
+                            idx: y0 as u32 * aw + x0 as u32,
+                            fx: ((x - x0) * 256.0).round().min(255.0) as u8,
+                            fy: ((y - y0) * 256.0).round().min(255.0) as u8,
+                            cov: ((cov as u32 * 255 + 32767) / 65535).max(1) as u8,
+                            diffuse: (shade[3 * i + 1] as f32 * dscale)
+                                .round()
+                                .min(u16::MAX as f32) as u16,
+                            specular: (shade[3 * i + 2] as f32 * sscale)
+                                .round()
+                                .min(u16::MAX as f32) as u16,
+                        }
+                    })
+                    .collect();
+                ViewTable { width, height, px }
+            })
+            .collect())
+    }
+}
+
+/// The in-process renderer over a [`BakedViews`] pack: the embedded default.
+#[derive(Debug, Clone)]
+pub struct BakedRenderer {
+    views: Arc<BakedViews>,
+}
+
+impl BakedRenderer {
+    /// A renderer over the built-in classic-tee views.
+    ///
+    /// # Errors
+    ///
+    /// As [`BakedViews::builtin`].
+    pub fn builtin() -> Result<BakedRenderer> {
+        Ok(BakedRenderer::new(BakedViews::builtin()?))
+    }
+
+    /// A renderer over any pack (for example one loaded with [`BakedViews::load`]).
+    pub fn new(views: Arc<BakedViews>) -> BakedRenderer {
+        BakedRenderer { views }
+    }
+
+    /// The pack this renderer draws from.
+    pub fn views(&self) -> &BakedViews {
+        &self.views
+    }
+
+    /// Decodes every view now instead of on first use (the first render is then as fast
+    /// as the others).
+    ///
+    /// # Errors
+    ///
+    /// `E_RENDER_FAILED` when a baked file cannot be read or decoded.
+    pub fn preload(&self) -> Result<()> {
+        for view in self.views.views() {
+            self.views.still_table(view)?;
+        }
+        self.views.turntable_tables().map(|_| ())
+    }
+}
+
+impl Renderer for BakedRenderer {
+    fn name(&self) -> &str {
+        "baked"
+    }
+
+    fn render(&self, request: &RenderRequest<'_>) -> Result<RenderOutput> {
+        let expected = self.views.atlas_size();
+        if request.atlas.dimensions() != expected {
+            let (w, h) = request.atlas.dimensions();
+            return Err(Error::validation(
+                "atlas",
+                format!(
+                    "the atlas is {w}x{h} px; the `{}` views need the template's {}x{} atlas",
+                    self.views.template(),
+                    expected.0,
+                    expected.1
+                ),
+            ));
+        }
+        let total = request.outputs.stills.len()
+            + if request.outputs.turntable {
+                self.views.turntable_frames()
+            } else {
+                0
+            };
+        let done = AtomicUsize::new(0);
+        let tick = || {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(progress) = request.progress {
+                progress(RenderProgress { done: n, total });
+            }
+        };
+
+        let stills_tables = request
+            .outputs
+            .stills
+            .iter()
+            .map(|v| self.views.still_table(*v).map(|t| (*v, t)))
+            .collect::<Result<Vec<_>>>()?;
+        let turntable_tables = if request.outputs.turntable {
+            Some(self.views.turntable_tables()?)
+        } else {
+            None
+        };
+        if total == 0 {
+            return Ok(RenderOutput {
+                fps: self.views.fps(),
+                ..RenderOutput::default()
+            });
+        }
+
+        let shader = Shader::new(
+            request.atlas,
+            request.color,
+            request.background.unwrap_or(self.views.background),
+        );
+        let mut stills = Vec::with_capacity(stills_tables.len());
+        for (view, table) in stills_tables {
+            stills.push(Still {
+                view,
+                image: shader.render(&table, true),
+            });
+            tick();
+        }
+        let turntable = match turntable_tables {
+            Some(tables) => tables
+                .par_iter()
+                .map(|t| {
+                    let img = shader.render(t, false);
+                    tick();
+                    img
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(RenderOutput {
+            stills,
+            turntable,
+            fps: self.views.fps(),
+        })
+    }
+}
+
+fn srgb_to_linear(c: f32) -> f32 {
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+fn linear_to_srgb(c: f32) -> f32 {
+    if c <= 0.003_130_8 {
+        c * 12.92
+    } else {
+        1.055 * c.powf(1.0 / 2.4) - 0.055
+    }
+}
+
+/// 8-bit sRGB to 16-bit linear.
+fn to_linear_table() -> &'static [u16; 256] {
+    static T: OnceLock<[u16; 256]> = OnceLock::new();
+    T.get_or_init(|| {
+        std::array::from_fn(|i| (srgb_to_linear(i as f32 / 255.0) * 65535.0).round() as u16)
+    })
+}
+
+/// 16-bit linear (>> 2) to 8-bit sRGB.
+fn to_srgb_table() -> &'static [u8] {
+    static T: OnceLock<Vec<u8>> = OnceLock::new();
+    T.get_or_init(|| {
+        (0..TO_SRGB_LEN)
+            .map(|i| {
+                let lin = (i as f32 + 0.5) / TO_SRGB_LEN as f32;
+                (linear_to_srgb(lin) * 255.0).round() as u8
+            })
+            .collect()
+    })
+}
+
+/// The atlas prepared for lookups: linear light, composited over the garment colour.
+struct Shader {
+    /// Per atlas texel `[r, g, b, 0]`, linear, 65535 = 1.0. Compositing over the garment
+    /// before filtering equals filtering the premultiplied atlas and compositing after.
+    albedo: Vec<[u16; 4]>,
+    atlas_width: usize,
+    background_lin: [u32; 3],
+    background: [u8; 3],
+}
+
+impl Shader {
+    fn new(atlas: &RgbaImage, color: GarmentColor, background: [u8; 3]) -> Shader {
+        let lin = to_linear_table();
+        let g = color.to_array().map(|c| lin[c as usize] as u32);
+        let raw = atlas.as_raw();
+        let mut albedo = vec![[0u16; 4]; (atlas.width() * atlas.height()) as usize];
+        albedo
+            .par_chunks_mut(4096)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let start = chunk * 4096;
+                for (k, o) in out.iter_mut().enumerate() {
+                    let p = &raw[4 * (start + k)..4 * (start + k) + 4];
+                    let a = p[3] as u32;
+                    *o = match a {
+                        0 => [g[0] as u16, g[1] as u16, g[2] as u16, 0],
+                        255 => [
+                            lin[p[0] as usize],
+                            lin[p[1] as usize],
+                            lin[p[2] as usize],
+                            0,
+                        ],
+                        _ => {
+                            let mix = |c: u8, g: u32| {
+                                ((lin[c as usize] as u32 * a + g * (255 - a)) / 255) as u16
+                            };
+                            [mix(p[0], g[0]), mix(p[1], g[1]), mix(p[2], g[2]), 0]
+                        }
+                    };
+                }
+            });
+        Shader {
+            albedo,
+            atlas_width: atlas.width() as usize,
+            background_lin: background.map(|c| lin[c as usize] as u32),
+            background,
+        }
+    }
+
+    /// Renders one view; rows in parallel when `parallel` (frames are already parallel).
+    fn render(&self, table: &ViewTable, parallel: bool) -> RgbaImage {
+        let w = table.width as usize;
+        let mut out = vec![0u8; w * table.height as usize * 4];
+        let rows_per_job = 16;
+        let job = |(j, chunk): (usize, &mut [u8])| {
+            let first = j * rows_per_job * w;
+            for (k, dst) in chunk.chunks_exact_mut(4).enumerate() {
+                self.shade(&table.px[first + k], dst);
+            }
+        };
+        if parallel {
+            out.par_chunks_mut(rows_per_job * w * 4)
+                .enumerate()
+                .for_each(job);
+        } else {
+            out.chunks_mut(rows_per_job * w * 4)
+                .enumerate()
+                .for_each(job);
+        }
+        RgbaImage::from_raw(table.width, table.height, out).expect("buffer matches size")
+    }
+
+    #[inline(always)]
+    fn shade(&self, px: &Px, dst: &mut [u8]) {
+        if px.cov == 0 {
+            dst[..3].copy_from_slice(&self.background);
+            dst[3] = 255;
+            return;
+        }
+        let srgb = to_srgb_table();
+        let i = px.idx as usize;
+        let aw = self.atlas_width;
+        let (fx, fy) = (px.fx as u32, px.fy as u32);
+        let w00 = (256 - fx) * (256 - fy);
+        let w10 = fx * (256 - fy);
+        let w01 = (256 - fx) * fy;
+        let w11 = fx * fy;
+        let (a, b) = (self.albedo[i], self.albedo[i + 1]);
+        let (c, d) = (self.albedo[i + aw], self.albedo[i + aw + 1]);
+        let cov = px.cov as u32;
+        for ch in 0..3 {
+            let albedo =
+                (a[ch] as u32 * w00 + b[ch] as u32 * w10 + c[ch] as u32 * w01 + d[ch] as u32 * w11)
+                    >> 16;
+            let mut lit = ((albedo * px.diffuse as u32) >> DIFFUSE_SHIFT) + px.specular as u32;
+            lit = lit.min(65535);
+            if cov < 255 {
+                lit = (lit * cov + self.background_lin[ch] * (255 - cov)) / 255;
+            }
+            dst[ch] = srgb[(lit >> 2) as usize];
+        }
+        dst[3] = 255;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_tables_round_trip() {
+        let lin = to_linear_table();
+        let srgb = to_srgb_table();
+        for c in 0..=255u8 {
+            let back = srgb[(lin[c as usize] >> 2) as usize];
+            assert!((back as i32 - c as i32).abs() <= 1, "{c} -> {back}");
+        }
+    }
+
+    #[test]
+    fn builtin_pack_lists_every_view() {
+        let views = BakedViews::builtin().unwrap();
+        assert_eq!(views.template(), "classic-tee");
+        assert_eq!(views.views(), View::ALL.to_vec());
+        assert!(views.turntable_frames() >= 24);
+        assert_eq!(views.atlas_size(), (1800, 1640));
+        let (w, h) = views.turntable_size();
+        assert!(w % 2 == 0 && h % 2 == 0);
+    }
+
+    #[test]
+    fn wrong_atlas_size_is_a_validation_error() {
+        let r = BakedRenderer::builtin().unwrap();
+        let atlas = RgbaImage::new(100, 100);
+        let err = r
+            .render(&RenderRequest::new(&atlas, GarmentColor::WHITE))
+            .unwrap_err();
+        assert_eq!(err.code(), "E_VALIDATION");
+        assert!(err.to_string().contains("1800x1640"), "{err}");
+    }
+
+    #[test]
+    fn missing_pack_dir_is_not_found() {
+        let err = BakedViews::load("/nonexistent/baked").unwrap_err();
+        assert_eq!(err.code(), "E_NOT_FOUND");
+    }
+}

@@ -1,0 +1,232 @@
+//! Rendering: product stills and turntable frames of the garment wearing an atlas.
+//!
+//! A [`Renderer`] takes the texture atlas made by the compositor and a garment colour and
+//! returns the still views and the turntable frames as images. The embedded default is
+//! [`BakedRenderer`]: it applies the atlas to views baked once in Blender (per pixel atlas
+//! UV, coverage, diffuse light and specular), which takes milliseconds and needs nothing
+//! at run time. [`encode_mp4`] and [`encode_webp`] turn the turntable frames into the
+//! animation files.
+//!
+//! ```no_run
+//! use render_engine::render::{BakedRenderer, RenderRequest, Renderer};
+//! use render_engine::GarmentColor;
+//!
+//! let atlas = image::RgbaImage::new(1800, 1640); // normally the compositor's atlas
+//! let renderer = BakedRenderer::builtin()?;
+//! let out = renderer.render(&RenderRequest::new(&atlas, GarmentColor::parse("#1f2937")?))?;
+//! let mp4 = render_engine::render::encode_mp4(&out.turntable, out.fps)?;
+//! # Ok::<(), render_engine::Error>(())
+//! ```
+
+mod animation;
+pub mod baked;
+mod mp4;
+
+use image::RgbaImage;
+
+use crate::compose::GarmentColor;
+use crate::error::{Error, Result};
+
+pub use animation::{encode_mp4, encode_webp};
+pub use baked::{BakedRenderer, BakedViews};
+
+/// A still camera preset of the product renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum View {
+    /// The garment seen from the front.
+    Front,
+    /// The garment seen from behind.
+    Back,
+    /// The garment turned 35 degrees, seen slightly from above.
+    ThreeQuarter,
+}
+
+impl View {
+    /// Every still view, in the order renderers return them.
+    pub const ALL: [View; 3] = [View::Front, View::Back, View::ThreeQuarter];
+
+    /// The view's name: `front`, `back` or `three-quarter` (also its file stem).
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Front => "front",
+            View::Back => "back",
+            View::ThreeQuarter => "three-quarter",
+        }
+    }
+
+    /// Parses a view name as [`View::name`] spells it.
+    pub fn parse(name: &str) -> Result<View> {
+        View::ALL
+            .into_iter()
+            .find(|v| v.name() == name)
+            .ok_or_else(|| {
+                Error::validation(
+                    "view",
+                    format!("unknown view `{name}`; use front, back or three-quarter"),
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which outputs a render should produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderOutputs {
+    /// The still views to render, in this order.
+    pub stills: Vec<View>,
+    /// Whether to render the turntable frames.
+    pub turntable: bool,
+}
+
+impl Default for RenderOutputs {
+    /// Every still and the turntable.
+    fn default() -> Self {
+        Self {
+            stills: View::ALL.to_vec(),
+            turntable: true,
+        }
+    }
+}
+
+/// Progress of a render, reported as work units complete (one per still or frame).
+pub type ProgressFn<'a> = &'a (dyn Fn(RenderProgress) + Sync);
+
+/// One progress report: `done` of `total` images are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderProgress {
+    /// Images finished so far.
+    pub done: usize,
+    /// Images this render produces in all.
+    pub total: usize,
+}
+
+/// What to render: the atlas, the garment colour and the outputs wanted.
+#[derive(Clone)]
+pub struct RenderRequest<'a> {
+    /// The texture atlas (straight alpha): the design placed on the garment's UV layout,
+    /// transparent where the fabric shows its own colour.
+    pub atlas: &'a RgbaImage,
+    /// The fabric colour, seen wherever the atlas is transparent.
+    pub color: GarmentColor,
+    /// The outputs to produce.
+    pub outputs: RenderOutputs,
+    /// The background colour (sRGB); `None` uses the view pack's neutral studio grey.
+    pub background: Option<[u8; 3]>,
+    /// Called after each finished image (from worker threads).
+    pub progress: Option<ProgressFn<'a>>,
+}
+
+impl<'a> RenderRequest<'a> {
+    /// A request for every still and the turntable on the default background.
+    pub fn new(atlas: &'a RgbaImage, color: GarmentColor) -> Self {
+        Self {
+            atlas,
+            color,
+            outputs: RenderOutputs::default(),
+            background: None,
+            progress: None,
+        }
+    }
+
+    /// The same request producing only `outputs`.
+    pub fn with_outputs(mut self, outputs: RenderOutputs) -> Self {
+        self.outputs = outputs;
+        self
+    }
+
+    /// The same request reporting progress to `progress`.
+    pub fn with_progress(mut self, progress: ProgressFn<'a>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+}
+
+impl std::fmt::Debug for RenderRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderRequest")
+            .field("atlas", &self.atlas.dimensions())
+            .field("color", &self.color)
+            .field("outputs", &self.outputs)
+            .field("background", &self.background)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One rendered still.
+#[derive(Debug, Clone)]
+pub struct Still {
+    /// The camera preset.
+    pub view: View,
+    /// The opaque sRGB image.
+    pub image: RgbaImage,
+}
+
+/// What a renderer produced.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOutput {
+    /// The stills, in the order requested.
+    pub stills: Vec<Still>,
+    /// The turntable frames, frame `i` showing the garment turned `360 * i / n` degrees;
+    /// empty when not requested. The loop is seamless: the frame after the last is the
+    /// first.
+    pub turntable: Vec<RgbaImage>,
+    /// The turntable's intended playback rate, frames per second.
+    pub fps: u32,
+}
+
+impl RenderOutput {
+    /// The still of `view`, if it was rendered.
+    pub fn still(&self, view: View) -> Option<&RgbaImage> {
+        self.stills
+            .iter()
+            .find(|s| s.view == view)
+            .map(|s| &s.image)
+    }
+}
+
+/// A rendering backend: the in-process [`BakedRenderer`], or a live one (Blender) beside it.
+///
+/// Object safe, so backends can be chosen at run time (`Box<dyn Renderer>`).
+pub trait Renderer: Send + Sync {
+    /// A short name of the backend (`"baked"`, `"blender"`).
+    fn name(&self) -> &str;
+
+    /// Renders the requested stills and turntable frames.
+    ///
+    /// # Errors
+    ///
+    /// `E_VALIDATION` for a request the backend cannot serve (an atlas of the wrong
+    /// size), `E_RENDER_FAILED` when rendering itself fails, `E_RENDERER_UNAVAILABLE` when
+    /// the backend cannot run here.
+    fn render(&self, request: &RenderRequest<'_>) -> Result<RenderOutput>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_names_round_trip() {
+        for v in View::ALL {
+            assert_eq!(View::parse(v.name()).unwrap(), v);
+            assert_eq!(v.to_string(), v.name());
+        }
+        assert_eq!(View::parse("side").unwrap_err().code(), "E_VALIDATION");
+        assert_eq!(
+            serde_json::to_string(&View::ThreeQuarter).unwrap(),
+            "\"three-quarter\""
+        );
+    }
+
+    #[test]
+    fn renderer_is_object_safe() {
+        fn takes(_: &dyn Renderer) {}
+        let _ = takes;
+    }
+}
