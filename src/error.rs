@@ -108,6 +108,11 @@ pub enum Error {
     /// An operating-system I/O error outside the store and blob storage.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+
+    /// A worker no longer holds the lease on a job (it expired and the job was rescued,
+    /// reclaimed, finished or cancelled): the worker must stop working on it.
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
 }
 
 impl Error {
@@ -128,6 +133,7 @@ impl Error {
             Error::Timeout(_) => "E_TIMEOUT",
             Error::Cancelled(_) => "E_CANCELLED",
             Error::Io(_) => "E_IO",
+            Error::LeaseLost(_) => "E_LEASE_LOST",
         }
     }
 
@@ -147,6 +153,7 @@ impl Error {
         "E_TIMEOUT",
         "E_CANCELLED",
         "E_IO",
+        "E_LEASE_LOST",
     ];
 
     /// Shorthand for a validation error on a single field.
@@ -210,6 +217,7 @@ mod tests {
             Error::Timeout("t".into()),
             Error::Cancelled("c".into()),
             Error::Io(std::io::Error::other("io")),
+            Error::LeaseLost("l".into()),
         ];
         let codes: Vec<_> = samples.iter().map(Error::code).collect();
         assert_eq!(codes, Error::CODES);

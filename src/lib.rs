@@ -23,6 +23,7 @@ pub mod compose;
 pub mod error;
 pub mod job;
 pub mod render;
+pub mod store;
 pub mod template;
 
 pub use compose::{
@@ -36,5 +37,9 @@ pub use job::{
 pub use render::{
     encode_mp4, encode_webp, BakedRenderer, BakedViews, RenderOutput, RenderOutputs, RenderRequest,
     Renderer, View,
+};
+pub use store::{
+    backoff_delay, open_store, AttemptError, CreateOptions, CreatedJob, Heartbeat, JobFilter,
+    JobPage, JobStore, JobUpdate, Lease, MemoryStore, RescueReport, StoredJob,
 };
 pub use template::TemplatePack;
