@@ -21,8 +21,8 @@ transparent film. For each view one Cycles render yields:
 Cycles accumulates passes over the pixel filter, background samples adding zero, so the
 AOV and colour passes are premultiplied by coverage (the light passes come out divided by
 their colour pass, so they are not); the bake divides by coverage so each pixel carries
-the values of the surface it covers. The pixel filter is kept narrow (0.75 px) so that an
-edge pixel rarely mixes two distant atlas positions.
+the values of the surface it covers. The UV comes from a second, point-sampled render (one
+sample through each pixel centre), so no pixel mixes two distant atlas positions.
 
 Each still is written as two PNGs (lossless, 16 bits per channel); the turntable frames
 are stacked top to bottom into one pair (`turntable.uv.png`, `turntable.shade.png`):
@@ -151,6 +151,47 @@ def soft_blur(values, weight):
     return np.where(weight > 1e-3, num / np.maximum(den, 1e-6), 0.0)
 
 
+def point_sampled_uv(scene, tmpdir, size, covered):
+    """The atlas UV at each pixel's centre, from one more render with a point filter.
+
+    A filtered UV pass averages the UVs of everything in the pixel; where two panels meet
+    (a seam, a sleeve over the body) the average lands somewhere else in the atlas, maybe
+    in the print. One sample through the pixel centre gives the UV of a single surface
+    point; covered edge pixels whose centre misses the garment take a neighbour's UV.
+    """
+    width, samples = scene.cycles.filter_width, scene.cycles.samples
+    scene.cycles.filter_width = 0.01
+    scene.cycles.samples = 1
+    try:
+        for f in glob.glob(os.path.join(tmpdir, "*")):
+            os.remove(f)
+        bpy.ops.render.render(write_still=False)
+        hit = read_exr(one_file(tmpdir, "Image"), size, size)[:, :, 3] > 0.5
+        uv = read_exr(one_file(tmpdir, "atlas_uv"), size, size)[:, :, :2].copy()
+    finally:
+        scene.cycles.filter_width, scene.cycles.samples = width, samples
+    uv[~hit] = 0.0
+    valid = hit.copy()
+    for _ in range(4):
+        missing = covered & ~valid
+        if not missing.any():
+            break
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, -1), (1, -1), (-1, 1)):
+            src_valid = np.roll(valid, (dy, dx), axis=(0, 1))
+            take = missing & src_valid
+            uv[take] = np.roll(uv, (dy, dx), axis=(0, 1))[take]
+            valid = valid | take
+            missing = missing & ~take
+    return uv
+
+
+def one_file(tmpdir, name):
+    files = glob.glob(os.path.join(tmpdir, name + "*.exr"))
+    if len(files) != 1:
+        raise RuntimeError(f"expected one {name} EXR in {tmpdir}, found {files}")
+    return files[0]
+
+
 def render_view(scene, tmpdir, size, samples):
     for f in glob.glob(os.path.join(tmpdir, "*")):
         os.remove(f)
@@ -161,10 +202,7 @@ def render_view(scene, tmpdir, size, samples):
     bpy.ops.render.render(write_still=False)
 
     def load(name):
-        files = glob.glob(os.path.join(tmpdir, name + "*.exr"))
-        if len(files) != 1:
-            raise RuntimeError(f"expected one {name} EXR in {tmpdir}, found {files}")
-        return read_exr(files[0], size, size)
+        return read_exr(one_file(tmpdir, name), size, size)
 
     image = load("Image")
     alpha = np.clip(image[:, :, 3], 0.0, 1.0)
@@ -173,12 +211,11 @@ def render_view(scene, tmpdir, size, samples):
     diffuse = (load("DiffDir") + load("DiffInd"))[:, :, :3].mean(axis=2)
     gloss_light = (load("GlossDir") + load("GlossInd"))[:, :, :3]
     gloss_color = load("GlossCol")[:, :, :3]
-    uv = load("atlas_uv")[:, :, :2]
     covered = alpha > 1e-3
     inv = np.where(covered, 1.0 / np.maximum(alpha, 1e-3), 0.0)
     specular = (gloss_light * gloss_color).mean(axis=2) * inv
     diffuse = np.where(covered, diffuse, 0.0)
-    uv = uv * inv[:, :, None]
+    uv = point_sampled_uv(scene, tmpdir, size, covered)
     # A light, coverage-weighted blur takes the sampling grain out of the light passes
     # (the weave is finer than a pixel at these sizes, so nothing real is lost).
     diffuse = soft_blur(diffuse, alpha)

@@ -569,16 +569,16 @@ def build_scene(template_path=DEFAULT_TEMPLATE, atlas_path=None, garment_rgb=(1,
 
     target = (0.0, 0.0, CAMERA_TARGET_Z)
     # Soft studio: a big key from the front left, a fill from the right, a rim from behind.
-    add_area_light("key", (-1.6, -2.2, 1.9), target, 2.2, 190.0)
-    add_area_light("fill", (2.2, -1.4, 0.8), target, 2.5, 28.0)
-    add_area_light("rim", (0.6, 2.2, 2.0), target, 1.5, 90.0)
-    add_area_light("top", (0.0, -0.3, 2.6), target, 2.0, 35.0)
+    add_area_light("key", (-1.6, -2.2, 1.9), target, 2.2, 150.0)
+    add_area_light("fill", (2.2, -1.4, 0.8), target, 2.5, 22.0)
+    add_area_light("rim", (0.6, 2.2, 2.0), target, 1.5, 72.0)
+    add_area_light("top", (0.0, -0.3, 2.6), target, 2.0, 28.0)
 
     world = bpy.data.worlds.new("studio")
     world.use_nodes = True
     bg = world.node_tree.nodes["Background"]
     bg.inputs["Color"].default_value = (*BACKGROUND, 1.0)
-    bg.inputs["Strength"].default_value = 0.3
+    bg.inputs["Strength"].default_value = 0.24
     scene.world = world
 
     cam_data = bpy.data.cameras.new("camera")
