@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod compose_cmd;
 mod output;
+mod render_cmd;
 
 /// Turns a t-shirt design into print files, garment textures and product renders.
 #[derive(Debug, Parser)]
@@ -22,12 +23,16 @@ struct Cli {
 enum Command {
     /// Compose a design: print file, texture atlas, pattern preview and preflight report.
     Compose(compose_cmd::ComposeArgs),
+    /// Compose and render: print file, atlas, preflight, front/back/three-quarter stills
+    /// and the turntable (MP4 and WebP), from the views baked into the library.
+    Render(render_cmd::RenderArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compose(args) => compose_cmd::run(args),
+        Command::Render(args) => render_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
