@@ -19,13 +19,17 @@
 
 #![warn(missing_docs)]
 
+pub mod cancel;
 pub mod compose;
 pub mod error;
 pub mod job;
+pub mod mockup;
 pub mod render;
+pub mod storage;
 pub mod store;
 pub mod template;
 
+pub use cancel::CancelToken;
 pub use compose::{
     compose, compose_batch, ComposeOptions, Composition, CustomPlacement, DecodeLimits, FitMode,
     GarmentColor, Placement, PreflightReport, WarningCode,
@@ -34,10 +38,12 @@ pub use error::{Error, FieldError, Result};
 pub use job::{
     apply_event, can_transition, JobEvent, JobId, JobStatus, NewRenderJob, Preset, RenderJob,
 };
+pub use mockup::{render_mockups, Mockup, MockupFormat, MockupOptions, PhotoView};
 pub use render::{
     encode_mp4, encode_webp, BakedRenderer, BakedViews, RenderOutput, RenderOutputs, RenderRequest,
     Renderer, View,
 };
+pub use storage::{BlobKey, BlobStorage, LocalStorage, StoredBlob};
 pub use store::{
     backoff_delay, open_store, AttemptError, CreateOptions, CreatedJob, Heartbeat, JobFilter,
     JobPage, JobStore, JobUpdate, Lease, MemoryStore, RescueReport, StoredJob,

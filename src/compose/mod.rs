@@ -430,6 +430,41 @@ struct PlaceKey {
     trim: bool,
 }
 
+/// A design decoded and prepared once (premultiplied, its ink bounds found), to be fitted
+/// into any number of canvases: the photo-mockup path uses it to decode a design once for
+/// many views and colours.
+pub struct PreparedDesign(Source);
+
+impl PreparedDesign {
+    /// Decodes `bytes` within `limits` and prepares the design.
+    pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Self> {
+        Ok(Self(Source::prepare(decode_design(bytes, limits)?)))
+    }
+
+    /// Prepares a design decoded already.
+    pub fn new(design: Design) -> Self {
+        Self(Source::prepare(design))
+    }
+
+    /// The design's own size in pixels.
+    pub fn size_px(&self) -> (u32, u32) {
+        self.0.design_px
+    }
+
+    /// Fits the design into a transparent canvas of `size` pixels with `fit` and
+    /// `align`ment, trimming transparent margins first when `trim` is set. Returns
+    /// premultiplied RGBA; SVG designs are rasterised at the canvas's resolution.
+    pub fn fit(
+        &self,
+        size: (u32, u32),
+        fit: FitMode,
+        align: Alignment,
+        trim: bool,
+    ) -> Result<RgbaImage> {
+        Ok(self.0.fit_canvas(size, fit, align.fractions(), trim)?.0)
+    }
+}
+
 /// A decoded design ready for placing: raster pixels premultiplied, with the bounds of
 /// their ink, or a parsed SVG.
 struct Source {
@@ -480,19 +515,25 @@ impl Source {
         }
     }
 
-    fn place(&self, area: &PrintArea, o: &ComposeOptions) -> Result<Placed> {
-        let (aw, ah) = area_px(area, o.print_dpi);
-        let mut canvas = RgbaImage::new(aw, ah);
-        let align = area.align.fractions();
+    /// Fits the design into a transparent `(aw, ah)` canvas (premultiplied), returning
+    /// the canvas, the fit plan (`None` for an invisible design) and the trimmed region.
+    fn fit_canvas(
+        &self,
+        (aw, ah): (u32, u32),
+        fit: FitMode,
+        align: (f64, f64),
+        trim: bool,
+    ) -> Result<(RgbaImage, Option<FitPlan>, Option<[u32; 4]>)> {
+        let mut canvas = RgbaImage::new(aw.max(1), ah.max(1));
         let (plan, trimmed_px) = match &self.content {
             SourceContent::Raster { premultiplied, ink } => {
                 let (w, h) = premultiplied.dimensions();
-                let region = if o.trim { *ink } else { Some([0, 0, w, h]) };
+                let region = if trim { *ink } else { Some([0, 0, w, h]) };
                 match region {
                     None => (None, None),
                     Some(r) => {
                         let plan =
-                            fit::plan((f64::from(r[2]), f64::from(r[3])), (aw, ah), o.fit, align);
+                            fit::plan((f64::from(r[2]), f64::from(r[3])), (aw, ah), fit, align);
                         let c = plan.src_crop;
                         let crop = [f64::from(r[0]) + c[0], f64::from(r[1]) + c[1], c[2], c[3]];
                         pixels::resize_into(premultiplied, crop, &mut canvas, plan.dest)?;
@@ -501,10 +542,10 @@ impl Source {
                     }
                 }
             }
-            SourceContent::Vector(svg) => match svg.region(o.trim) {
+            SourceContent::Vector(svg) => match svg.region(trim) {
                 None => (None, None),
                 Some(r) => {
-                    let plan = fit::plan((r[2], r[3]), (aw, ah), o.fit, align);
+                    let plan = fit::plan((r[2], r[3]), (aw, ah), fit, align);
                     let [dx, dy, dw, dh] = plan.dest;
                     let c = plan.src_crop;
                     let offset = (-c[0] * plan.scale.0, -c[1] * plan.scale.1);
@@ -518,6 +559,16 @@ impl Source {
                 }
             },
         };
+        Ok((canvas, plan, trimmed_px))
+    }
+
+    fn place(&self, area: &PrintArea, o: &ComposeOptions) -> Result<Placed> {
+        let (mut canvas, plan, trimmed_px) = self.fit_canvas(
+            area_px(area, o.print_dpi),
+            o.fit,
+            area.align.fractions(),
+            o.trim,
+        )?;
         let layer = atlas::AtlasLayer::from_canvas(&canvas, area, o.template.pixels_per_inch())?;
         let transparent = pixels::fully_transparent(&canvas);
         pixels::unpremultiply(&mut canvas);

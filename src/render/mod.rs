@@ -20,6 +20,7 @@
 
 mod animation;
 pub mod baked;
+pub mod blender;
 mod mp4;
 
 use image::RgbaImage;

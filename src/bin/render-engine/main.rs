@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod compose_cmd;
+mod mockup_cmd;
 mod output;
 mod render_cmd;
 
@@ -26,6 +27,8 @@ enum Command {
     /// Compose and render: print file, atlas, preflight, front/back/three-quarter stills
     /// and the turntable (MP4 and WebP), from the views baked into the library.
     Render(render_cmd::RenderArgs),
+    /// Put a design on a merchant's own garment photos (one image per view and colour).
+    Mockup(mockup_cmd::MockupArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compose(args) => compose_cmd::run(args),
         Command::Render(args) => render_cmd::run(args),
+        Command::Mockup(args) => mockup_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

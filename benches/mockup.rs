@@ -1,0 +1,102 @@
+//! Photo mockup speed: a 4500 x 5400 PNG design on a 2000 x 2000 garment photo, JPEG q90;
+//! one mockup (decode, fit, place, encode) and 8 garment colours of one design (decoded
+//! and fitted once).
+//!
+//! `cargo bench --bench mockup`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use image::{Rgba, RgbaImage};
+use render_engine::mockup::{
+    encode_mockup, render_mockups, MockupFormat, MockupOptions, PhotoView, PhotoViewImages,
+    PrintAreaSpec,
+};
+use render_engine::GarmentColor;
+
+/// A busy 4500 x 5400 RGBA design with soft edges, as PNG bytes.
+fn design_png() -> Vec<u8> {
+    let (w, h) = (4500u32, 5400u32);
+    let img = RgbaImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32 - 0.5, y as f32 / h as f32 - 0.5);
+        let r = (fx * fx + fy * fy).sqrt();
+        let alpha = ((0.45 - r) * 400.0).clamp(0.0, 255.0) as u8;
+        Rgba([
+            (255.0 * (0.5 + fx)) as u8,
+            (255.0 * (0.5 + fy)) as u8,
+            if ((x / 150) + (y / 150)) % 2 == 0 {
+                40
+            } else {
+                210
+            },
+            alpha,
+        ])
+    });
+    render_engine::compose::encode_png(&img, None).unwrap()
+}
+
+/// The example pack's view, resampled to 2000 x 2000.
+fn photo_view() -> PhotoView {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/photo-pack");
+    let load = |name: &str| {
+        let img = image::open(dir.join(name)).unwrap().to_rgba8();
+        image::imageops::resize(&img, 2000, 2000, image::imageops::FilterType::Triangle)
+    };
+    let (sx, sy) = (2000.0 / 1200.0, 2000.0 / 1400.0);
+    let quad = [
+        [405.0, 264.0],
+        [795.0, 264.0],
+        [800.0, 796.0],
+        [400.0, 796.0],
+    ]
+    .map(|[x, y]: [f64; 2]| [x * sx, y * sy]);
+    PhotoView::new(
+        "front",
+        PhotoViewImages {
+            photo: load("photo.jpg"),
+            displacement: Some((load("displacement.png"), 20.0, Default::default())),
+            mask: Some(load("mask.png")),
+        },
+        &PrintAreaSpec {
+            quad,
+            width_in: 12.0,
+            height_in: 14.0,
+        },
+    )
+    .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let design = design_png();
+    let views = vec![photo_view()];
+    let options = MockupOptions::default();
+    let colors: Vec<GarmentColor> = [
+        "#1f2937", "#ffffff", "#b91c1c", "#0f766e", "#facc15", "#7c3aed", "#334155", "#f97316",
+    ]
+    .iter()
+    .map(|c| GarmentColor::parse(c).unwrap())
+    .collect();
+
+    let mut group = c.benchmark_group("mockup");
+    group.sample_size(10);
+    group.bench_function("one mockup (decode + fit + place + jpeg q90)", |b| {
+        b.iter(|| {
+            let m = render_mockups(&design, &views, &colors[..1], &options).unwrap();
+            encode_mockup(&m[0].image, MockupFormat::Jpeg, 90).unwrap()
+        })
+    });
+    group.bench_function("8 colours of one design (decode + fit once)", |b| {
+        b.iter(|| {
+            let ms = render_mockups(&design, &views, &colors, &options).unwrap();
+            ms.iter()
+                .map(|m| {
+                    encode_mockup(&m.image, MockupFormat::Jpeg, 90)
+                        .unwrap()
+                        .len()
+                })
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,97 @@
+//! `render-engine mockup`: a design on a merchant's own garment photos, one image per
+//! photo view and garment colour.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use render_engine::compose::{DecodeLimits, FitMode};
+use render_engine::mockup::{
+    encode_mockup, render_mockups, MockupFormat, MockupOptions, PhotoView,
+};
+use render_engine::template::Alignment;
+use render_engine::{Error, GarmentColor, Result};
+
+use crate::output::{ensure_dir, write_atomic};
+
+/// Arguments of `render-engine mockup`.
+#[derive(Debug, Args)]
+pub struct MockupArgs {
+    /// The design file: PNG, JPEG, WebP or SVG.
+    pub design: PathBuf,
+    /// A photo pack folder (its template.json lists `photo_views`) or a view manifest file.
+    #[arg(long)]
+    pub photo: PathBuf,
+    /// Garment colour(s) as #rrggbb; repeat for several. Without one, the photo keeps its
+    /// own colour. Re-tinting needs a view with a garment mask.
+    #[arg(long = "color")]
+    pub colors: Vec<String>,
+    /// The folder to write the images into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Image format: jpeg or png.
+    #[arg(long, default_value = "jpeg")]
+    pub format: String,
+    /// JPEG quality, 1 to 100.
+    #[arg(long, default_value_t = 90)]
+    pub quality: u8,
+    /// How the design fits the print area: contain, cover or stretch.
+    #[arg(long, default_value = "contain")]
+    pub fit: String,
+    /// Where the design sits in the print area (top, center, ...).
+    #[arg(long, default_value = "top")]
+    pub align: String,
+}
+
+/// Runs the command.
+pub fn run(args: MockupArgs) -> Result<()> {
+    let format = match args.format.as_str() {
+        "jpeg" | "jpg" => MockupFormat::Jpeg,
+        "png" => MockupFormat::Png,
+        other => {
+            return Err(Error::validation(
+                "format",
+                format!("unknown format `{other}`; use jpeg or png"),
+            ))
+        }
+    };
+    let colors = args
+        .colors
+        .iter()
+        .map(|c| GarmentColor::parse_field(c, "color"))
+        .collect::<Result<Vec<_>>>()?;
+    let fit: FitMode = serde_json::from_value(serde_json::Value::String(args.fit.clone()))
+        .map_err(|_| {
+            Error::validation(
+                "fit",
+                format!("unknown fit `{}`; use contain, cover or stretch", args.fit),
+            )
+        })?;
+    let align: Alignment = serde_json::from_value(serde_json::Value::String(args.align.clone()))
+        .map_err(|_| Error::validation("align", format!("unknown alignment `{}`; use top, center, bottom, left, right or a corner such as top-left", args.align)))?;
+    let design = std::fs::read(&args.design).map_err(|e| {
+        Error::validation(
+            "design",
+            format!("cannot read {}: {e}", args.design.display()),
+        )
+    })?;
+    let views = PhotoView::load(&args.photo)?;
+    let options = MockupOptions {
+        fit,
+        align,
+        trim: true,
+        limits: DecodeLimits::default(),
+    };
+    let mockups = render_mockups(&design, &views, &colors, &options)?;
+    ensure_dir(&args.out)?;
+    for mockup in &mockups {
+        let colour = match mockup.color {
+            Some(c) => c.to_string().trim_start_matches('#').to_string(),
+            None => "photo".to_string(),
+        };
+        let name = format!("{}-{colour}.{}", mockup.view, format.extension());
+        let bytes = encode_mockup(&mockup.image, format, args.quality)?;
+        write_atomic(&args.out.join(&name), &bytes)?;
+        println!("{}", args.out.join(&name).display());
+    }
+    Ok(())
+}

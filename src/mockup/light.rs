@@ -1,0 +1,292 @@
+//! Light and colour on a garment photo: sRGB conversions, luminance, blurring, the
+//! shading/highlight maps that fold the print, and the re-tint that recolours the fabric.
+//!
+//! ## Formulas
+//!
+//! Let `Y(p)` be the photo's relative luminance (linear light, softened by a 1-pixel
+//! blur so the weave does not speckle the print) at pixel `p` and `Ȳ` its
+//! mean over the print region (inside the quad and the mask). The print is shaded by the
+//! ratio `r = Y / Ȳ`, so the print region averages mid-grey by construction:
+//!
+//! - shading `s = min(r, 1)` multiplies the design's linear colour (folds darken it),
+//! - highlight `h = 0.5 · min(max(r - 1, 0), 1)` lifts it towards white:
+//!   `c' = c·s + (1 - c·s)·h`,
+//! - on a flat photo `r = 1` everywhere and the design is unchanged.
+//!
+//! Re-tinting to colour `C` keeps the photo's lightness *differences* in CIE L* rather
+//! than multiplying: `L*out = L*C + (L*photo - L̄*garment)` (eased, not clipped, within 8
+//! of black and white), then the output is `C` scaled to that luminance. A fold 15 L* darker than the fabric's mean stays 15 L* darker on a
+//! charcoal shirt, where a plain multiply would squash it to almost nothing.
+
+use image::RgbaImage;
+
+/// sRGB (0..=255) to linear light (0.0..=1.0).
+pub fn srgb_to_linear_table() -> [f32; 256] {
+    let mut table = [0.0; 256];
+    for (i, v) in table.iter_mut().enumerate() {
+        let c = i as f32 / 255.0;
+        *v = if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        };
+    }
+    table
+}
+
+/// Resolution of [`LinearToSrgb`].
+const LINEAR_STEPS: usize = 4096;
+
+/// Linear light (0.0..=1.0) back to sRGB bytes, through a table.
+#[derive(Clone)]
+pub struct LinearToSrgb(Box<[u8; LINEAR_STEPS + 1]>);
+
+impl LinearToSrgb {
+    /// Builds the table.
+    pub fn new() -> Self {
+        let mut table = Box::new([0u8; LINEAR_STEPS + 1]);
+        for (i, v) in table.iter_mut().enumerate() {
+            let l = i as f32 / LINEAR_STEPS as f32;
+            let c = if l <= 0.003_130_8 {
+                l * 12.92
+            } else {
+                1.055 * l.powf(1.0 / 2.4) - 0.055
+            };
+            *v = (c * 255.0).round().clamp(0.0, 255.0) as u8;
+        }
+        Self(table)
+    }
+
+    /// Converts one value (clamped to 0..=1).
+    #[inline]
+    pub fn convert(&self, linear: f32) -> u8 {
+        let i = (linear.clamp(0.0, 1.0) * LINEAR_STEPS as f32 + 0.5) as usize;
+        self.0[i.min(LINEAR_STEPS)]
+    }
+}
+
+impl Default for LinearToSrgb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Relative luminance of linear RGB.
+#[inline]
+pub fn luminance(r: f32, g: f32, b: f32) -> f32 {
+    0.2126 * r + 0.7152 * g + 0.0722 * b
+}
+
+/// CIE L* (0..=100) of a relative luminance.
+pub fn lstar(y: f32) -> f32 {
+    if y > 216.0 / 24389.0 {
+        116.0 * y.cbrt() - 16.0
+    } else {
+        y * 24389.0 / 27.0
+    }
+}
+
+/// Relative luminance of a CIE L* value.
+pub fn lstar_to_y(l: f32) -> f32 {
+    if l > 8.0 {
+        ((l + 16.0) / 116.0).powi(3)
+    } else {
+        l * 27.0 / 24389.0
+    }
+}
+
+/// The luminance (linear light) of every pixel of an sRGB photo.
+pub fn luminance_map(photo: &RgbaImage, to_linear: &[f32; 256]) -> Vec<f32> {
+    photo
+        .as_raw()
+        .chunks_exact(4)
+        .map(|p| {
+            luminance(
+                to_linear[p[0] as usize],
+                to_linear[p[1] as usize],
+                to_linear[p[2] as usize],
+            )
+        })
+        .collect()
+}
+
+/// A box blur of `radius` pixels applied three times (close to a Gaussian), in place.
+pub fn blur(values: &mut [f32], width: usize, height: usize, radius: usize) {
+    if radius == 0 || width == 0 || height == 0 {
+        return;
+    }
+    let mut scratch = vec![0.0f32; values.len()];
+    for _ in 0..3 {
+        box_pass(values, &mut scratch, width, height, radius, true);
+        box_pass(&scratch, values, width, height, radius, false);
+    }
+}
+
+/// One box pass along rows (`horizontal`) or columns, from `src` into `dst`, with edges
+/// clamped.
+fn box_pass(
+    src: &[f32],
+    dst: &mut [f32],
+    width: usize,
+    height: usize,
+    radius: usize,
+    horizontal: bool,
+) {
+    let (lines, len) = if horizontal {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    let index = |line: usize, i: usize| {
+        if horizontal {
+            line * width + i
+        } else {
+            i * width + line
+        }
+    };
+    let window = (2 * radius + 1) as f32;
+    for line in 0..lines {
+        let at = |i: isize| src[index(line, i.clamp(0, len as isize - 1) as usize)];
+        let mut sum: f32 = (-(radius as isize)..=radius as isize).map(at).sum();
+        for i in 0..len {
+            dst[index(line, i)] = sum / window;
+            sum += at(i as isize + radius as isize + 1) - at(i as isize - radius as isize);
+        }
+    }
+}
+
+/// How close to black or white (in L*) the re-tint starts to compress differences
+/// instead of clipping them.
+const KNEE: f32 = 8.0;
+
+/// Keeps an L* value inside 0..=100, easing into both ends over [`KNEE`] so that folds
+/// deeper than a dark colour's lightness fade smoothly rather than clipping flat.
+fn soft_clip(l: f32) -> f32 {
+    if l < KNEE {
+        KNEE * ((l - KNEE) / KNEE).exp()
+    } else if l > 100.0 - KNEE {
+        100.0 - KNEE * ((100.0 - KNEE - l) / KNEE).exp()
+    } else {
+        l
+    }
+}
+
+/// The number of steps of the L* codes that index a [`Retint`] (tenths of L*, 0..=1000).
+pub const LSTAR_CODES: usize = 1001;
+
+/// The L* code (tenths of L*, 0..=1000) of a relative luminance.
+#[inline]
+pub fn lstar_code(y: f32) -> u16 {
+    ((lstar(y.clamp(0.0, 1.0)) * 10.0 + 0.5) as u16).min(1000)
+}
+
+/// The re-tint to one colour, as lookup tables from a photo pixel's L* code to the output
+/// colour (linear and sRGB), implementing the formula in the module docs.
+pub struct Retint {
+    linear: Vec<[f32; 3]>,
+    srgb: Vec<[u8; 3]>,
+}
+
+impl Retint {
+    /// Prepares the re-tint to `color` (sRGB bytes) for a fabric whose mean L* is
+    /// `garment_mean_lstar`.
+    pub fn new(color: [u8; 3], garment_mean_lstar: f32, to_linear: &[f32; 256]) -> Self {
+        let mut color_linear = color.map(|c| to_linear[c as usize]);
+        let mut y_color = luminance(color_linear[0], color_linear[1], color_linear[2]);
+        if y_color < 1e-5 {
+            // Pure black has no hue to scale: treat it as the darkest neutral.
+            color_linear = [1e-5; 3];
+            y_color = 1e-5;
+        }
+        let l_color = lstar(y_color);
+        let to_srgb = LinearToSrgb::new();
+        let linear: Vec<[f32; 3]> = (0..LSTAR_CODES)
+            .map(|code| {
+                let l_photo = code as f32 / 10.0;
+                let l_out = soft_clip(l_color + (l_photo - garment_mean_lstar));
+                let factor = lstar_to_y(l_out) / y_color;
+                color_linear.map(|c| (c * factor).min(1.0))
+            })
+            .collect();
+        let srgb = linear
+            .iter()
+            .map(|c| c.map(|v| to_srgb.convert(v)))
+            .collect();
+        Self { linear, srgb }
+    }
+
+    /// The re-tinted linear colour of a photo pixel with L* code `code`.
+    #[inline]
+    pub fn linear(&self, code: u16) -> [f32; 3] {
+        self.linear[code as usize]
+    }
+
+    /// The re-tinted sRGB colour of a photo pixel with L* code `code`.
+    #[inline]
+    pub fn srgb(&self, code: u16) -> [u8; 3] {
+        self.srgb[code as usize]
+    }
+
+    /// The re-tinted linear colour of a photo pixel with luminance `y`.
+    pub fn apply(&self, y: f32) -> [f32; 3] {
+        self.linear(lstar_code(y))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srgb_round_trips_through_linear() {
+        let to_linear = srgb_to_linear_table();
+        let to_srgb = LinearToSrgb::new();
+        for v in 0..=255u8 {
+            assert_eq!(to_srgb.convert(to_linear[v as usize]), v);
+        }
+    }
+
+    #[test]
+    fn lstar_round_trips() {
+        for l in [0.0f32, 5.0, 8.0, 20.0, 50.0, 99.0, 100.0] {
+            assert!((lstar(lstar_to_y(l)) - l).abs() < 1e-3, "{l}");
+        }
+    }
+
+    #[test]
+    fn blur_keeps_flat_fields_and_spreads_a_spike() {
+        let mut flat = vec![0.5f32; 100];
+        blur(&mut flat, 10, 10, 2);
+        assert!(flat.iter().all(|v| (v - 0.5).abs() < 1e-6));
+        let mut spike = vec![0.0f32; 21 * 21];
+        spike[10 * 21 + 10] = 1.0;
+        blur(&mut spike, 21, 21, 1);
+        let total: f32 = spike.iter().sum();
+        assert!(
+            (total - 1.0).abs() < 1e-4,
+            "blur preserves the total: {total}"
+        );
+        assert!(spike[10 * 21 + 10] < 0.2 && spike[10 * 21 + 11] > 0.0);
+    }
+
+    #[test]
+    fn retint_keeps_lightness_differences() {
+        let to_linear = srgb_to_linear_table();
+        let mean = 80.0;
+        let charcoal = Retint::new([0x1f, 0x29, 0x37], mean, &to_linear);
+        let flat = charcoal.apply(lstar_to_y(mean));
+        let fold = charcoal.apply(lstar_to_y(mean - 7.0));
+        let l_flat = lstar(luminance(flat[0], flat[1], flat[2]));
+        let l_fold = lstar(luminance(fold[0], fold[1], fold[2]));
+        assert!((l_flat - l_fold - 7.0).abs() < 0.5, "{l_flat} {l_fold}");
+        // Deeper folds ease towards black instead of clipping: still darker, never flat.
+        let deeper = charcoal.apply(lstar_to_y(mean - 20.0));
+        let deepest = charcoal.apply(lstar_to_y(mean - 30.0));
+        let l_deeper = lstar(luminance(deeper[0], deeper[1], deeper[2]));
+        let l_deepest = lstar(luminance(deepest[0], deepest[1], deepest[2]));
+        assert!(l_fold > l_deeper && l_deeper > l_deepest && l_deepest > 0.0);
+        // At the fabric's mean lightness the output is the requested colour.
+        let to_srgb = LinearToSrgb::new();
+        assert_eq!(flat.map(|c| to_srgb.convert(c)), [0x1f, 0x29, 0x37]);
+    }
+}

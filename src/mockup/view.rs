@@ -1,0 +1,462 @@
+//! Photo views: a merchant's garment photo with its print area, displacement map and mask,
+//! loaded from a manifest, validated, and prepared once for any number of mockups.
+
+use std::path::{Path, PathBuf};
+
+use image::RgbaImage;
+use serde::{Deserialize, Serialize};
+
+use super::light::{blur, lstar, lstar_code, luminance_map, srgb_to_linear_table};
+use super::warp::Homography;
+use crate::error::{Error, Result};
+
+/// The largest photo (or map) accepted, in pixels.
+pub const MAX_PHOTO_PIXELS: u64 = 64_000_000;
+
+/// The displacement applied when a view has no map of its own, as a share of the photo's
+/// shorter side.
+pub const DERIVED_DISPLACEMENT_SHARE: f64 = 0.008;
+
+/// The blur radius, in pixels, of the luminance that shades the print.
+pub const PRINT_SHADING_BLUR: usize = 1;
+
+/// How a displacement map's channels drive the shift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisplacementChannels {
+    /// The map's luminance shifts both axes.
+    #[default]
+    Luminance,
+    /// Red shifts x, green shifts y.
+    Rg,
+}
+
+/// The displacement map entry of a photo view manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisplacementSpec {
+    /// The map's file, relative to the manifest (same size as the photo).
+    pub image: String,
+    /// The shift, in photo pixels, of a full-white (255) or full-black (0) value; 128
+    /// means no shift (Photoshop's convention).
+    pub scale_px: f64,
+    /// Which channels drive which axis.
+    #[serde(default)]
+    pub channels: DisplacementChannels,
+}
+
+/// Where the print goes on the photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintAreaSpec {
+    /// The print area's corners on the photo, in pixels: top-left, top-right,
+    /// bottom-right, bottom-left (perspective allowed).
+    pub quad: [[f64; 2]; 4],
+    /// The print area's physical width, in inches (sets the design's aspect and DPI).
+    pub width_in: f64,
+    /// The print area's physical height, in inches.
+    pub height_in: f64,
+}
+
+/// One photo view as written in a manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoViewSpec {
+    /// The view's name, used in output file names.
+    pub name: String,
+    /// The garment photo (JPEG or PNG), relative to the manifest.
+    pub photo: String,
+    /// The print area.
+    pub print_area: PrintAreaSpec,
+    /// An optional displacement map; derived from the photo when absent.
+    #[serde(default)]
+    pub displacement: Option<DisplacementSpec>,
+    /// An optional garment mask (white = garment), same size as the photo. Needed to
+    /// re-tint the garment; the design is clipped to it.
+    #[serde(default)]
+    pub mask: Option<String>,
+}
+
+/// A manifest that lists photo views (a pack's `template.json` or a view file).
+#[derive(Debug, Deserialize)]
+struct PhotoViewsFile {
+    #[serde(default)]
+    photo_views: Vec<PhotoViewSpec>,
+}
+
+/// The images of one photo view, decoded.
+#[derive(Debug, Clone)]
+pub struct PhotoViewImages {
+    /// The photo.
+    pub photo: RgbaImage,
+    /// The displacement map, if the view has one.
+    pub displacement: Option<(RgbaImage, f64, DisplacementChannels)>,
+    /// The garment mask, if the view has one (its luminance is used).
+    pub mask: Option<RgbaImage>,
+}
+
+/// A photo view ready for mockups: validated, with its light and displacement maps
+/// computed once.
+#[derive(Debug, Clone)]
+pub struct PhotoView {
+    pub(crate) name: String,
+    pub(crate) photo: RgbaImage,
+    pub(crate) print_size_in: (f64, f64),
+    pub(crate) quad: [[f64; 2]; 4],
+    /// The L* code (tenths of L*) of every photo pixel, which drives the re-tint.
+    pub(crate) lstar_codes: Vec<u16>,
+    /// The luminance softened by a small blur, which shades the print (so the fabric's
+    /// weave and the photo's noise do not speckle it).
+    pub(crate) print_luminance: Vec<f32>,
+    /// Garment coverage (0..=255) of every pixel; `None` means all garment.
+    pub(crate) mask: Option<Vec<u8>>,
+    /// The shift (dx, dy) in photo pixels of every pixel.
+    pub(crate) shift: Vec<[f32; 2]>,
+    /// Mean luminance over the print region (inside the quad and the mask).
+    pub(crate) print_mean_luminance: f32,
+    /// Mean L* of the garment (inside the mask).
+    pub(crate) garment_mean_lstar: f32,
+    /// Pixel bounds `[x0, y0, x1, y1)` that the print can touch.
+    pub(crate) print_bounds: [u32; 4],
+}
+
+impl PhotoView {
+    /// Loads every photo view of `path`: a pack folder (its `template.json`'s
+    /// `photo_views`) or a manifest file (`photo_views`, or a single view object).
+    pub fn load(path: &Path) -> Result<Vec<PhotoView>> {
+        let (manifest_path, base) = if path.is_dir() {
+            (path.join("template.json"), path.to_path_buf())
+        } else {
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (path.to_path_buf(), base)
+        };
+        let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+            Error::validation(
+                "photo",
+                format!("cannot read {}: {e}", manifest_path.display()),
+            )
+        })?;
+        let invalid = |e: serde_json::Error| {
+            Error::validation(
+                "photo",
+                format!(
+                    "{} is not a valid photo view manifest: {e}",
+                    manifest_path.display()
+                ),
+            )
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+        let specs = if value.get("photo_views").is_some() {
+            serde_json::from_value::<PhotoViewsFile>(value)
+                .map_err(invalid)?
+                .photo_views
+        } else {
+            vec![serde_json::from_value::<PhotoViewSpec>(value).map_err(invalid)?]
+        };
+        if specs.is_empty() {
+            return Err(Error::validation(
+                "photo",
+                format!("{} lists no photo views", manifest_path.display()),
+            ));
+        }
+        specs
+            .iter()
+            .map(|spec| PhotoView::from_spec(spec, &base))
+            .collect()
+    }
+
+    /// Builds a view from its manifest entry, reading files relative to `base`.
+    pub fn from_spec(spec: &PhotoViewSpec, base: &Path) -> Result<PhotoView> {
+        let read = |field: &str, file: &str| -> Result<RgbaImage> {
+            let path: PathBuf = base.join(file);
+            let bytes = std::fs::read(&path).map_err(|e| {
+                Error::validation(field, format!("cannot read {}: {e}", path.display()))
+            })?;
+            decode_image(&bytes, field)
+        };
+        let images = PhotoViewImages {
+            photo: read("photo", &spec.photo)?,
+            displacement: match &spec.displacement {
+                Some(d) => Some((read("displacement", &d.image)?, d.scale_px, d.channels)),
+                None => None,
+            },
+            mask: match &spec.mask {
+                Some(m) => Some(read("mask", m)?),
+                None => None,
+            },
+        };
+        PhotoView::new(&spec.name, images, &spec.print_area)
+    }
+
+    /// Validates a view and prepares its maps. Errors are `E_VALIDATION` naming the
+    /// problem: a quad outside the photo or degenerate, maps of the wrong size, a
+    /// non-positive physical size.
+    pub fn new(name: &str, images: PhotoViewImages, area: &PrintAreaSpec) -> Result<PhotoView> {
+        let PhotoViewImages {
+            photo,
+            displacement,
+            mask,
+        } = images;
+        let (w, h) = photo.dimensions();
+        let mut problems = Vec::new();
+        if !(area.width_in > 0.0
+            && area.height_in > 0.0
+            && area.width_in.is_finite()
+            && area.height_in.is_finite())
+        {
+            problems.push(crate::FieldError::new(
+                "print_area",
+                "width_in and height_in must be positive numbers of inches",
+            ));
+        }
+        for (i, [x, y]) in area.quad.iter().enumerate() {
+            if !(x.is_finite()
+                && y.is_finite()
+                && *x >= 0.0
+                && *y >= 0.0
+                && *x <= w as f64
+                && *y <= h as f64)
+            {
+                problems.push(crate::FieldError::new(
+                    "print_area.quad",
+                    format!("corner {i} ({x}, {y}) is outside the {w} x {h} photo"),
+                ));
+            }
+        }
+        if !is_convex(&area.quad) {
+            problems.push(crate::FieldError::new(
+                "print_area.quad",
+                "the corners must form a convex quad listed top-left, top-right, bottom-right, bottom-left",
+            ));
+        }
+        if let Some(m) = &mask {
+            if m.dimensions() != (w, h) {
+                problems.push(crate::FieldError::new(
+                    "mask",
+                    format!(
+                        "is {} x {} but the photo is {w} x {h}; they must match",
+                        m.width(),
+                        m.height()
+                    ),
+                ));
+            }
+        }
+        if let Some((d, scale, _)) = &displacement {
+            if d.dimensions() != (w, h) {
+                problems.push(crate::FieldError::new(
+                    "displacement",
+                    format!(
+                        "is {} x {} but the photo is {w} x {h}; they must match",
+                        d.width(),
+                        d.height()
+                    ),
+                ));
+            }
+            if !scale.is_finite() || *scale < 0.0 || *scale > w.max(h) as f64 {
+                problems.push(crate::FieldError::new(
+                    "displacement.scale_px",
+                    format!("must be between 0 and the photo's size (got {scale})"),
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Validation(problems));
+        }
+
+        let to_linear = srgb_to_linear_table();
+        let luminance = luminance_map(&photo, &to_linear);
+        let mask = mask.map(|m| {
+            m.as_raw()
+                .chunks_exact(4)
+                .map(|p| ((p[0] as u32 * 54 + p[1] as u32 * 183 + p[2] as u32 * 19) >> 8) as u8)
+                .collect::<Vec<u8>>()
+        });
+        let homography = Homography::rect_to_quad(1.0, 1.0, &area.quad)
+            .and_then(|hm| hm.inverse())
+            .ok_or_else(|| Error::validation("print_area.quad", "the quad is degenerate"))?;
+        let in_print = |x: u32, y: u32| {
+            let (u, v) = homography.apply(x as f64 + 0.5, y as f64 + 0.5);
+            (0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v)
+        };
+        let garment = |i: usize| mask.as_ref().is_none_or(|m| m[i] >= 128);
+
+        let (mut print_sum, mut print_n, mut garment_sum, mut garment_n) =
+            (0.0f64, 0u64, 0.0f64, 0u64);
+        let xs = area.quad.iter().map(|p| p[0]);
+        let ys = area.quad.iter().map(|p| p[1]);
+        let x0 = xs.clone().fold(f64::MAX, f64::min).floor().max(0.0) as u32;
+        let x1 = (xs.fold(f64::MIN, f64::max).ceil() as u32).min(w);
+        let y0 = ys.clone().fold(f64::MAX, f64::min).floor().max(0.0) as u32;
+        let y1 = (ys.fold(f64::MIN, f64::max).ceil() as u32).min(h);
+        for y in 0..h {
+            for x in 0..w {
+                let i = (y * w + x) as usize;
+                if !garment(i) {
+                    continue;
+                }
+                garment_sum += lstar(luminance[i]) as f64;
+                garment_n += 1;
+                if x >= x0 && x < x1 && y >= y0 && y < y1 && in_print(x, y) {
+                    print_sum += luminance[i] as f64;
+                    print_n += 1;
+                }
+            }
+        }
+        if print_n == 0 {
+            return Err(Error::validation(
+                "print_area.quad",
+                "the print area covers no garment pixel (check the quad and the mask)",
+            ));
+        }
+        let print_mean_luminance = (print_sum / print_n as f64).max(1e-4) as f32;
+        let garment_mean_lstar = (garment_sum / garment_n.max(1) as f64) as f32;
+
+        let (shift, max_shift) = match displacement {
+            Some((map, scale, channels)) => (shift_from_map(&map, scale, channels), scale),
+            None => {
+                let scale = DERIVED_DISPLACEMENT_SHARE * w.min(h) as f64;
+                (
+                    derived_shift(&luminance, w, h, scale, print_mean_luminance),
+                    scale,
+                )
+            }
+        };
+        let margin = max_shift.ceil() as u32 + 1;
+        let print_bounds = [
+            x0.saturating_sub(margin),
+            y0.saturating_sub(margin),
+            (x1 + margin).min(w),
+            (y1 + margin).min(h),
+        ];
+        let mut print_luminance = luminance.clone();
+        blur(
+            &mut print_luminance,
+            w as usize,
+            h as usize,
+            PRINT_SHADING_BLUR,
+        );
+        Ok(PhotoView {
+            name: name.to_string(),
+            photo,
+            print_size_in: (area.width_in, area.height_in),
+            quad: area.quad,
+            lstar_codes: luminance.iter().map(|&y| lstar_code(y)).collect(),
+            print_luminance,
+            mask,
+            shift,
+            print_mean_luminance,
+            garment_mean_lstar,
+            print_bounds,
+        })
+    }
+
+    /// The view's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The photo's size in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        self.photo.dimensions()
+    }
+
+    /// The print area's physical size in inches.
+    pub fn print_size_in(&self) -> (f64, f64) {
+        self.print_size_in
+    }
+
+    /// Whether the view has a garment mask (needed to re-tint).
+    pub fn has_mask(&self) -> bool {
+        self.mask.is_some()
+    }
+
+    /// The pixel size at which the design should be fitted for this view: the print
+    /// area's aspect, as large as the quad's longer edges on the photo.
+    pub fn design_canvas_size(&self) -> (u32, u32) {
+        let q = &self.quad;
+        let dist =
+            |a: [f64; 2], b: [f64; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+        let quad_w = dist(q[0], q[1]).max(dist(q[3], q[2]));
+        let quad_h = dist(q[0], q[3]).max(dist(q[1], q[2]));
+        let (w_in, h_in) = self.print_size_in;
+        let px_per_in = (quad_w / w_in).max(quad_h / h_in).max(1.0);
+        (
+            (w_in * px_per_in).round().max(1.0) as u32,
+            (h_in * px_per_in).round().max(1.0) as u32,
+        )
+    }
+}
+
+/// Decodes a photo or map (JPEG or PNG), refusing oversized images before decoding.
+pub(crate) fn decode_image(bytes: &[u8], field: &str) -> Result<RgbaImage> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::validation(field, format!("cannot read the image: {e}")))?;
+    if !matches!(
+        reader.format(),
+        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
+    ) {
+        return Err(Error::UnsupportedFormat(format!(
+            "the {field} must be a JPEG or PNG image"
+        )));
+    }
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| Error::ImageDecode(format!("the {field} is corrupt: {e}")))?;
+    if w as u64 * h as u64 > MAX_PHOTO_PIXELS {
+        return Err(Error::ImageTooLarge(format!(
+            "the {field} is {w} x {h}; at most {MAX_PHOTO_PIXELS} pixels are accepted"
+        )));
+    }
+    image::load_from_memory(bytes)
+        .map(|img| img.to_rgba8())
+        .map_err(|e| Error::ImageDecode(format!("the {field} is corrupt: {e}")))
+}
+
+fn is_convex(quad: &[[f64; 2]; 4]) -> bool {
+    let mut sign = 0.0f64;
+    for i in 0..4 {
+        let [a, b, c] = [quad[i], quad[(i + 1) % 4], quad[(i + 2) % 4]];
+        let cross = (b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0]);
+        if cross.abs() < 1e-9 {
+            return false;
+        }
+        if sign != 0.0 && cross.signum() != sign {
+            return false;
+        }
+        sign = cross.signum();
+    }
+    true
+}
+
+/// Shifts from a displacement map: `(value - 128) / 127 * scale` pixels per axis.
+fn shift_from_map(map: &RgbaImage, scale: f64, channels: DisplacementChannels) -> Vec<[f32; 2]> {
+    let k = (scale / 127.0) as f32;
+    map.as_raw()
+        .chunks_exact(4)
+        .map(|p| match channels {
+            DisplacementChannels::Luminance => {
+                let l =
+                    (p[0] as f32 * 0.2126 + p[1] as f32 * 0.7152 + p[2] as f32 * 0.0722) - 128.0;
+                [l * k, l * k]
+            }
+            DisplacementChannels::Rg => [(p[0] as f32 - 128.0) * k, (p[1] as f32 - 128.0) * k],
+        })
+        .collect()
+}
+
+/// A displacement derived from the photo: its blurred luminance relative to the print
+/// region's mean, so a flat photo gives no shift and folds push the print around.
+fn derived_shift(luminance: &[f32], w: u32, h: u32, scale: f64, mean: f32) -> Vec<[f32; 2]> {
+    let mut blurred = luminance.to_vec();
+    let radius = (w.min(h) as usize / 200).max(2);
+    blur(&mut blurred, w as usize, h as usize, radius);
+    let k = scale as f32;
+    blurred
+        .iter()
+        .map(|&y| {
+            let d = ((y / mean) - 1.0).clamp(-1.0, 1.0) * k;
+            [d, d]
+        })
+        .collect()
+}
