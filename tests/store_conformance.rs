@@ -103,15 +103,32 @@ async fn postgres_ctx() -> Option<(Ctx, Box<dyn FnOnce() -> CleanupFut + Send>)>
     let schema = format!("re_test_{}", ulid::Ulid::new().to_string().to_lowercase());
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}schema={schema}");
-    let store = match open_store(&url).await {
+    // A quick probe first: an unreachable server fails in seconds, not a pool timeout.
+    let probe = async {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(&base).await.map(|_| ())
+    };
+    let reachable = match tokio::time::timeout(Duration::from_secs(5), probe).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 5 s".to_string()),
+    };
+    let opened = match reachable {
+        Ok(()) => open_store(&url).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    let store = match opened {
         Ok(store) => store,
         Err(e) => {
             if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("PostgreSQL is unreachable under CI=true: {e}");
+                panic!("PostgreSQL at {base} is unreachable under CI=true: {e}");
             }
-            eprintln!(
-                "\n!!!!!!!! SKIPPING a PostgreSQL store test: {e}\n!!!!!!!! start the server or \
-                 set DATABASE_URL; under CI=true this fails\n"
+            // Written past the test harness's capture so that it is seen.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!!!!! SKIPPING a PostgreSQL store test: {base} is unreachable: {e}\n\
+                 !!!!!!!! start the server or set DATABASE_URL; under CI=true this fails\n"
             );
             return None;
         }
@@ -1194,6 +1211,11 @@ async fn round_trip_and_soft_delete(ctx: Ctx) {
 
     // Refused while a worker holds it or it is in flight.
     let held = claim_one(&store, "w", LONG_LEASE).await;
+    assert_eq!(
+        held.job, restored.job,
+        "a claim changes only the queue columns"
+    );
+    assert_eq!(held.version, restored.version + 1);
     let err = store.delete(held.id()).await.unwrap_err();
     assert_eq!(err.code(), "E_CONFLICT");
     assert!(err.to_string().contains("cancel it"), "{err}");
