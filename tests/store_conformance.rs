@@ -825,6 +825,45 @@ async fn optimistic_concurrency(ctx: Ctx) {
         "E_INVALID_TRANSITION"
     );
     assert_eq!(store.get(job.id()).await.unwrap().version, current.version);
+
+    // A batch reports each job's own outcome; the failures change nothing.
+    let fresh = create(&store, "occ").await;
+    let other = create(&store, "occ").await;
+    let stale = other.clone();
+    store.cancel(other.id()).await.unwrap();
+    let start = [JobEvent::StartCompositing];
+    let bad = [completed()]; // compositing -> completed skips rendering
+    let results = store
+        .apply_many(&[
+            JobUpdate {
+                current: &fresh,
+                events: &start,
+            },
+            JobUpdate {
+                current: &stale,
+                events: &start,
+            },
+            JobUpdate {
+                current: &current,
+                events: &bad,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        results[0].as_ref().unwrap().status(),
+        JobStatus::Compositing
+    );
+    assert_eq!(results[1].as_ref().unwrap_err().code(), "E_CONFLICT");
+    assert_eq!(
+        results[2].as_ref().unwrap_err().code(),
+        "E_INVALID_TRANSITION"
+    );
+    assert_eq!(
+        store.get(other.id()).await.unwrap().status(),
+        JobStatus::Cancelled
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1079,31 +1118,51 @@ async fn two_processes(ctx: Ctx) {
     };
     let store = ctx.store;
     let ids = create_many(&store, SHARED_JOBS, "shared").await;
-    let children: Vec<Child> = (0..2).map(|_| spawn_role("burn", &url)).collect();
-    let mut claimed: HashMap<String, usize> = HashMap::new();
-    let mut per_process = Vec::new();
-    for mut child in children {
+    let mut children: Vec<Child> = (0..2).map(|_| spawn_role("burn", &url)).collect();
+    // Every output line, tagged with its process; both start claiming together.
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, String)>();
+    for (i, child) in children.iter_mut().enumerate() {
         let out = child.stdout.take().unwrap();
-        let mut mine = 0;
-        for line in BufReader::new(out).lines() {
-            let line = line.unwrap();
-            assert!(!line.contains("database is locked"), "{line}");
-            if let Some(id) = after_marker(&line, "CLAIMED ") {
-                *claimed.entry(id.to_string()).or_default() += 1;
-                mine += 1;
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send((i, line));
             }
-            assert!(!line.contains("ERROR "), "worker process failed: {line}");
+        });
+    }
+    drop(tx);
+    let mut claimed: HashMap<String, usize> = HashMap::new();
+    let mut per_process = [0usize; 2];
+    let mut ready = 0;
+    let mut go_sent = false;
+    while let Ok((i, line)) = rx.recv_timeout(Duration::from_secs(60)) {
+        assert!(!line.contains("database is locked"), "{line}");
+        assert!(!line.contains("ERROR "), "worker process failed: {line}");
+        if after_marker(&line, "READY").is_some() {
+            ready += 1;
         }
+        if ready == 2 && !go_sent {
+            use std::io::Write;
+            for child in &mut children {
+                let stdin = child.stdin.as_mut().unwrap();
+                stdin.write_all(b"GO\n").unwrap();
+                stdin.flush().unwrap();
+            }
+            go_sent = true;
+        }
+        if let Some(id) = after_marker(&line, "CLAIMED ") {
+            *claimed.entry(id.to_string()).or_default() += 1;
+            per_process[i] += 1;
+        }
+    }
+    assert!(go_sent, "the worker processes did not get ready");
+    for mut child in children {
         let status = child.wait().unwrap();
         assert!(status.success(), "worker process exited with {status}");
-        per_process.push(mine);
     }
+    eprintln!("jobs claimed per process: {per_process:?}");
     assert_eq!(claimed.len(), SHARED_JOBS, "every job claimed");
     assert!(claimed.values().all(|&n| n == 1), "a job was claimed twice");
-    assert!(
-        per_process.iter().all(|&n| n > 0),
-        "both processes worked: {per_process:?}"
-    );
     for id in &ids {
         assert_eq!(store.get(id).await.unwrap().status(), JobStatus::Completed);
     }
@@ -1112,6 +1171,13 @@ async fn two_processes(ctx: Ctx) {
 /// The burn-down worker process of case 11: 4 workers claiming in batches until the
 /// queue is empty; prints each claimed id.
 async fn burn_role(store: Store) {
+    println!("READY");
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).unwrap();
+    })
+    .await
+    .unwrap();
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let mut tasks = Vec::new();
     for w in 0..4 {
@@ -1429,6 +1495,7 @@ fn spawn_role(role: &str, url: &str) -> Child {
         ])
         .env(ROLE_VAR, role)
         .env(URL_VAR, url)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
