@@ -54,7 +54,7 @@ fn folds(x: f64, y: f64) -> f64 {
         + ridge(1.5, 21.0, 80.0, 1.3, -0.45, 6.0)
         + ridge(-2.5, 24.5, 95.0, 1.0, 0.3, 4.0)
         + ridge(7.5, 20.0, 100.0, 1.1, -0.35, 5.0)
-        + 0.25 * (x / 10.0).powi(2) * -1.0
+        - 0.25 * (x / 10.0).powi(2)
 }
 
 /// A tiny deterministic hash noise in 0..1, for the weave.

@@ -67,20 +67,17 @@ fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
             return None;
         }
         a.swap(col, pivot);
-        for row in 0..8 {
+        let pivot_row = a[col];
+        for (row, values) in a.iter_mut().enumerate() {
             if row != col {
-                let factor = a[row][col] / a[col][col];
-                for k in col..9 {
-                    a[row][k] -= factor * a[col][k];
+                let factor = values[col] / pivot_row[col];
+                for (v, p) in values.iter_mut().zip(pivot_row.iter()).skip(col) {
+                    *v -= factor * p;
                 }
             }
         }
     }
-    let mut out = [0.0; 8];
-    for i in 0..8 {
-        out[i] = a[i][8] / a[i][i];
-    }
-    Some(out)
+    Some(std::array::from_fn(|i| a[i][8] / a[i][i]))
 }
 
 /// Samples a premultiplied RGBA image at a fractional position (pixel centres at
