@@ -13,6 +13,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::job::{apply_event, normalize_time, JobEvent, JobId, JobStatus, RenderJob};
 
 /// The longest retention `prune` distinguishes (longer ages mean "keep everything").
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(200 * 365 * 24 * 3600);
 
 /// A guarded write: the new state of one job, and what the row must still look like for
@@ -379,11 +380,13 @@ pub(crate) fn page(mut rows: Vec<StoredJob>, limit: u32) -> super::JobPage {
 }
 
 /// Serialises the error history for a database column.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn errors_to_json(errors: &[AttemptError]) -> String {
     serde_json::to_string(errors).unwrap_or_else(|_| "[]".into())
 }
 
 /// Reads the error history from a database column.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn errors_from_json(raw: &str) -> Result<Vec<AttemptError>> {
     serde_json::from_str(raw)
         .map_err(|e| Error::Store(format!("render_job.errors holds invalid JSON: {e}")))
