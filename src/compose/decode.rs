@@ -272,13 +272,16 @@ fn reader(
 }
 
 fn decode_raster(bytes: &[u8], format: DesignFormat, limits: &DecodeLimits) -> Result<RgbaImage> {
-    let (w, h) = raster_dimensions(bytes, format)?;
-    check_pixels(w, h, limits, "image")?;
+    if format == DesignFormat::Png {
+        // Read straight from IHDR: refused even when nothing follows the header.
+        let (w, h) = raster_dimensions(bytes, format)?;
+        check_pixels(w, h, limits, "image")?;
+    }
     let mut decoder = reader(bytes, format, Some(limits.max_pixels))
         .into_decoder()
         .map_err(|e| map_err(e, format))?;
-    let (dw, dh) = decoder.dimensions();
-    check_pixels(dw, dh, limits, "image")?;
+    let (w, h) = decoder.dimensions();
+    check_pixels(w, h, limits, "image")?;
     // A missing or unreadable EXIF block means "no rotation", not a broken design.
     let orientation = decoder
         .orientation()
