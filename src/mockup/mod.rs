@@ -251,6 +251,18 @@ pub fn render_mockup(
     Ok(out)
 }
 
+/// Encodes every mockup of a batch (in parallel), in the batch's order.
+pub fn encode_mockups(
+    mockups: &[Mockup],
+    format: MockupFormat,
+    quality: u8,
+) -> Result<Vec<Vec<u8>>> {
+    mockups
+        .par_iter()
+        .map(|m| encode_mockup(&m.image, format, quality))
+        .collect()
+}
+
 /// Encodes a mockup as JPEG (`quality` 1 to 100) or PNG.
 pub fn encode_mockup(img: &RgbaImage, format: MockupFormat, quality: u8) -> Result<Vec<u8>> {
     match format {
@@ -267,7 +279,9 @@ pub fn encode_mockup(img: &RgbaImage, format: MockupFormat, quality: u8) -> Resu
                 .flat_map(|p| [p[0], p[1], p[2]])
                 .collect();
             let mut bytes = Vec::new();
-            let encoder = jpeg_encoder::Encoder::new(&mut bytes, quality);
+            let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, quality);
+            // 4:2:0 chroma, as libjpeg, sharp and browsers' own encoders default to.
+            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
             encoder
                 .encode(
                     &rgb,

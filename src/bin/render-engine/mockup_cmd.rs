@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use render_engine::compose::{DecodeLimits, FitMode};
 use render_engine::mockup::{
-    encode_mockup, render_mockups, MockupFormat, MockupOptions, PhotoView,
+    encode_mockups, render_mockups, MockupFormat, MockupOptions, PhotoView,
 };
 use render_engine::template::Alignment;
 use render_engine::{Error, GarmentColor, Result};
@@ -83,13 +83,13 @@ pub fn run(args: MockupArgs) -> Result<()> {
     };
     let mockups = render_mockups(&design, &views, &colors, &options)?;
     ensure_dir(&args.out)?;
-    for mockup in &mockups {
+    let encoded = encode_mockups(&mockups, format, args.quality)?;
+    for (mockup, bytes) in mockups.iter().zip(encoded) {
         let colour = match mockup.color {
             Some(c) => c.to_string().trim_start_matches('#').to_string(),
             None => "photo".to_string(),
         };
         let name = format!("{}-{colour}.{}", mockup.view, format.extension());
-        let bytes = encode_mockup(&mockup.image, format, args.quality)?;
         write_atomic(&args.out.join(&name), &bytes)?;
         println!("{}", args.out.join(&name).display());
     }
