@@ -21,6 +21,7 @@
 
 pub mod cancel;
 pub mod compose;
+pub mod engine;
 pub mod error;
 pub mod job;
 pub mod mockup;
@@ -33,6 +34,10 @@ pub use cancel::CancelToken;
 pub use compose::{
     compose, compose_batch, ComposeOptions, Composition, CustomPlacement, DecodeLimits, FitMode,
     GarmentColor, Placement, PreflightReport, WarningCode,
+};
+pub use engine::{
+    DesignSource, Engine, EngineConfig, OutputSelection, ProgressEvent, ShutdownReport, Stage,
+    Submission, Workers,
 };
 pub use error::{Error, FieldError, Result};
 pub use job::{

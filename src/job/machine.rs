@@ -26,6 +26,12 @@ pub enum JobEvent {
     },
     /// A worker starts rendering: `compositing -> rendering`.
     StartRendering,
+    /// A rendering job records facts about its outputs: each key of `metadata` is set in
+    /// the job's metadata, replacing a key of the same name (stays `rendering`).
+    Annotate {
+        /// The keys to set (e.g. `outputs`, `preflight`).
+        metadata: serde_json::Map<String, serde_json::Value>,
+    },
     /// Every output exists: `rendering -> completed`.
     Completed {
         /// The main product image.
@@ -54,6 +60,7 @@ impl JobEvent {
             JobEvent::StartCompositing => "start_compositing",
             JobEvent::Composited { .. } => "composited",
             JobEvent::StartRendering => "start_rendering",
+            JobEvent::Annotate { .. } => "annotate",
             JobEvent::Completed { .. } => "completed",
             JobEvent::Fail { .. } => "fail",
             JobEvent::Cancel => "cancel",
@@ -65,7 +72,7 @@ impl JobEvent {
     pub fn target_status(&self) -> JobStatus {
         match self {
             JobEvent::StartCompositing | JobEvent::Composited { .. } => JobStatus::Compositing,
-            JobEvent::StartRendering => JobStatus::Rendering,
+            JobEvent::StartRendering | JobEvent::Annotate { .. } => JobStatus::Rendering,
             JobEvent::Completed { .. } => JobStatus::Completed,
             JobEvent::Fail { .. } => JobStatus::Failed,
             JobEvent::Cancel => JobStatus::Cancelled,
@@ -115,6 +122,7 @@ pub fn apply_event(job: &RenderJob, event: &JobEvent, now: DateTime<Utc>) -> Res
 
     let allowed = match event {
         JobEvent::Composited { .. } => from == JobStatus::Compositing,
+        JobEvent::Annotate { .. } => from == JobStatus::Rendering,
         _ => can_transition(from, to),
     };
     if !allowed {
@@ -124,6 +132,7 @@ pub fn apply_event(job: &RenderJob, event: &JobEvent, now: DateTime<Utc>) -> Res
             }
             _ if from.is_terminal() => "the job has finished and can no longer change",
             (_, JobEvent::Composited { .. }) => "the job is not compositing",
+            (_, JobEvent::Annotate { .. }) => "the job is not rendering",
             _ => "this move is not in the lifecycle",
         };
         return Err(refuse(reason));
@@ -147,6 +156,25 @@ pub fn apply_event(job: &RenderJob, event: &JobEvent, now: DateTime<Utc>) -> Res
             next.composited_file_url = Some(composited_file_url.clone());
         }
         JobEvent::StartRendering => {}
+        JobEvent::Annotate { metadata } => {
+            let mut merged = next.metadata.take().unwrap_or_default();
+            for (key, value) in metadata {
+                merged.insert(key.clone(), value.clone());
+            }
+            let size = serde_json::to_vec(&merged)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
+            if size > super::MAX_METADATA_BYTES {
+                return Err(Error::validation(
+                    "metadata",
+                    format!(
+                        "must be at most {} bytes as JSON (got {size}); keep large data in storage and link to it",
+                        super::MAX_METADATA_BYTES
+                    ),
+                ));
+            }
+            next.metadata = Some(merged);
+        }
         JobEvent::Completed {
             rendered_image_url,
             animation_url,

@@ -86,7 +86,8 @@ impl Statements {
                  error_code = u.error_code, error_message = u.error_message, \
                  attempt = u.attempt, started_at = u.started_at, \
                  completed_at = u.completed_at, updated_at = u.updated_at, \
-                 deleted_at = u.deleted_at, errors = u.errors::jsonb, version = j.version + 1, \
+                 deleted_at = u.deleted_at, errors = u.errors::jsonb, \
+                 metadata = u.metadata::jsonb, version = j.version + 1, \
                  lease_owner = CASE WHEN u.clear_lease THEN NULL ELSE j.lease_owner END, \
                  lease_token = CASE WHEN u.clear_lease THEN NULL ELSE j.lease_token END, \
                  lease_expires_at = CASE WHEN u.clear_lease THEN NULL ELSE j.lease_expires_at END, \
@@ -96,11 +97,11 @@ impl Statements {
                  FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bool[], $5::text[], \
                    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], \
                    $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], \
-                   $15::timestamptz[], $16::text[], $17::bool[], $18::bigint[]) \
+                   $15::timestamptz[], $16::text[], $17::bool[], $18::bigint[], $19::text[]) \
                  AS u(id, expected_version, expected_token, require_expired, status, \
                    composited_file_url, rendered_image_url, animation_url, error_code, \
                    error_message, attempt, started_at, completed_at, updated_at, deleted_at, \
-                   errors, clear_lease, backoff_us) \
+                   errors, clear_lease, backoff_us, metadata) \
                  WHERE j.id = u.id AND j.version = u.expected_version \
                  AND j.lease_token IS NOT DISTINCT FROM u.expected_token \
                  AND (NOT u.require_expired OR j.lease_expires_at <= now()) \
@@ -357,6 +358,7 @@ impl PostgresStore {
         let mut errors = Vec::with_capacity(n);
         let mut clear = Vec::with_capacity(n);
         let mut backoff = Vec::with_capacity(n);
+        let mut metadata: Vec<Option<String>> = Vec::with_capacity(n);
         for p in plans {
             let j = &p.next;
             ids.push(j.id.to_string());
@@ -377,6 +379,11 @@ impl PostgresStore {
             errors.push(plan::errors_to_json(&p.errors));
             clear.push(p.clear_lease);
             backoff.push(p.backoff.map(duration_micros));
+            metadata.push(
+                j.metadata
+                    .as_ref()
+                    .map(|m| serde_json::to_string(m).unwrap_or_else(|_| "{}".into())),
+            );
         }
         let rows = sqlx::query(&self.sql.write_many)
             .bind(ids)
@@ -397,6 +404,7 @@ impl PostgresStore {
             .bind(errors)
             .bind(clear)
             .bind(backoff)
+            .bind(metadata)
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.err(e))?;

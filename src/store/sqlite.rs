@@ -139,7 +139,7 @@ impl SqliteStore {
             "UPDATE render_job SET status = ?1, composited_file_url = ?2, \
              rendered_image_url = ?3, animation_url = ?4, error_code = ?5, error_message = ?6, \
              attempt = ?7, started_at = ?8, completed_at = ?9, updated_at = ?10, \
-             deleted_at = ?11, errors = ?12, version = version + 1, \
+             deleted_at = ?11, errors = ?12, metadata = ?19, version = version + 1, \
              lease_owner = CASE WHEN ?13 THEN NULL ELSE lease_owner END, \
              lease_token = CASE WHEN ?13 THEN NULL ELSE lease_token END, \
              lease_expires_at = CASE WHEN ?13 THEN NULL ELSE lease_expires_at END, \
@@ -169,6 +169,11 @@ impl SqliteStore {
             .bind(p.expected_version)
             .bind(p.expected_token.as_deref())
             .bind(p.require_expired)
+            .bind(
+                j.metadata
+                    .as_ref()
+                    .map(|m| serde_json::to_string(m).unwrap_or_else(|_| "{}".into())),
+            )
             .fetch_optional(&mut *conn)
             .await
             .map_err(|e| self.err(e))?;

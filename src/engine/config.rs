@@ -1,0 +1,301 @@
+//! [`EngineConfig`]: everything the engine needs, with defaults that work out of the box.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::render::{RenderOutputs, Renderer, View};
+use crate::storage::BlobStorage;
+
+/// The default number of jobs one engine works on at once.
+pub const DEFAULT_CONCURRENCY: usize = 2;
+/// The default time limit of one attempt of a job: 5 minutes.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default lease a worker takes on a job: 30 seconds, renewed by heartbeats.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// The default time between heartbeats: 5 seconds.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
+/// The default time an idle worker waits before looking for jobs again.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(500);
+/// The default largest design accepted: 10 MiB.
+pub const DEFAULT_MAX_DESIGN_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Which outputs a job produces. The atlas and the front still are always produced:
+/// they are the job's `composited_file_url` and `rendered_image_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSelection {
+    /// Store the print file (`print.png`).
+    pub print_file: bool,
+    /// Store the back and three-quarter stills as well as the front one.
+    pub all_stills: bool,
+    /// Render the turntable and store it as MP4 and animated WebP.
+    pub turntable: bool,
+}
+
+impl Default for OutputSelection {
+    fn default() -> Self {
+        Self {
+            print_file: true,
+            all_stills: true,
+            turntable: true,
+        }
+    }
+}
+
+impl OutputSelection {
+    /// What to ask the renderer for.
+    pub(crate) fn render_outputs(&self) -> RenderOutputs {
+        let stills = if self.all_stills {
+            vec![View::Front, View::Back, View::ThreeQuarter]
+        } else {
+            vec![View::Front]
+        };
+        RenderOutputs {
+            stills,
+            turntable: self.turntable,
+        }
+    }
+}
+
+/// The engine's configuration: build it with [`EngineConfig::new`] and the `with_*`
+/// methods, then [`crate::engine::Engine::open`] it.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// The data directory: the default home of the SQLite file and the blob directory.
+    pub data_dir: PathBuf,
+    /// The job store URL (default `sqlite://{data_dir}/render-engine.db`).
+    pub store_url: Option<String>,
+    /// The blob storage (default: a [`crate::LocalStorage`] in `{data_dir}/blobs`).
+    pub storage: Option<Arc<dyn BlobStorage>>,
+    /// The public base URL of the default local storage (e.g.
+    /// `http://localhost:9000/static`); `file://` URLs when absent.
+    pub public_base_url: Option<String>,
+    /// The renderer (default: the baked renderer with the built-in views).
+    pub renderer: Option<Arc<dyn Renderer>>,
+    /// How many jobs one engine works on at once (default 2).
+    pub concurrency: usize,
+    /// The time limit of one attempt (default 5 minutes).
+    pub job_timeout: Duration,
+    /// The attempts a new job gets (default 3).
+    pub max_attempts: u32,
+    /// The lease taken on a claimed job (default 30 s).
+    pub lease_for: Duration,
+    /// The time between heartbeats (default 5 s); must be shorter than the lease.
+    pub heartbeat_every: Duration,
+    /// How long an idle worker waits before claiming again (default 500 ms).
+    pub poll_every: Duration,
+    /// The largest design accepted, in bytes (default 10 MiB).
+    pub max_design_bytes: u64,
+    /// Which outputs to produce.
+    pub outputs: OutputSelection,
+    /// The directory `file://` designs must lie inside; `file://` URLs are refused when
+    /// absent.
+    pub allowed_file_root: Option<PathBuf>,
+    /// The name this engine's workers claim jobs under (default `{hostname-ish}-{pid}`).
+    pub worker_name: String,
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "store_url",
+                &self.store_url.as_deref().map(crate::store::redact),
+            )
+            .field("storage", &self.storage)
+            .field("renderer", &self.renderer.as_ref().map(|r| r.name()))
+            .field("concurrency", &self.concurrency)
+            .field("job_timeout", &self.job_timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("lease_for", &self.lease_for)
+            .field("heartbeat_every", &self.heartbeat_every)
+            .field("max_design_bytes", &self.max_design_bytes)
+            .field("outputs", &self.outputs)
+            .field("allowed_file_root", &self.allowed_file_root)
+            .field("worker_name", &self.worker_name)
+            .finish()
+    }
+}
+
+impl EngineConfig {
+    /// A configuration with every default, keeping its files in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            store_url: None,
+            storage: None,
+            public_base_url: None,
+            renderer: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            job_timeout: DEFAULT_JOB_TIMEOUT,
+            max_attempts: crate::job::DEFAULT_MAX_ATTEMPTS,
+            lease_for: DEFAULT_LEASE,
+            heartbeat_every: DEFAULT_HEARTBEAT,
+            poll_every: DEFAULT_POLL,
+            max_design_bytes: DEFAULT_MAX_DESIGN_BYTES,
+            outputs: OutputSelection::default(),
+            allowed_file_root: None,
+            worker_name: format!("worker-{}", std::process::id()),
+        }
+    }
+
+    /// Uses this job store URL (`memory:`, `sqlite://...`, `postgres://...`).
+    pub fn with_store_url(mut self, url: impl Into<String>) -> Self {
+        self.store_url = Some(url.into());
+        self
+    }
+
+    /// Uses this blob storage instead of the local directory.
+    pub fn with_storage(mut self, storage: Arc<dyn BlobStorage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Gives the default local storage a public base URL.
+    pub fn with_public_base_url(mut self, url: impl Into<String>) -> Self {
+        self.public_base_url = Some(url.into());
+        self
+    }
+
+    /// Uses this renderer instead of the baked one.
+    pub fn with_renderer(mut self, renderer: Arc<dyn Renderer>) -> Self {
+        self.renderer = Some(renderer);
+        self
+    }
+
+    /// Works on up to `n` jobs at once.
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// Limits each attempt to `timeout`.
+    pub fn with_job_timeout(mut self, timeout: Duration) -> Self {
+        self.job_timeout = timeout;
+        self
+    }
+
+    /// Gives new jobs `n` attempts.
+    pub fn with_max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// Takes leases of `lease_for` and heartbeats every `every`.
+    pub fn with_lease(mut self, lease_for: Duration, every: Duration) -> Self {
+        self.lease_for = lease_for;
+        self.heartbeat_every = every;
+        self
+    }
+
+    /// Waits `every` between claims while idle.
+    pub fn with_poll_every(mut self, every: Duration) -> Self {
+        self.poll_every = every;
+        self
+    }
+
+    /// Refuses designs larger than `bytes`.
+    pub fn with_max_design_bytes(mut self, bytes: u64) -> Self {
+        self.max_design_bytes = bytes;
+        self
+    }
+
+    /// Produces these outputs.
+    pub fn with_outputs(mut self, outputs: OutputSelection) -> Self {
+        self.outputs = outputs;
+        self
+    }
+
+    /// Accepts `file://` designs inside `root`.
+    pub fn with_allowed_file_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.allowed_file_root = Some(root.into());
+        self
+    }
+
+    /// Claims jobs under this worker name.
+    pub fn with_worker_name(mut self, name: impl Into<String>) -> Self {
+        self.worker_name = name.into();
+        self
+    }
+
+    /// The store URL in effect: the configured one or the SQLite file in the data dir.
+    pub fn effective_store_url(&self) -> String {
+        self.store_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("render-engine.db").display()
+            )
+        })
+    }
+
+    /// The directory of the default local storage.
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data_dir.join("blobs")
+    }
+
+    /// Checks the numbers, listing every field that is out of range (`E_VALIDATION`).
+    pub fn validate(&self) -> Result<()> {
+        let mut fields = Vec::new();
+        let mut bad = |field: &str, message: &str| {
+            fields.push(crate::error::FieldError::new(field, message));
+        };
+        if self.concurrency == 0 || self.concurrency > 256 {
+            bad("concurrency", "must be between 1 and 256");
+        }
+        if self.job_timeout.is_zero() {
+            bad("job_timeout", "must be longer than zero");
+        }
+        if self.max_attempts == 0 || self.max_attempts > crate::job::MAX_MAX_ATTEMPTS {
+            bad("max_attempts", "must be between 1 and 100");
+        }
+        if self.heartbeat_every.is_zero() || self.heartbeat_every >= self.lease_for {
+            bad(
+                "heartbeat_every",
+                "must be longer than zero and shorter than the lease",
+            );
+        }
+        if self.max_design_bytes == 0 {
+            bad("max_design_bytes", "must be at least one byte");
+        }
+        if self.worker_name.trim().is_empty() {
+            bad("worker_name", "must not be empty");
+        }
+        if fields.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(fields))
+        }
+    }
+}
+
+/// Whether `path` lies inside `root` once both are resolved (symlinks and `..`).
+pub(crate) fn inside_root(root: &Path, path: &Path) -> Result<PathBuf> {
+    let root = root.canonicalize().map_err(|e| {
+        Error::validation(
+            "allowed_file_root",
+            format!("cannot resolve `{}`: {e}", root.display()),
+        )
+    })?;
+    let resolved = path.canonicalize().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound {
+            what: "design file",
+            id: path.display().to_string(),
+        },
+        _ => Error::Io(e),
+    })?;
+    if resolved.starts_with(&root) {
+        Ok(resolved)
+    } else {
+        Err(Error::validation(
+            "design",
+            format!(
+                "`{}` is outside the allowed directory `{}`",
+                path.display(),
+                root.display()
+            ),
+        ))
+    }
+}

@@ -1,0 +1,138 @@
+//! Progress events: what the engine's workers are doing, as a stream.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::job::{JobId, JobStatus};
+
+/// The step of the pipeline an event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// A worker claimed the job.
+    Claimed,
+    /// Decoding the design and composing the print file and atlas.
+    Compositing,
+    /// Rendering the stills and turntable frames.
+    Rendering,
+    /// Encoding the turntable (MP4, WebP).
+    Encoding,
+    /// Writing the outputs to storage.
+    Storing,
+    /// The job completed.
+    Completed,
+    /// The attempt failed; the job is retried later.
+    Retrying,
+    /// The job failed for good.
+    Failed,
+    /// The job was cancelled.
+    Cancelled,
+    /// The worker gave the job back (shutdown); another worker will pick it up.
+    Released,
+}
+
+/// One step of progress of one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressEvent {
+    /// The job.
+    pub job_id: JobId,
+    /// The attempt (1-based) the event belongs to.
+    pub attempt: u32,
+    /// The job's status when the event was sent.
+    pub status: JobStatus,
+    /// The pipeline step.
+    pub stage: Stage,
+    /// How far the attempt is, 0 to 100; never goes down within an attempt.
+    pub percent: u8,
+    /// A short human message ("rendering frame 12 of 24").
+    pub message: String,
+    /// The estimated time left, once some progress has been made.
+    pub eta: Option<Duration>,
+}
+
+/// Sends progress events, keeping each attempt's percentage monotonic.
+#[derive(Debug)]
+pub(crate) struct ProgressHub {
+    sender: broadcast::Sender<ProgressEvent>,
+    state: Mutex<HashMap<(JobId, u32), (u8, Instant)>>,
+}
+
+impl ProgressHub {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let (sender, _) = broadcast::channel(capacity);
+        Self {
+            sender,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<ProgressEvent> {
+        self.sender.subscribe()
+    }
+
+    /// Sends an event; `percent` is raised to the attempt's last one if lower. Terminal
+    /// stages forget the attempt.
+    pub(crate) fn send(
+        &self,
+        job_id: &JobId,
+        attempt: u32,
+        status: JobStatus,
+        stage: Stage,
+        percent: u8,
+        message: impl Into<String>,
+    ) {
+        let key = (job_id.clone(), attempt);
+        let (percent, eta) = {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = state.entry(key.clone()).or_insert((0, Instant::now()));
+            entry.0 = entry.0.max(percent.min(100));
+            let percent = entry.0;
+            let elapsed = entry.1.elapsed();
+            let eta = (percent > 0 && percent < 100)
+                .then(|| elapsed.mul_f64(f64::from(100 - percent) / f64::from(percent)));
+            if matches!(
+                stage,
+                Stage::Completed
+                    | Stage::Failed
+                    | Stage::Cancelled
+                    | Stage::Retrying
+                    | Stage::Released
+            ) {
+                state.remove(&key);
+            }
+            (percent, eta)
+        };
+        // No receiver is not an error: nobody is watching.
+        let _ = self.sender.send(ProgressEvent {
+            job_id: job_id.clone(),
+            attempt,
+            status,
+            stage,
+            percent,
+            message: message.into(),
+            eta,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_never_goes_down_within_an_attempt() {
+        let hub = ProgressHub::new(16);
+        let mut rx = hub.subscribe();
+        let id = JobId::generate();
+        hub.send(&id, 1, JobStatus::Compositing, Stage::Compositing, 20, "a");
+        hub.send(&id, 1, JobStatus::Rendering, Stage::Rendering, 10, "b");
+        hub.send(&id, 1, JobStatus::Failed, Stage::Retrying, 30, "c");
+        hub.send(&id, 2, JobStatus::Compositing, Stage::Compositing, 5, "d");
+        let got: Vec<u8> = (0..4).map(|_| rx.try_recv().unwrap().percent).collect();
+        assert_eq!(got, vec![20, 20, 30, 5]);
+    }
+}

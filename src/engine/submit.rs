@@ -1,0 +1,206 @@
+//! Submitting jobs: the design is loaded, checked and stored before the job is created.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::config::{inside_root, EngineConfig};
+use crate::compose::{sniff_format, DecodeLimits, DesignFormat, GarmentColor};
+use crate::error::{Error, Result};
+use crate::job::{NewRenderJob, Preset};
+use crate::storage::BlobKey;
+
+/// Where a submitted design comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DesignSource {
+    /// The design's bytes.
+    Bytes(Vec<u8>),
+    /// A `file://` URL inside the configured allowed root. (`http(s)://` is not
+    /// supported yet and is refused with `E_VALIDATION`.)
+    Url(String),
+}
+
+/// A job to submit: its fields and its design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    /// The Medusa product the renders are for.
+    pub product_id: String,
+    /// The Medusa variant, if any.
+    pub variant_id: Option<String>,
+    /// The placement preset.
+    pub preset: Preset,
+    /// The garment colour (white when absent); kept in the job's `metadata.color`.
+    pub color: Option<GarmentColor>,
+    /// The template id (the built-in classic tee when absent).
+    pub template_id: Option<String>,
+    /// Free metadata kept on the job (an object).
+    pub metadata: Option<Map<String, Value>>,
+    /// The design.
+    pub design: DesignSource,
+    /// Submissions with the same key make one job.
+    pub idempotency_key: Option<String>,
+    /// Higher runs first (0 by default).
+    pub priority: i32,
+}
+
+impl Submission {
+    /// A submission with the required fields and every other field at its default.
+    pub fn new(product_id: impl Into<String>, preset: Preset, design: DesignSource) -> Self {
+        Self {
+            product_id: product_id.into(),
+            variant_id: None,
+            preset,
+            color: None,
+            template_id: None,
+            metadata: None,
+            design,
+            idempotency_key: None,
+            priority: 0,
+        }
+    }
+
+    /// Sets the garment colour.
+    pub fn with_color(mut self, color: GarmentColor) -> Self {
+        self.color = Some(color);
+        self
+    }
+
+    /// Sets the variant.
+    pub fn with_variant(mut self, variant_id: impl Into<String>) -> Self {
+        self.variant_id = Some(variant_id.into());
+        self
+    }
+
+    /// Sets the idempotency key.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+/// A design that passed the checks, ready to store.
+pub(crate) struct CheckedDesign {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) key: BlobKey,
+    pub(crate) format: DesignFormat,
+}
+
+/// Loads the design's bytes from its source.
+pub(crate) async fn load(source: DesignSource, config: &EngineConfig) -> Result<Vec<u8>> {
+    match source {
+        DesignSource::Bytes(bytes) => Ok(bytes),
+        DesignSource::Url(url) => {
+            let parsed = url::Url::parse(&url)
+                .map_err(|e| Error::validation("design", format!("`{url}` is not a URL: {e}")))?;
+            match parsed.scheme() {
+                "file" => {
+                    let Some(root) = &config.allowed_file_root else {
+                        return Err(Error::validation(
+                            "design",
+                            "file:// designs are refused: no allowed root directory is \
+                             configured (EngineConfig::with_allowed_file_root)",
+                        ));
+                    };
+                    let path = parsed.to_file_path().map_err(|()| {
+                        Error::validation("design", format!("`{url}` is not a local file path"))
+                    })?;
+                    let path = inside_root(root, &path)?;
+                    read_capped(&path, config.max_design_bytes).await
+                }
+                "http" | "https" => Err(Error::validation(
+                    "design",
+                    "http(s) design URLs are not supported yet; pass the bytes or a file:// URL",
+                )),
+                other => Err(Error::validation(
+                    "design",
+                    format!("the URL scheme `{other}` is not supported; use file://"),
+                )),
+            }
+        }
+    }
+}
+
+async fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let len = tokio::fs::metadata(path).await?.len();
+    if len > max {
+        return Err(too_large(len, max));
+    }
+    Ok(tokio::fs::read(path).await?)
+}
+
+fn too_large(len: u64, max: u64) -> Error {
+    Error::ImageTooLarge(format!(
+        "the design is {len} bytes; the limit is {max} bytes ({:.1} MiB)",
+        max as f64 / (1024.0 * 1024.0)
+    ))
+}
+
+/// Checks the design without decoding its pixels: size, format by magic bytes, and for
+/// raster formats the pixel count read from the header.
+pub(crate) fn check(bytes: Vec<u8>, max_bytes: u64) -> Result<CheckedDesign> {
+    if bytes.is_empty() {
+        return Err(Error::validation("design", "the design is empty (0 bytes)"));
+    }
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(bytes.len() as u64, max_bytes));
+    }
+    let format = sniff_format(&bytes).ok_or_else(|| {
+        Error::UnsupportedFormat(
+            "the design is not a PNG, JPEG, WebP or SVG file (checked by content)".into(),
+        )
+    })?;
+    let image_format = match format {
+        DesignFormat::Png => Some(image::ImageFormat::Png),
+        DesignFormat::Jpeg => Some(image::ImageFormat::Jpeg),
+        DesignFormat::Webp => Some(image::ImageFormat::WebP),
+        DesignFormat::Svg => None,
+    };
+    if let Some(f) = image_format {
+        let (w, h) = image::ImageReader::with_format(Cursor::new(&bytes), f)
+            .into_dimensions()
+            .map_err(|e| {
+                Error::ImageDecode(format!(
+                    "the {} header cannot be read: {e}",
+                    format.as_str()
+                ))
+            })?;
+        let pixels = u64::from(w) * u64::from(h);
+        let max_pixels = DecodeLimits::default().max_pixels;
+        if pixels > max_pixels {
+            return Err(Error::ImageTooLarge(format!(
+                "the design is {w}x{h} pixels; the limit is {max_pixels} pixels"
+            )));
+        }
+    }
+    let ext = match format {
+        DesignFormat::Jpeg => "jpg",
+        other => other.as_str(),
+    };
+    let key = BlobKey::content_addressed("designs", &bytes, ext)?;
+    Ok(CheckedDesign { bytes, key, format })
+}
+
+/// The job to create for a submission whose design is stored at `design_url`.
+pub(crate) fn new_job(
+    submission: &Submission,
+    design_url: String,
+    format: DesignFormat,
+    max_attempts: u32,
+) -> NewRenderJob {
+    let mut metadata = submission.metadata.clone().unwrap_or_default();
+    let color = submission.color.unwrap_or_default();
+    metadata.insert("color".into(), Value::String(color.to_string()));
+    metadata.insert(
+        "design_format".into(),
+        Value::String(format.as_str().into()),
+    );
+    let mut new = NewRenderJob::new(&submission.product_id, design_url, submission.preset);
+    new.variant_id = submission.variant_id.clone();
+    new.template_id = submission.template_id.clone();
+    new.metadata = Some(Value::Object(metadata));
+    new.max_attempts = Some(max_attempts);
+    new
+}
