@@ -58,6 +58,14 @@ fn zero_bytes_is_a_decode_error() {
 }
 
 #[test]
+fn a_png_that_panics_the_decoder_is_a_decode_error() {
+    // Found by the fuzz target: repeated IHDR/PLTE chunks whose PLTE length does not match
+    // its data made the png crate panic instead of returning an error.
+    let bytes = include_bytes!("fixtures/bad/png-bad-palette-panics-decoder.png");
+    assert_eq!(code_of(bytes), "E_IMAGE_DECODE");
+}
+
+#[test]
 fn a_text_file_named_png_is_unsupported() {
     let text = b"this is not an image, whatever its name says\n";
     assert_eq!(code_of(text), "E_UNSUPPORTED_FORMAT");

@@ -271,7 +271,26 @@ fn reader(
     reader
 }
 
+/// Decodes raster bytes, turning a panic inside a decoder (a bug in a codec crate, found
+/// by fuzzing: a corrupt palette PNG panicked in `png` 0.18.1) into `E_IMAGE_DECODE`, so
+/// untrusted input can never crash the caller.
 fn decode_raster(bytes: &[u8], format: DesignFormat, limits: &DecodeLimits) -> Result<RgbaImage> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_raster_unguarded(bytes, format, limits)
+    }))
+    .unwrap_or_else(|_| {
+        Err(Error::ImageDecode(format!(
+            "the {} is corrupt: its decoder failed on malformed data",
+            format.as_str().to_uppercase()
+        )))
+    })
+}
+
+fn decode_raster_unguarded(
+    bytes: &[u8],
+    format: DesignFormat,
+    limits: &DecodeLimits,
+) -> Result<RgbaImage> {
     if format == DesignFormat::Png {
         // Read straight from IHDR: refused even when nothing follows the header.
         let (w, h) = raster_dimensions(bytes, format)?;
