@@ -86,26 +86,21 @@ impl ProgressHub {
         message: impl Into<String>,
     ) {
         let key = (job_id.clone(), attempt);
-        let (percent, eta) = {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = state.entry(key.clone()).or_insert((0, Instant::now()));
-            entry.0 = entry.0.max(percent.min(100));
-            let percent = entry.0;
-            let elapsed = entry.1.elapsed();
-            let eta = (percent > 0 && percent < 100)
-                .then(|| elapsed.mul_f64(f64::from(100 - percent) / f64::from(percent)));
-            if matches!(
-                stage,
-                Stage::Completed
-                    | Stage::Failed
-                    | Stage::Cancelled
-                    | Stage::Retrying
-                    | Stage::Released
-            ) {
-                state.remove(&key);
-            }
-            (percent, eta)
-        };
+        // The lock is held while sending, so that events from several threads (the
+        // renderer reports from its worker threads) leave in the order of their percent.
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = state.entry(key.clone()).or_insert((0, Instant::now()));
+        entry.0 = entry.0.max(percent.min(100));
+        let percent = entry.0;
+        let elapsed = entry.1.elapsed();
+        let eta = (percent > 0 && percent < 100)
+            .then(|| elapsed.mul_f64(f64::from(100 - percent) / f64::from(percent)));
+        if matches!(
+            stage,
+            Stage::Completed | Stage::Failed | Stage::Cancelled | Stage::Retrying | Stage::Released
+        ) {
+            state.remove(&key);
+        }
         // No receiver is not an error: nobody is watching.
         let _ = self.sender.send(ProgressEvent {
             job_id: job_id.clone(),
@@ -134,5 +129,29 @@ mod tests {
         hub.send(&id, 2, JobStatus::Compositing, Stage::Compositing, 5, "d");
         let got: Vec<u8> = (0..4).map(|_| rx.try_recv().unwrap().percent).collect();
         assert_eq!(got, vec![20, 20, 30, 5]);
+    }
+
+    #[test]
+    fn events_from_several_threads_arrive_in_order() {
+        let hub = ProgressHub::new(1024);
+        let mut rx = hub.subscribe();
+        let id = JobId::generate();
+        std::thread::scope(|scope| {
+            for t in 0..4u8 {
+                let (hub, id) = (&hub, &id);
+                scope.spawn(move || {
+                    for i in 0..50u8 {
+                        let p = (i * 2 + t % 2).min(100);
+                        hub.send(id, 1, JobStatus::Rendering, Stage::Rendering, p, "r");
+                    }
+                });
+            }
+        });
+        let mut last = 0;
+        while let Ok(e) = rx.try_recv() {
+            assert!(e.percent >= last, "{last} -> {}", e.percent);
+            last = e.percent;
+        }
+        assert_eq!(last, 99);
     }
 }
