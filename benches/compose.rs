@@ -69,11 +69,17 @@ const H: u32 = 5400;
 fn design_png() -> Vec<u8> {
     let img = RgbaImage::from_fn(W, H, |x, y| {
         let margin = x < 150 || y < 150 || x >= W - 150 || y >= H - 150;
-        let v = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503)) >> 13;
+        // Artwork-like: gradients and a checker (compressible as real designs are; random
+        // noise would make a 40 MB PNG, over the 25 MiB default limit).
+        let v = if ((x / 120) + (y / 120)) % 2 == 0 {
+            60
+        } else {
+            200
+        };
         Rgba([
             (x * 255 / W) as u8,
             (y * 255 / H) as u8,
-            (v & 0xff) as u8,
+            v as u8,
             if margin { 0 } else { 255 },
         ])
     });
