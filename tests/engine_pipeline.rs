@@ -13,6 +13,10 @@ use render_engine::{
     OutputSelection, Preset, Stage, Submission,
 };
 
+mod common;
+#[cfg(feature = "postgres")]
+use common::postgres_url;
+
 fn design_png() -> Vec<u8> {
     let img = image::RgbaImage::from_fn(400, 300, |x, y| {
         if (x / 40 + y / 40) % 2 == 0 {
@@ -232,40 +236,6 @@ async fn sqlite_submit_work_complete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_submit_work_complete() {
     complete_with_every_output("memory:").await;
-}
-
-/// A fresh schema on the PostgreSQL test server (`DATABASE_URL`, default
-/// `postgres://postgres@127.0.0.1:5432/test`); `None` (skip) when it is unreachable,
-/// a panic under `CI=true`.
-#[cfg(feature = "postgres")]
-async fn postgres_url() -> Option<String> {
-    let base = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let schema = format!("re_engine_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}schema={schema}");
-    let probe = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        render_engine::open_store(&url),
-    );
-    match probe.await {
-        Ok(Ok(_)) => Some(url),
-        other => {
-            let why = match other {
-                Ok(Err(e)) => e.to_string(),
-                _ => "no answer within 5 s".to_string(),
-            };
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("PostgreSQL at {base} is unreachable under CI=true: {why}");
-            }
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!! SKIPPING a PostgreSQL engine test: {base} is unreachable: {why}\n"
-            );
-            None
-        }
-    }
 }
 
 #[cfg(feature = "postgres")]
