@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
 
-use super::light::{blur, lstar, lstar_code, luminance_map, srgb_to_linear_table};
+use super::light::{blur, lstar_code, luminance_map, srgb_to_linear_table};
 use super::warp::Homography;
 use crate::error::{Error, Result};
 
@@ -265,6 +265,7 @@ impl PhotoView {
 
         let to_linear = srgb_to_linear_table();
         let luminance = luminance_map(&photo, &to_linear);
+        let lstar_codes: Vec<u16> = luminance.iter().map(|&y| lstar_code(y)).collect();
         let mask = mask.map(|m| {
             m.as_raw()
                 .chunks_exact(4)
@@ -294,7 +295,7 @@ impl PhotoView {
                 if !garment(i) {
                     continue;
                 }
-                garment_sum += lstar(luminance[i]) as f64;
+                garment_sum += f64::from(lstar_codes[i]) / 10.0;
                 garment_n += 1;
                 if x >= x0 && x < x1 && y >= y0 && y < y1 && in_print(x, y) {
                     print_sum += luminance[i] as f64;
@@ -340,7 +341,7 @@ impl PhotoView {
             photo,
             print_size_in: (area.width_in, area.height_in),
             quad: area.quad,
-            lstar_codes: luminance.iter().map(|&y| lstar_code(y)).collect(),
+            lstar_codes,
             print_luminance,
             mask,
             shift,
