@@ -57,6 +57,7 @@ pub use preflight::{
     CLIP_TOLERANCE, LOW_DPI, MIN_VISIBLE_SHARE, SEVERE_DPI, VISIBLE_DELTA_E,
 };
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::template::{Alignment, PrintArea, TemplatePack};
 use crate::Preset;
@@ -137,6 +138,9 @@ pub struct ComposeOptions {
     pub limits: DecodeLimits,
     /// The preview's width in pixels (default 600).
     pub preview_width: u32,
+    /// Set by the caller to stop compositing early (checked between stages); the
+    /// compositor then returns `E_CANCELLED`.
+    pub cancel: Option<CancelToken>,
 }
 
 impl Default for ComposeOptions {
@@ -157,7 +161,14 @@ impl ComposeOptions {
             trim: true,
             limits: DecodeLimits::default(),
             preview_width: DEFAULT_PREVIEW_WIDTH,
+            cancel: None,
         }
+    }
+
+    /// Stops compositing early (`E_CANCELLED`) once `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = Some(cancel);
+        self
     }
 
     /// Sets the template pack.
@@ -360,6 +371,7 @@ pub fn compose_batch(design: &[u8], options: &[ComposeOptions]) -> Result<Vec<Co
     for o in options {
         o.area()?;
     }
+    check_cancelled(options)?;
     let start = Instant::now();
     let decoded = decode_design(design, &limits)?;
     compose_timed(decoded, options, start.elapsed())
@@ -375,6 +387,7 @@ fn compose_timed(
     options: &[ComposeOptions],
     decode: Duration,
 ) -> Result<Vec<Composition>> {
+    check_cancelled(options)?;
     let start = Instant::now();
     let source = Source::prepare(design);
     let prepare = start.elapsed();
@@ -382,6 +395,7 @@ fn compose_timed(
     let mut masks: Vec<(TemplatePack, Arc<atlas::PanelMask>)> = Vec::new();
     let mut out = Vec::with_capacity(options.len());
     for o in options {
+        check_cancelled(options)?;
         let area = o.area()?;
         let key = PlaceKey {
             area: area.clone(),
@@ -409,12 +423,24 @@ fn compose_timed(
                 m
             }
         };
+        check_cancelled(options)?;
         let mut c = finish(&source, &p, &mask, &area, o)?;
         c.timings.decode = decode;
         c.timings.prepare = prepare;
         out.push(c);
     }
     Ok(out)
+}
+
+/// `E_CANCELLED` once any option set's token is cancelled.
+fn check_cancelled(options: &[ComposeOptions]) -> Result<()> {
+    if options
+        .iter()
+        .any(|o| o.cancel.as_ref().is_some_and(CancelToken::is_cancelled))
+    {
+        return Err(Error::Cancelled("compositing was cancelled".into()));
+    }
+    Ok(())
 }
 
 fn same_pattern(a: &TemplatePack, b: &TemplatePack) -> bool {
@@ -693,4 +719,26 @@ fn finish(
             ..StageTimings::default()
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_token_stops_compositing_with_e_cancelled() {
+        let design = encode_png(
+            &RgbaImage::from_pixel(40, 40, image::Rgba([9, 9, 9, 255])),
+            None,
+        )
+        .unwrap();
+        let cancel = CancelToken::new();
+        let options = ComposeOptions::new(Preset::BackSmall).with_cancel(cancel.clone());
+        assert!(compose(&design, &options).is_ok());
+        cancel.cancel();
+        assert_eq!(
+            compose(&design, &options).unwrap_err().code(),
+            "E_CANCELLED"
+        );
+    }
 }

@@ -499,6 +499,7 @@ impl Renderer for BakedRenderer {
         );
         let mut stills = Vec::with_capacity(stills_tables.len());
         for (view, table) in stills_tables {
+            request.check_cancelled()?;
             stills.push(Still {
                 view,
                 image: shader.render(&table, true),
@@ -509,11 +510,12 @@ impl Renderer for BakedRenderer {
             Some(tables) => tables
                 .par_iter()
                 .map(|t| {
+                    request.check_cancelled()?;
                     let img = shader.render(t, false);
                     tick();
-                    img
+                    Ok(img)
                 })
-                .collect(),
+                .collect::<Result<Vec<_>>>()?,
             None => Vec::new(),
         };
         Ok(RenderOutput {
@@ -700,6 +702,18 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), "E_VALIDATION");
         assert!(err.to_string().contains("1800x1640"), "{err}");
+    }
+
+    #[test]
+    fn a_cancelled_request_stops_with_e_cancelled() {
+        let r = BakedRenderer::builtin().unwrap();
+        let atlas = RgbaImage::new(1800, 1640);
+        let cancel = crate::CancelToken::new();
+        cancel.cancel();
+        let err = r
+            .render(&RenderRequest::new(&atlas, GarmentColor::WHITE).with_cancel(cancel))
+            .unwrap_err();
+        assert_eq!(err.code(), "E_CANCELLED");
     }
 
     #[test]

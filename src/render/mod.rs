@@ -25,6 +25,7 @@ mod mp4;
 
 use image::RgbaImage;
 
+use crate::cancel::CancelToken;
 use crate::compose::GarmentColor;
 use crate::error::{Error, Result};
 
@@ -121,6 +122,10 @@ pub struct RenderRequest<'a> {
     pub background: Option<[u8; 3]>,
     /// Called after each finished image (from worker threads).
     pub progress: Option<ProgressFn<'a>>,
+    /// Set by the caller to stop the render early; the backend then returns
+    /// `E_CANCELLED` (the baked renderer checks it between images, the Blender backend
+    /// stops its process).
+    pub cancel: Option<CancelToken>,
 }
 
 impl<'a> RenderRequest<'a> {
@@ -132,6 +137,7 @@ impl<'a> RenderRequest<'a> {
             outputs: RenderOutputs::default(),
             background: None,
             progress: None,
+            cancel: None,
         }
     }
 
@@ -145,6 +151,23 @@ impl<'a> RenderRequest<'a> {
     pub fn with_progress(mut self, progress: ProgressFn<'a>) -> Self {
         self.progress = Some(progress);
         self
+    }
+
+    /// The same request, stopped early when `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// `Err(E_CANCELLED)` once the request's token is cancelled; backends call this
+    /// between units of work.
+    pub fn check_cancelled(&self) -> Result<()> {
+        match &self.cancel {
+            Some(token) if token.is_cancelled() => {
+                Err(Error::Cancelled("the render was cancelled".into()))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
