@@ -8,7 +8,7 @@
 //!
 //! ```sh
 //! FIDELITY_SIZE=1024 FIDELITY_IMAGE=docs/bake-fidelity.png \
-//!     cargo test --release --test blender -- fidelity --nocapture
+//!     cargo test --all-features --test blender -- fidelity --nocapture
 //! ```
 
 use std::os::unix::fs::PermissionsExt;
@@ -267,30 +267,67 @@ fn front_only() -> RenderOutputs {
     }
 }
 
+/// The PNGs a job directory under `work` holds so far.
+fn partial_images(work: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for job in std::fs::read_dir(work).unwrap().flatten() {
+        if let Ok(out) = std::fs::read_dir(job.path().join("out")) {
+            found.extend(
+                out.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned()),
+            );
+        }
+    }
+    found
+}
+
 #[test]
 fn cancel_stops_blender_and_leaves_nothing_behind() {
     if !blender_available() {
         return;
     }
     let work = work_dir("cancel");
-    let renderer = slow_renderer(work.path(), Duration::from_secs(300));
+    // Each frame takes a second or two: the first is written, then the cancel comes.
+    let renderer = BlenderRenderer::new(
+        BlenderOptions::default()
+            .with_samples(256)
+            .with_turntable(24, 128, 128)
+            .with_work_dir(work.path()),
+    )
+    .unwrap();
     let design_atlas = atlas_without_design();
     let cancel = CancelToken::new();
     let trigger = cancel.clone();
-    // Cancel once Blender is rendering (its first sample line), not before it started.
-    let on_progress = |_: RenderProgress| trigger.cancel();
+    let seen = Mutex::new(None);
+    let on_progress = |p: RenderProgress| {
+        if p.done >= 1 && !trigger.is_cancelled() {
+            let running = processes_mentioning(&work.path().to_string_lossy()).len();
+            *seen.lock().unwrap() = Some((running, partial_images(work.path())));
+            trigger.cancel();
+        }
+    };
     let started = Instant::now();
     let err = renderer
         .render(
             &RenderRequest::new(&design_atlas, GarmentColor::WHITE)
-                .with_outputs(front_only())
+                .with_outputs(RenderOutputs {
+                    stills: Vec::new(),
+                    turntable: true,
+                })
                 .with_progress(&on_progress)
                 .with_cancel(cancel.clone()),
         )
         .unwrap_err();
     assert_eq!(err.code(), "E_CANCELLED", "{err}");
-    assert!(cancel.is_cancelled());
-    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(started.elapsed() < Duration::from_secs(120));
+    // While it ran, Blender was found by the scan and had written a frame.
+    let (running, partial) = seen.into_inner().unwrap().expect("a frame finished");
+    assert!(running >= 1, "the process scan did not see Blender running");
+    assert!(
+        partial.contains(&"turntable_0000.png".to_string()),
+        "{partial:?}"
+    );
+    // Afterwards: no process, no partial frame, no job directory.
     let left = processes_mentioning(&work.path().to_string_lossy());
     assert!(left.is_empty(), "Blender survived the cancel: {left:?}");
     assert!(
@@ -308,10 +345,24 @@ fn a_timeout_stops_blender_and_leaves_nothing_behind() {
     let work = work_dir("timeout");
     let renderer = slow_renderer(work.path(), Duration::from_secs(3));
     let design_atlas = atlas_without_design();
+    let running = AtomicUsize::new(usize::MAX);
+    let on_progress = |_: RenderProgress| {
+        if running.load(Ordering::Relaxed) == usize::MAX {
+            let n = processes_mentioning(&work.path().to_string_lossy()).len();
+            running.store(n, Ordering::Relaxed);
+        }
+    };
     let started = Instant::now();
     let err = renderer
-        .render(&RenderRequest::new(&design_atlas, GarmentColor::WHITE).with_outputs(front_only()))
+        .render(
+            &RenderRequest::new(&design_atlas, GarmentColor::WHITE)
+                .with_outputs(front_only())
+                .with_progress(&on_progress),
+        )
         .unwrap_err();
+    // When Blender got to rendering before the deadline, the scan saw it running.
+    let running = running.into_inner();
+    assert!(running >= 1, "the process scan did not see Blender running");
     assert_eq!(err.code(), "E_TIMEOUT", "{err}");
     // The deadline, then at most the grace period (plus scheduling slack).
     assert!(
