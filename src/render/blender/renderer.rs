@@ -229,7 +229,7 @@ impl BlenderRenderer {
                     })
                     .collect(),
             },
-            turntable: request.outputs.turntable.then(|| TurntableSpec {
+            turntable: request.outputs.turntable.then_some(TurntableSpec {
                 width: o.frame_size.0,
                 height: o.frame_size.1,
                 frames: o.frames,
@@ -620,6 +620,24 @@ mod tests {
         }
         assert!(events.iter().any(|e| e.eta.is_some()));
         assert!(report.tail.text().contains("Blender quit"));
+    }
+
+    #[test]
+    fn blender_status_lines_alone_still_give_progress() {
+        // Blender's own `Fra:n ... | Sample a/b` lines, with no script progress after the
+        // start: two frames of four samples.
+        let log = include_str!("../../../tests/fixtures/blender/cycles-two-frames.log");
+        let mut report = RunReport::new(2);
+        let events: Vec<RenderProgress> = log
+            .lines()
+            .enumerate()
+            .filter_map(|(i, line)| report.observe(line, Duration::from_millis(100 * i as u64)))
+            .collect();
+        assert!(!report.result_seen);
+        let last = events.last().expect("progress from sample lines");
+        assert_eq!(last.total, 2);
+        assert!(last.done >= 1, "{events:?}");
+        assert!(last.eta.is_some(), "{events:?}");
     }
 
     #[test]
