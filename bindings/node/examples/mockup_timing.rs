@@ -1,0 +1,66 @@
+//! Times the Rust call behind the Node `mockup` function on the benchmark's inputs, to
+//! measure the binding's overhead (`bench/mockup-vs-sharp.mjs --rust` runs it).
+//!
+//! Usage: `mockup_timing DIR ROUNDS QUAD COLORS` where DIR holds `design.png`,
+//! `photo.jpg` and `mask.png`, QUAD is `x0,y0,...,x3,y3` and COLORS `#rrggbb,...`.
+//! Prints one JSON line: `{"single_ms": .., "colors_ms": ..}` (medians).
+
+use std::time::Instant;
+
+use render_engine::CancelToken;
+use render_engine_node::functions::{mockup_images, PhotoBytes};
+use render_engine_node::types::MockupOptions;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = std::path::Path::new(&args[1]);
+    let rounds: usize = args[2].parse().expect("rounds");
+    let corners: Vec<f64> = args[3].split(',').map(|v| v.parse().expect("quad")).collect();
+    let quad: Vec<Vec<f64>> = corners.chunks(2).map(|c| c.to_vec()).collect();
+    let colors: Vec<String> = args[4].split(',').map(str::to_string).collect();
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("input file");
+    let (design, photo, mask) = (read("design.png"), read("photo.jpg"), read("mask.png"));
+    let options = |colors: Option<Vec<String>>| MockupOptions {
+        colors,
+        format: Some("jpeg".into()),
+        quality: Some(90),
+        fit: None,
+        align: None,
+        trim: None,
+    };
+    let photo_bytes = |mask: Option<&[u8]>| PhotoBytes {
+        image: &photo,
+        quad: &quad,
+        width_in: 12.0,
+        height_in: 12.0,
+        displacement: None,
+        mask,
+        name: None,
+    };
+    let cancel = CancelToken::new();
+    let mut time = |photo: &PhotoBytes<'_>, options: &MockupOptions, expected: usize| {
+        let mut samples = Vec::new();
+        for round in 0..=rounds {
+            let start = Instant::now();
+            let images = mockup_images(&design, photo, options, &cancel).expect("mockup");
+            assert_eq!(images.len(), expected);
+            if round > 0 {
+                samples.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        median(samples)
+    };
+    let single = time(&photo_bytes(None), &options(None), 1);
+    let many = time(&photo_bytes(Some(&mask)), &options(Some(colors.clone())), colors.len());
+    println!("{{\"single_ms\": {single}, \"colors_ms\": {many}}}");
+}
