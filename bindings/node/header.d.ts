@@ -107,8 +107,9 @@ export interface JobPage {
 
 /** One finding of a preflight check. */
 export interface PreflightWarning {
-  /** e.g. `low_resolution`, `clipped`, `low_contrast`. */
+  /** `W_LOW_RESOLUTION`, `W_UPSCALED`, `W_FULLY_TRANSPARENT`, `W_LOW_CONTRAST`, `W_CLIPPED_BY_COVER` or `W_EXTERNAL_REFERENCE_IGNORED`. */
   code: string
+  /** `info`, `warning` or `severe`. */
   severity: string
   /** What is wrong and what to do about it. */
   message: string

@@ -25,7 +25,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let dir = std::path::Path::new(&args[1]);
     let rounds: usize = args[2].parse().expect("rounds");
-    let corners: Vec<f64> = args[3].split(',').map(|v| v.parse().expect("quad")).collect();
+    let corners: Vec<f64> = args[3]
+        .split(',')
+        .map(|v| v.parse().expect("quad"))
+        .collect();
     let quad: Vec<Vec<f64>> = corners.chunks(2).map(|c| c.to_vec()).collect();
     let colors: Vec<String> = args[4].split(',').map(str::to_string).collect();
     let read = |name: &str| std::fs::read(dir.join(name)).expect("input file");
@@ -38,17 +41,21 @@ fn main() {
         align: None,
         trim: None,
     };
-    let photo_bytes = |mask: Option<&[u8]>| PhotoBytes {
+    let single_photo = PhotoBytes {
         image: &photo,
         quad: &quad,
         width_in: 12.0,
         height_in: 12.0,
         displacement: None,
-        mask,
+        mask: None,
         name: None,
     };
+    let masked_photo = PhotoBytes {
+        mask: Some(&mask),
+        ..single_photo
+    };
     let cancel = CancelToken::new();
-    let mut time = |photo: &PhotoBytes<'_>, options: &MockupOptions, expected: usize| {
+    let time = |photo: &PhotoBytes<'_>, options: &MockupOptions, expected: usize| {
         let mut samples = Vec::new();
         for round in 0..=rounds {
             let start = Instant::now();
@@ -60,7 +67,7 @@ fn main() {
         }
         median(samples)
     };
-    let single = time(&photo_bytes(None), &options(None), 1);
-    let many = time(&photo_bytes(Some(&mask)), &options(Some(colors.clone())), colors.len());
+    let single = time(&single_photo, &options(None), 1);
+    let many = time(&masked_photo, &options(Some(colors.clone())), colors.len());
     println!("{{\"single_ms\": {single}, \"colors_ms\": {many}}}");
 }

@@ -18,7 +18,10 @@ pub(crate) fn is_absent(value: &Option<Unknown>) -> napi::Result<bool> {
 /// A required Buffer (or Uint8Array) argument, borrowed without copying its bytes.
 pub(crate) fn buffer(value: Option<Unknown>, field: &str) -> Result<Buffer> {
     let Some(value) = value else {
-        return Err(invalid(field, "is required: pass the image bytes as a Buffer"));
+        return Err(invalid(
+            field,
+            "is required: pass the image bytes as a Buffer",
+        ));
     };
     let is_bytes = value.is_buffer().unwrap_or(false) || value.is_typedarray().unwrap_or(false);
     if !is_bytes {
@@ -45,7 +48,10 @@ pub(crate) fn object<T: FromNapiValue>(value: Option<Unknown>, field: &str) -> R
     if kind != ValueType::Object || value.is_array().unwrap_or(false) {
         return Err(invalid(
             field,
-            format!("must be an object (got a {})", format!("{kind:?}").to_lowercase()),
+            format!(
+                "must be an object (got a {})",
+                format!("{kind:?}").to_lowercase()
+            ),
         ));
     }
     // SAFETY: `T::from_napi_value` checks every field's type and reports mismatches.
@@ -63,7 +69,10 @@ pub(crate) fn string(value: Option<Unknown>, field: &str) -> Result<String> {
     if kind != ValueType::String {
         return Err(invalid(
             field,
-            format!("must be a string (got a {})", format!("{kind:?}").to_lowercase()),
+            format!(
+                "must be a string (got a {})",
+                format!("{kind:?}").to_lowercase()
+            ),
         ));
     }
     // SAFETY: checked to be a string just above.
@@ -127,20 +136,25 @@ pub(crate) fn timestamp(
         return Ok(None);
     }
     let value = value.expect("checked present");
-    let bad = || invalid(field, "must be a Date, an ISO 8601 string or epoch milliseconds");
+    let bad = || {
+        invalid(
+            field,
+            "must be a Date, an ISO 8601 string or epoch milliseconds",
+        )
+    };
     let millis = if value.is_date().unwrap_or(false) {
         // SAFETY: checked to be a Date just above.
         let date = unsafe { value.cast::<Object>() }.map_err(|e| wrong_type(field, e))?;
         let get_time: Function<(), f64> = date
             .get_named_property("getTime")
             .map_err(|e| wrong_type(field, e))?;
-        get_time
-            .apply(date, ())
-            .map_err(|e| wrong_type(field, e))?
+        get_time.apply(date, ()).map_err(|e| wrong_type(field, e))?
     } else {
         match value.get_type().map_err(|e| wrong_type(field, e))? {
             // SAFETY: the type was checked by the match.
-            ValueType::Number => unsafe { value.cast::<f64>() }.map_err(|e| wrong_type(field, e))?,
+            ValueType::Number => {
+                unsafe { value.cast::<f64>() }.map_err(|e| wrong_type(field, e))?
+            }
             ValueType::String => {
                 // SAFETY: the type was checked by the match.
                 let text = unsafe { value.cast::<String>() }.map_err(|e| wrong_type(field, e))?;
@@ -179,7 +193,10 @@ impl TypeName for Json {
 }
 
 impl ToNapiValue for Json {
-    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> napi::Result<napi::sys::napi_value> {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
         // SAFETY: forwarded as received from napi-rs.
         unsafe { serde_json::Value::to_napi_value(env, val.0) }
     }

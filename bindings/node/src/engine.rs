@@ -170,7 +170,10 @@ fn millis(value: Option<f64>, field: &str) -> Result<Option<Duration>> {
     match value {
         None => Ok(None),
         Some(ms) if ms.is_finite() && ms > 0.0 => Ok(Some(Duration::from_secs_f64(ms / 1000.0))),
-        Some(ms) => Err(invalid(field, format!("must be a positive number of milliseconds (got {ms})"))),
+        Some(ms) => Err(invalid(
+            field,
+            format!("must be a positive number of milliseconds (got {ms})"),
+        )),
     }
 }
 
@@ -214,7 +217,10 @@ fn engine_config(options: EngineOptions) -> Result<EngineConfig> {
     }
     if let Some(bytes) = options.max_design_bytes {
         if !(bytes.is_finite() && bytes >= 1.0) {
-            return Err(invalid("maxDesignBytes", "must be a positive number of bytes"));
+            return Err(invalid(
+                "maxDesignBytes",
+                "must be a positive number of bytes",
+            ));
         }
         config = config.with_max_design_bytes(bytes as u64);
     }
@@ -282,7 +288,10 @@ impl RenderEngine {
     /// Opens the job store (running its migrations), the data folder and the renderer.
     /// Rejects with `E_VALIDATION` (bad options), `E_STORE` (an unreachable database) or
     /// `E_IO`.
-    #[napi(ts_args_type = "options: EngineOptions", ts_return_type = "Promise<RenderEngine>")]
+    #[napi(
+        ts_args_type = "options: EngineOptions",
+        ts_return_type = "Promise<RenderEngine>"
+    )]
     pub fn open<'env>(
         env: &'env Env,
         options: Option<Unknown>,
@@ -291,23 +300,22 @@ impl RenderEngine {
             o.ok_or_else(|| invalid("options", "is required: { database, dataDir }"))
                 .and_then(engine_config)
         });
-        promise(
-            env,
-            async move { Engine::open(config?).await },
-            |engine| {
-                Ok(RenderEngine {
-                    engine,
-                    workers: Arc::new(tokio::sync::Mutex::new(None)),
-                    listeners: Mutex::new(Vec::new()),
-                })
-            },
-        )
+        promise(env, async move { Engine::open(config?).await }, |engine| {
+            Ok(RenderEngine {
+                engine,
+                workers: Arc::new(tokio::sync::Mutex::new(None)),
+                listeners: Mutex::new(Vec::new()),
+            })
+        })
     }
 
     /// Checks and stores the design, then creates the job `pending`; resolves to the job.
     /// Rejects with `E_VALIDATION`, `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`,
     /// `E_IMAGE_DECODE` or `E_NOT_FOUND` (a missing design file); nothing is written then.
-    #[napi(ts_args_type = "input: CreateJobInput", ts_return_type = "Promise<RenderJob>")]
+    #[napi(
+        ts_args_type = "input: CreateJobInput",
+        ts_return_type = "Promise<RenderJob>"
+    )]
     pub fn create_job<'env>(
         &self,
         env: &'env Env,
@@ -341,7 +349,10 @@ impl RenderEngine {
     /// snake_case like the job's: `product_id`, `variant_id`, `statuses`,
     /// `created_after`, `created_before` (ISO strings), `include_deleted`, `limit`,
     /// `cursor`.
-    #[napi(ts_args_type = "filter?: JobFilter | undefined | null", ts_return_type = "Promise<JobPage>")]
+    #[napi(
+        ts_args_type = "filter?: JobFilter | undefined | null",
+        ts_return_type = "Promise<JobPage>"
+    )]
     pub fn list_jobs<'env>(
         &self,
         env: &'env Env,
@@ -379,11 +390,16 @@ impl RenderEngine {
     ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
         let id = job_id(id);
         let engine = self.engine.clone();
-        promise(env, async move { engine.store().retry(&id?).await }, job_json)
+        promise(
+            env,
+            async move { engine.store().retry(&id?).await },
+            job_json,
+        )
     }
 
     /// Cancels a job: at once when pending, at the worker's next heartbeat when running.
-    /// Rejects with `E_NOT_FOUND` or `E_INVALID_TRANSITION` (already finished).
+    /// Cancelling a cancelled job returns it unchanged. Rejects with `E_NOT_FOUND` or
+    /// `E_INVALID_TRANSITION` (the job completed or failed).
     #[napi(ts_args_type = "id: string", ts_return_type = "Promise<RenderJob>")]
     pub fn cancel_job<'env>(
         &self,
@@ -392,7 +408,11 @@ impl RenderEngine {
     ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
         let id = job_id(id);
         let engine = self.engine.clone();
-        promise(env, async move { engine.store().cancel(&id?).await }, job_json)
+        promise(
+            env,
+            async move { engine.store().cancel(&id?).await },
+            job_json,
+        )
     }
 
     /// Soft-deletes a job (kept for audit, hidden from `getJob` and `listJobs`); resolves
@@ -405,7 +425,11 @@ impl RenderEngine {
     ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
         let id = job_id(id);
         let engine = self.engine.clone();
-        promise(env, async move { engine.store().delete(&id?).await }, job_json)
+        promise(
+            env,
+            async move { engine.store().delete(&id?).await },
+            job_json,
+        )
     }
 
     /// Starts workers in this process (up to `concurrency` jobs at once). Calling it
@@ -413,13 +437,16 @@ impl RenderEngine {
     #[napi]
     pub fn start(&self, env: Env) -> napi::Result<()> {
         let mut workers = self.workers.try_lock().map_err(|_| {
-            to_js(&env, Error::Conflict("the engine is stopping; await stop() first".into()))
+            to_js(
+                &env,
+                Error::Conflict("the engine is stopping; await stop() first".into()),
+            )
         })?;
         if workers.is_none() {
             let engine = self.engine.clone();
-            *workers = Some(napi::bindgen_prelude::within_runtime_if_available(move || {
-                engine.start()
-            }));
+            *workers = Some(napi::bindgen_prelude::within_runtime_if_available(
+                move || engine.start(),
+            ));
         }
         Ok(())
     }
@@ -438,12 +465,11 @@ impl RenderEngine {
         let deadline = match convert::is_absent(&deadline_ms) {
             Ok(true) => Ok(Duration::from_secs(30)),
             _ => deadline_ms
-                .map(|v| match v.get_type() {
+                .and_then(|v| match v.get_type() {
                     // SAFETY: checked to be a number.
                     Ok(ValueType::Number) => unsafe { v.cast::<f64>() }.ok(),
                     _ => None,
                 })
-                .flatten()
                 .filter(|ms| ms.is_finite() && *ms >= 0.0)
                 .map(|ms| Duration::from_secs_f64(ms / 1000.0))
                 .ok_or_else(|| invalid("deadlineMs", "must be a number of milliseconds")),
@@ -492,8 +518,10 @@ impl RenderEngine {
             loop {
                 match events.recv().await {
                     Ok(event) => {
-                        let status =
-                            tsfn.call(progress_event(event), ThreadsafeFunctionCallMode::NonBlocking);
+                        let status = tsfn.call(
+                            progress_event(event),
+                            ThreadsafeFunctionCallMode::NonBlocking,
+                        );
                         if status == Status::Closing {
                             break;
                         }

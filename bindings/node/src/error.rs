@@ -11,15 +11,13 @@ pub(crate) fn to_js(env: &Env, error: Error) -> napi::Error {
         Ok(js) => js,
         // Creating the object failed (the environment is shutting down): fall back to a
         // plain error that still carries the code in its message.
-        Err(_) => napi::Error::new(
-            Status::GenericFailure,
-            format!("{}: {error}", error.code()),
-        ),
+        Err(_) => napi::Error::new(Status::GenericFailure, format!("{}: {error}", error.code())),
     }
 }
 
 fn build(env: &Env, error: &Error) -> napi::Result<napi::Error> {
-    let mut object = env.create_error(napi::Error::new(Status::GenericFailure, error.to_string()))?;
+    let mut object =
+        env.create_error(napi::Error::new(Status::GenericFailure, error.to_string()))?;
     object.set_named_property("code", error.code())?;
     if let Error::Validation(fields) = error {
         let fields: Vec<serde_json::Value> = fields

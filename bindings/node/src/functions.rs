@@ -10,8 +10,8 @@ use render_engine::compose::{
     decode_design, encode_png, DecodeLimits, DesignFormat, FitMode, Placement,
 };
 use render_engine::mockup::{
-    encode_mockups, render_mockups, DisplacementChannels, MockupFormat, PhotoView,
-    PhotoViewImages, PrintAreaSpec, MAX_PHOTO_PIXELS,
+    encode_mockups, render_mockups, DisplacementChannels, MockupFormat, PhotoView, PhotoViewImages,
+    PrintAreaSpec, MAX_PHOTO_PIXELS,
 };
 use render_engine::render::{RenderOutputs, RenderRequest, View};
 use render_engine::template::Alignment;
@@ -73,7 +73,10 @@ fn parse_align(text: &str, field: &str) -> Result<Alignment> {
         let valid: Vec<_> = Alignment::ALL.iter().map(|a| a.as_str()).collect();
         invalid(
             field,
-            format!("unknown alignment `{text}`; use one of {}", valid.join(", ")),
+            format!(
+                "unknown alignment `{text}`; use one of {}",
+                valid.join(", ")
+            ),
         )
     })
 }
@@ -82,7 +85,10 @@ fn limit(value: Option<f64>, default: u64, field: &str) -> Result<u64> {
     match value {
         None => Ok(default),
         Some(v) if v.is_finite() && v >= 1.0 && v.fract() == 0.0 => Ok(v as u64),
-        Some(v) => Err(invalid(field, format!("must be a positive whole number (got {v})"))),
+        Some(v) => Err(invalid(
+            field,
+            format!("must be a positive whole number (got {v})"),
+        )),
     }
 }
 
@@ -128,8 +134,16 @@ fn compose_options(
         options = options.with_trim(trim);
     }
     options = options.with_limits(DecodeLimits {
-        max_bytes: limit(fields.max_bytes, DecodeLimits::DEFAULT_MAX_BYTES, "maxBytes")?,
-        max_pixels: limit(fields.max_pixels, DecodeLimits::DEFAULT_MAX_PIXELS, "maxPixels")?,
+        max_bytes: limit(
+            fields.max_bytes,
+            DecodeLimits::DEFAULT_MAX_BYTES,
+            "maxBytes",
+        )?,
+        max_pixels: limit(
+            fields.max_pixels,
+            DecodeLimits::DEFAULT_MAX_PIXELS,
+            "maxPixels",
+        )?,
     });
     if let Some(width) = fields.preview_width {
         options.preview_width = width;
@@ -165,7 +179,10 @@ fn compose_args(
     let design = convert::buffer(design, "design")?;
     let options: Option<ComposeOptions> = convert::object(options, "options")?;
     let cancel = convert::signal(env, signal)?;
-    Ok(((design, options.map(Into::into).unwrap_or_default()), cancel))
+    Ok((
+        (design, options.map(Into::into).unwrap_or_default()),
+        cancel,
+    ))
 }
 
 fn compose_work((design, fields): ComposeArgs, cancel: &CancelToken) -> Result<Composition> {
@@ -192,7 +209,10 @@ pub fn compose(
     options: Option<Unknown>,
     signal: Option<Unknown>,
 ) -> AsyncTask<EngineTask<Composition>> {
-    AsyncTask::new(task(compose_args(&env, design, options, signal), compose_work))
+    AsyncTask::new(task(
+        compose_args(&env, design, options, signal),
+        compose_work,
+    ))
 }
 
 /// `compose` on the calling thread (blocks it; throws instead of rejecting).
@@ -205,7 +225,10 @@ pub fn compose_sync(
     design: Option<Unknown>,
     options: Option<Unknown>,
 ) -> napi::Result<Composition> {
-    run_sync(&env, task(compose_args(&env, design, options, None), compose_work))
+    run_sync(
+        &env,
+        task(compose_args(&env, design, options, None), compose_work),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -230,7 +253,10 @@ pub fn preflight(
     options: Option<Unknown>,
     signal: Option<Unknown>,
 ) -> AsyncTask<EngineTask<convert::Json>> {
-    AsyncTask::new(task(compose_args(&env, design, options, signal), preflight_work))
+    AsyncTask::new(task(
+        compose_args(&env, design, options, signal),
+        preflight_work,
+    ))
 }
 
 /// `preflight` on the calling thread (throws instead of rejecting).
@@ -243,7 +269,10 @@ pub fn preflight_sync(
     design: Option<Unknown>,
     options: Option<Unknown>,
 ) -> napi::Result<convert::Json> {
-    run_sync(&env, task(compose_args(&env, design, options, None), preflight_work))
+    run_sync(
+        &env,
+        task(compose_args(&env, design, options, None), preflight_work),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -393,7 +422,10 @@ pub fn render(
     options: Option<Unknown>,
     signal: Option<Unknown>,
 ) -> AsyncTask<EngineTask<RenderResult>> {
-    AsyncTask::new(task(render_args(&env, design, options, signal), render_work))
+    AsyncTask::new(task(
+        render_args(&env, design, options, signal),
+        render_work,
+    ))
 }
 
 /// `render` on the calling thread (throws instead of rejecting; blocks for seconds).
@@ -406,7 +438,10 @@ pub fn render_sync(
     design: Option<Unknown>,
     options: Option<Unknown>,
 ) -> napi::Result<RenderResult> {
-    run_sync(&env, task(render_args(&env, design, options, None), render_work))
+    run_sync(
+        &env,
+        task(render_args(&env, design, options, None), render_work),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
