@@ -177,7 +177,8 @@ export declare class RenderEngine {
   retryJob(id: string): Promise<RenderJob>
   /**
    * Cancels a job: at once when pending, at the worker's next heartbeat when running.
-   * Rejects with `E_NOT_FOUND` or `E_INVALID_TRANSITION` (already finished).
+   * Cancelling a cancelled job returns it unchanged. Rejects with `E_NOT_FOUND` or
+   * `E_INVALID_TRANSITION` (the job completed or failed).
    */
   cancelJob(id: string): Promise<RenderJob>
   /**

@@ -82,6 +82,22 @@ test('a job goes from createJob to completed on SQLite, with progress events', a
   engine.offProgress()
 })
 
+test('a corrupt design fails its job with the decoding code; retryJob puts it back in the queue', async () => {
+  const engine = await openEngine('failing')
+  const good = await solidPng(600, 600)
+  // A valid header (the submit check passes) with the end of the pixel data cut off.
+  const corrupt = good.subarray(0, good.length - 30)
+  const job = await engine.createJob({ product_id: 'prod_bad', preset: 'chest-large', design: corrupt })
+  engine.start()
+  const failed = await waitFor(engine, job.id, (j) => j.status === 'failed')
+  assert.equal(failed.error_code, 'E_IMAGE_DECODE')
+  assert.ok(failed.error_message)
+  await engine.stop(5_000)
+  const retried = await engine.retryJob(job.id)
+  assert.equal(retried.status, 'pending')
+  assert.equal(retried.attempt, failed.attempt + 1)
+})
+
 test('job methods: cancel, retry, delete and their errors', async () => {
   const engine = await openEngine('methods')
   const design = await solidPng(64, 64)

@@ -532,7 +532,8 @@ impl<'a> PhotoBytes<'a> {
         }
     }
 
-    fn view(&self) -> Result<PhotoView> {
+    /// Decodes the images and prepares the photo view (light and displacement maps).
+    pub fn view(&self) -> Result<PhotoView> {
         if self.quad.len() != 4 || self.quad.iter().any(|p| p.len() != 2) {
             return Err(invalid(
                 "photo.printArea.quad",
