@@ -321,7 +321,10 @@ export interface EngineOptions {
    * are `file://` URLs without it.
    */
   publicBaseUrl?: string
-  /** The renderer: `baked` (the embedded default, no Blender needed). */
+  /**
+   * The renderer: `baked` (the embedded default, no Blender needed) or `blender` (a
+   * live Blender found on the PATH; `E_RENDERER_UNAVAILABLE` without one).
+   */
   renderer?: string
   /** How many jobs run at once (default 2). */
   concurrency?: number

@@ -1,6 +1,7 @@
 // RenderEngine on SQLite: a full job from createJob to completed, with progress events,
 // and the job methods' errors.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -144,4 +145,24 @@ test('RenderEngine.open checks its options', async () => {
     'E_VALIDATION',
   )
   assert.equal(e.fields[0].field, 'jobTimeoutMs')
+})
+
+test('renderer: blender opens with a live Blender and is E_RENDERER_UNAVAILABLE without one', async () => {
+  const options = (name) => ({
+    database: `sqlite://${join(dir, `${name}.db`)}`,
+    dataDir: join(dir, name),
+    renderer: 'blender',
+  })
+  process.env.BLENDER_PATH = join(dir, 'no-such-blender')
+  try {
+    const e = await rejectsWith(assert, RenderEngine.open(options('no-blender')), 'E_RENDERER_UNAVAILABLE')
+    assert.match(e.message, /Blender/)
+  } finally {
+    delete process.env.BLENDER_PATH
+  }
+  // scripts/test installs Blender (scripts/ensure-blender), so CI takes this path.
+  if (spawnSync('blender', ['--version']).status === 0) {
+    const engine = await RenderEngine.open(options('blender'))
+    assert.deepEqual((await engine.listJobs()).jobs, [])
+  }
 })

@@ -12,6 +12,7 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use render_engine::render::{BlenderOptions, BlenderRenderer};
 use render_engine::{
     DesignSource, Engine, EngineConfig, Error, GarmentColor, JobFilter, JobId, OutputSelection,
     Preset, Result, StoredJob, Submission, Workers,
@@ -42,7 +43,8 @@ pub struct EngineOptions {
     /// The public base URL under which the data folder's files are served; job URLs
     /// are `file://` URLs without it.
     pub public_base_url: Option<String>,
-    /// The renderer: `baked` (the embedded default, no Blender needed).
+    /// The renderer: `baked` (the embedded default, no Blender needed) or `blender` (a
+    /// live Blender found on the PATH; `E_RENDERER_UNAVAILABLE` without one).
     pub renderer: Option<String>,
     /// How many jobs run at once (default 2).
     pub concurrency: Option<u32>,
@@ -183,16 +185,11 @@ fn engine_config(options: EngineOptions) -> Result<EngineConfig> {
         config = config.with_public_base_url(url);
     }
     match options.renderer.as_deref() {
-        None | Some("baked") => {}
-        Some("blender") => {
-            return Err(Error::RendererUnavailable(
-                "the engine runs the baked renderer only; use renderer: 'baked'".into(),
-            ))
-        }
+        None | Some("baked") | Some("blender") => {}
         Some(other) => {
             return Err(invalid(
                 "renderer",
-                format!("unknown renderer `{other}`; use baked"),
+                format!("unknown renderer `{other}`; use baked or blender"),
             ))
         }
     }
@@ -297,10 +294,23 @@ impl RenderEngine {
         options: Option<Unknown>,
     ) -> napi::Result<PromiseRaw<'env, RenderEngine>> {
         let config = convert::object::<EngineOptions>(options, "options").and_then(|o| {
-            o.ok_or_else(|| invalid("options", "is required: { database, dataDir }"))
-                .and_then(engine_config)
+            let o = o.ok_or_else(|| invalid("options", "is required: { database, dataDir }"))?;
+            let blender = o.renderer.as_deref() == Some("blender");
+            Ok((engine_config(o)?, blender))
         });
-        promise(env, async move { Engine::open(config?).await }, |engine| {
+        let open = async move {
+            let (mut config, blender) = config?;
+            if blender {
+                // Locating Blender runs it once (`--version`): off the JS thread.
+                let renderer =
+                    tokio::task::spawn_blocking(|| BlenderRenderer::new(BlenderOptions::default()))
+                        .await
+                        .map_err(|e| Error::RendererUnavailable(e.to_string()))??;
+                config = config.with_renderer(Arc::new(renderer));
+            }
+            Engine::open(config).await
+        };
+        promise(env, open, |engine| {
             Ok(RenderEngine {
                 engine,
                 workers: Arc::new(tokio::sync::Mutex::new(None)),
