@@ -175,6 +175,24 @@ test('mockup gives one image per garment colour, re-tinted, with the design on i
   assert.deepEqual(own[0].subarray(0, 8), PNG_SIGNATURE)
 })
 
+test('mockup takes a displacement map; a flat (128) map leaves the print where it was', async () => {
+  const design = await solidPng(300, 300, [230, 20, 20, 255])
+  const photo = await garmentPhoto(240)
+  const flat = await sharp({ create: { width: 240, height: 240, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .png()
+    .toBuffer()
+  const plain = { image: photo.image, printArea: photo.printArea }
+  const [mapped] = await engine.mockup(design, { ...plain, displacement: { image: flat, scalePx: 20 } }, { format: 'png' })
+  const [red] = await meanColor(mapped, 90, 90, 60, 20)
+  assert.ok(red > 150, `design red in the print area: ${red}`)
+  const e = await rejectsWith(
+    assert,
+    engine.mockup(design, { ...plain, displacement: { image: flat, scalePx: 20, channels: 'blue' } }),
+    'E_VALIDATION',
+  )
+  assert.equal(e.fields[0].field, 'photo.displacement.channels')
+})
+
 test('mockup errors: bad photo, print area, options', async () => {
   const design = await solidPng(100, 100)
   const photo = await garmentPhoto(200)
