@@ -36,5 +36,5 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Error {
 
 /// An `E_VALIDATION` error for a value napi-rs could not convert (a wrong JS type).
 pub(crate) fn wrong_type(field: &str, cause: napi::Error) -> Error {
-    invalid(field, format!("has the wrong type: {}", cause.reason))
+    invalid(field, format!("is not valid: {}", cause.reason))
 }
