@@ -97,9 +97,10 @@ pub fn lstar_to_y(l: f32) -> f32 {
 
 /// The luminance (linear light) of every pixel of an sRGB photo.
 pub fn luminance_map(photo: &RgbaImage, to_linear: &[f32; 256]) -> Vec<f32> {
+    use rayon::prelude::*;
     photo
         .as_raw()
-        .chunks_exact(4)
+        .par_chunks_exact(4)
         .map(|p| {
             luminance(
                 to_linear[p[0] as usize],

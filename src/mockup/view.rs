@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use image::RgbaImage;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::light::{blur, lstar_code, luminance_map, srgb_to_linear_table};
@@ -265,7 +266,7 @@ impl PhotoView {
 
         let to_linear = srgb_to_linear_table();
         let luminance = luminance_map(&photo, &to_linear);
-        let lstar_codes: Vec<u16> = luminance.iter().map(|&y| lstar_code(y)).collect();
+        let lstar_codes: Vec<u16> = luminance.par_iter().map(|&y| lstar_code(y)).collect();
         let mask = mask.map(|m| {
             m.as_raw()
                 .chunks_exact(4)
@@ -312,15 +313,10 @@ impl PhotoView {
         let print_mean_luminance = (print_sum / print_n as f64).max(1e-4) as f32;
         let garment_mean_lstar = (garment_sum / garment_n.max(1) as f64) as f32;
 
-        let (shift, max_shift) = match displacement {
-            Some((map, scale, channels)) => (shift_from_map(&map, scale, channels), scale),
-            None => {
-                let scale = DERIVED_DISPLACEMENT_SHARE * w.min(h) as f64;
-                (
-                    derived_shift(&luminance, w, h, scale, print_mean_luminance),
-                    scale,
-                )
-            }
+        let derived_scale = DERIVED_DISPLACEMENT_SHARE * w.min(h) as f64;
+        let max_shift = match &displacement {
+            Some((_, scale, _)) => *scale,
+            None => derived_scale,
         };
         let margin = max_shift.ceil() as u32 + 1;
         let print_bounds = [
@@ -329,12 +325,26 @@ impl PhotoView {
             (x1 + margin).min(w),
             (y1 + margin).min(h),
         ];
-        let mut print_luminance = luminance.clone();
-        blur(
-            &mut print_luminance,
-            w as usize,
-            h as usize,
-            PRINT_SHADING_BLUR,
+        // The blurred maps are only read inside the print bounds: blur a region that
+        // reaches past them by the blurs' full support, so the values there are the
+        // same as blurring the whole photo, at a fraction of the cost.
+        let derived_radius = derived_blur_radius(w, h);
+        let support = 3 * derived_radius.max(PRINT_SHADING_BLUR) as u32 + 1;
+        let region = [
+            print_bounds[0].saturating_sub(support),
+            print_bounds[1].saturating_sub(support),
+            (print_bounds[2] + support).min(w),
+            (print_bounds[3] + support).min(h),
+        ];
+        let (print_luminance, shift) = rayon::join(
+            || blurred_within(&luminance, w, region, PRINT_SHADING_BLUR),
+            || match displacement {
+                Some((map, scale, channels)) => shift_from_map(&map, scale, channels),
+                None => {
+                    let blurred = blurred_within(&luminance, w, region, derived_radius);
+                    derived_shift(&blurred, derived_scale, print_mean_luminance)
+                }
+            },
         );
         Ok(PhotoView {
             name: name.to_string(),
@@ -446,12 +456,32 @@ fn shift_from_map(map: &RgbaImage, scale: f64, channels: DisplacementChannels) -
         .collect()
 }
 
-/// A displacement derived from the photo: its blurred luminance relative to the print
-/// region's mean, so a flat photo gives no shift and folds push the print around.
-fn derived_shift(luminance: &[f32], w: u32, h: u32, scale: f64, mean: f32) -> Vec<[f32; 2]> {
-    let mut blurred = luminance.to_vec();
-    let radius = (w.min(h) as usize / 200).max(2);
-    blur(&mut blurred, w as usize, h as usize, radius);
+/// The blur radius of the derived displacement: 0.5% of the photo's shorter side.
+fn derived_blur_radius(w: u32, h: u32) -> usize {
+    (w.min(h) as usize / 200).max(2)
+}
+
+/// `values` (an image `width` wide) blurred by [`blur`] within `region` (`[x0, y0, x1,
+/// y1)`, edges clamped to the region); zero outside it.
+fn blurred_within(values: &[f32], width: u32, region: [u32; 4], radius: usize) -> Vec<f32> {
+    let [x0, y0, x1, y1] = region.map(|v| v as usize);
+    let w = width as usize;
+    let (rw, rh) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
+    let mut part: Vec<f32> = (y0..y1)
+        .flat_map(|y| values[y * w + x0..y * w + x1].iter().copied())
+        .collect();
+    blur(&mut part, rw, rh, radius);
+    let mut out = vec![0.0f32; values.len()];
+    for (r, row) in part.chunks_exact(rw.max(1)).enumerate() {
+        out[(y0 + r) * w + x0..(y0 + r) * w + x1].copy_from_slice(row);
+    }
+    out
+}
+
+/// A displacement derived from the photo: its blurred luminance (`blurred`) relative to
+/// the print region's mean, so a flat photo gives no shift and folds push the print
+/// around.
+fn derived_shift(blurred: &[f32], scale: f64, mean: f32) -> Vec<[f32; 2]> {
     let k = scale as f32;
     blurred
         .iter()
