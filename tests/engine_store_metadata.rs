@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 mod common;
 #[cfg(feature = "postgres")]
-use common::postgres_url;
+use common::{drop_schema, postgres_url};
 
 async fn annotate_then_complete(url: &str) {
     let store = open_store(url).await.unwrap();
@@ -104,5 +104,6 @@ async fn sqlite_store_keeps_annotations() {
 async fn postgres_store_keeps_annotations() {
     if let Some(url) = postgres_url().await {
         annotate_then_complete(&url).await;
+        drop_schema(&url).await;
     }
 }
