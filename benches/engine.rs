@@ -71,11 +71,10 @@ fn direct(designs: &[Vec<u8>], renderer: &BakedRenderer, out: &std::path::Path) 
                 let c = compose(design, &options).unwrap();
                 std::fs::write(dir.join("print.png"), c.print_png().unwrap()).unwrap();
                 std::fs::write(dir.join("atlas.png"), c.atlas_png().unwrap()).unwrap();
-                let request = RenderRequest::new(&c.atlas, color())
-                    .with_outputs(RenderOutputs {
-                        stills: vec![View::Front, View::Back, View::ThreeQuarter],
-                        turntable: true,
-                    });
+                let request = RenderRequest::new(&c.atlas, color()).with_outputs(RenderOutputs {
+                    stills: vec![View::Front, View::Back, View::ThreeQuarter],
+                    turntable: true,
+                });
                 let r = renderer.render(&request).unwrap();
                 for still in &r.stills {
                     let name = format!("{}.png", still.view.name());

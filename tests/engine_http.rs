@@ -245,10 +245,16 @@ async fn refused_downloads_store_nothing() {
         (server.url("/design.png"), "loopback"),
         (format!("http://localhost:{port}/design.png"), "loopback"),
         (format!("http://[::1]:{port}/design.png"), "loopback"),
-        (format!("http://[::ffff:127.0.0.1]:{port}/design.png"), "loopback"),
+        (
+            format!("http://[::ffff:127.0.0.1]:{port}/design.png"),
+            "loopback",
+        ),
         ("http://10.1.2.3/design.png".to_string(), "private"),
         ("http://192.168.0.10/design.png".to_string(), "private"),
-        ("http://100.64.0.1/design.png".to_string(), "carrier-grade NAT"),
+        (
+            "http://100.64.0.1/design.png".to_string(),
+            "carrier-grade NAT",
+        ),
         (
             "http://169.254.169.254/latest/meta-data/".to_string(),
             "link-local",

@@ -407,7 +407,11 @@ async fn shutdown_releases_running_jobs() {
         "{:?}",
         asked.elapsed()
     );
-    assert_eq!(renderer.stopped.load(Ordering::SeqCst), 1, "the render stopped");
+    assert_eq!(
+        renderer.stopped.load(Ordering::SeqCst),
+        1,
+        "the render stopped"
+    );
     assert_eq!(report.released, vec![id.clone()]);
     let job = engine.store().get(&id).await.unwrap();
     assert_eq!(job.job.status, JobStatus::Pending, "back in the queue");

@@ -20,7 +20,12 @@ use common::{drop_schema, postgres_url};
 
 fn design_png(seed: u8) -> Vec<u8> {
     let img = image::RgbaImage::from_fn(300, 200, |x, y| {
-        image::Rgba([seed.wrapping_add((x / 30) as u8 * 20), (y / 2) as u8, 160, 255])
+        image::Rgba([
+            seed.wrapping_add((x / 30) as u8 * 20),
+            (y / 2) as u8,
+            160,
+            255,
+        ])
     });
     let mut out = Vec::new();
     img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
@@ -69,7 +74,10 @@ async fn finished(engine: &Engine, id: &JobId) -> StoredJob {
         if job.job.status.is_terminal() {
             return job;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "job {id} stuck");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "job {id} stuck"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -171,7 +179,13 @@ async fn identical_work_is_reused(store: &str, thorough: bool) {
 
     // Another colour or another design is new work.
     let third = run(&engine, submission("prod_2", 1, "#aa2233")).await;
-    assert!(third.job.metadata.as_ref().unwrap().get("reused_from").is_none());
+    assert!(third
+        .job
+        .metadata
+        .as_ref()
+        .unwrap()
+        .get("reused_from")
+        .is_none());
     assert_eq!(renderer.calls.load(Ordering::SeqCst), 2);
     if !thorough {
         workers.shutdown(Duration::from_secs(5)).await.unwrap();
@@ -295,7 +309,10 @@ async fn a_jobs_template_id_picks_a_configured_pack() {
     let atlas = blob(&engine, job.job.composited_file_url.as_deref().unwrap()).await;
     let atlas = image::load_from_memory(&atlas).unwrap();
     assert_eq!((atlas.width(), atlas.height()), expected);
-    assert_eq!(job.job.metadata.as_ref().unwrap()["renderer"], "atlas-probe");
+    assert_eq!(
+        job.job.metadata.as_ref().unwrap()["renderer"],
+        "atlas-probe"
+    );
     assert!(builtin
         .job
         .metadata

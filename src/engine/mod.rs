@@ -55,9 +55,7 @@ pub use config::{
     EngineConfig, OutputSelection, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_JOB_TIMEOUT,
     DEFAULT_LEASE, DEFAULT_MAX_DESIGN_BYTES, DEFAULT_POLL,
 };
-pub use fetch::{
-    refused_kind, HttpDesigns, IpRange, DEFAULT_HTTP_REDIRECTS, DEFAULT_HTTP_TIMEOUT,
-};
+pub use fetch::{refused_kind, HttpDesigns, IpRange, DEFAULT_HTTP_REDIRECTS, DEFAULT_HTTP_TIMEOUT};
 pub use progress::{ProgressEvent, Stage};
 pub use submit::{DesignSource, Submission};
 
@@ -152,9 +150,7 @@ impl Engine {
     pub async fn submit(&self, submission: Submission) -> Result<CreatedJob> {
         let inner = &self.inner;
         // An unknown template is refused before the design is even loaded.
-        inner
-            .config
-            .template(submission.template_id.as_deref())?;
+        inner.config.template(submission.template_id.as_deref())?;
         let bytes = submit::load(submission.design.clone(), &inner.config).await?;
         let max = inner.config.max_design_bytes;
         let checked = tokio::task::spawn_blocking(move || submit::check(bytes, max))

@@ -367,7 +367,10 @@ pub(crate) async fn store_outputs(
     for out in outputs {
         let key = staging.join(&out.name)?;
         staged.push(key.clone());
-        inner.storage.put(&key, out.bytes, &out.content_type).await?;
+        inner
+            .storage
+            .put(&key, out.bytes, &out.content_type)
+            .await?;
         pending.push((out.name, key));
     }
     let mut stored = Vec::new();
@@ -635,10 +638,7 @@ async fn complete(
         "outputs".into(),
         Value::Array(blobs.iter().map(|(n, b)| blob_json(n, b)).collect()),
     );
-    metadata.insert(
-        "fingerprint".into(),
-        Value::String(fingerprint.to_string()),
-    );
+    metadata.insert("fingerprint".into(), Value::String(fingerprint.to_string()));
     metadata.insert(
         "worker".into(),
         Value::String(inner.config.worker_name.clone()),
