@@ -83,7 +83,7 @@ pub async fn sweep_stale_schemas(base: &str) {
     };
     let Ok(rows) = conn
         .fetch_all(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 're\\_engine\\_%' ESCAPE '\\'",
+            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 're\\_engine\\_%' ESCAPE '\\'",
         )
         .await
     else {
