@@ -311,6 +311,7 @@ fn a_batch_decodes_once_and_matches_single_compositions() {
         let single = compose(&design, o).unwrap();
         assert_eq!(*single.print_file, *batch[i].print_file, "print {i}");
         assert!(single.atlas == batch[i].atlas, "atlas {i}");
+        assert!(single.preview == batch[i].preview, "preview {i}");
         assert_eq!(single.preflight, batch[i].preflight, "report {i}");
     }
     assert!(compose_batch(&design, &[]).unwrap().is_empty());

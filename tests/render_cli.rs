@@ -100,3 +100,75 @@ fn render_reports_bad_input_with_codes() {
     // Nothing is written on failure.
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn render_with_blender_missing_is_unavailable_and_writes_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("out");
+    for blender_path in [None, Some("/nonexistent/blender")] {
+        let mut cmd = bin();
+        // PATH is /nonexistent (see `bin`), so no Blender is found there.
+        match blender_path {
+            Some(path) => cmd.env("BLENDER_PATH", path),
+            None => cmd.env_remove("BLENDER_PATH"),
+        };
+        let output = cmd
+            .args(["render", &design(), "--renderer", "blender", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let err = String::from_utf8(output.stderr).unwrap();
+        assert!(err.contains("error[E_RENDERER_UNAVAILABLE]"), "{err}");
+        assert!(err.contains("apt-get install"), "{err}");
+        assert!(!out.exists(), "the output directory was created");
+    }
+    let err = run_err(&["render", &design(), "--samples", "8"], &out);
+    assert!(
+        err.contains("error[E_VALIDATION]") && err.contains("--renderer blender"),
+        "{err}"
+    );
+}
+
+#[test]
+fn render_with_blender_runs_the_given_blender() {
+    // A stand-in Blender (shell builtins only: PATH is empty) proves the command routes to
+    // the live backend with the samples asked for, and reports its failure with the end
+    // of its log.
+    use std::os::unix::fs::PermissionsExt;
+    let bin_dir = tempfile::tempdir().unwrap();
+    let fake = bin_dir.path().join("blender");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         if [ \"$1\" = --version ]; then echo 'Blender 3.4.1'; exit 0; fi\n\
+         for a in \"$@\"; do job=\"$a\"; done\n\
+         while read -r line; do case \"$line\" in *samples*) echo \"job $line\";; esac; done < \"$job\"\n\
+         echo 'Error: stand-in Blender gives up'; exit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = bin()
+        .args([
+            "render",
+            &design(),
+            "--renderer",
+            "blender",
+            "--samples",
+            "3",
+        ])
+        .arg("--blender")
+        .arg(&fake)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(err.contains("error[E_RENDER_FAILED]"), "{err}");
+    assert!(err.contains("Blender exited with status 1"), "{err}");
+    assert!(err.contains("job \"samples\": 3,"), "{err}");
+    assert!(err.contains("stand-in Blender gives up"), "{err}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}

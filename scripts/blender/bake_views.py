@@ -15,7 +15,8 @@ transparent film. For each view one Cycles render yields:
 * `atlas_uv`: an AOV with the atlas UV of the surface seen by the camera ray (back faces,
   the shirt's inside, report atlas (0, 0), outside every panel),
 * alpha: the coverage (anti-aliased edge),
-* Diffuse Direct + Indirect: the diffuse light reaching a white fabric (sheen included),
+* (Diffuse Direct + Indirect) x Diffuse Color: the light a white fabric reflects diffusely
+  (its sheen included), the factor the albedo multiplies,
 * Glossy Direct + Indirect: the specular highlight, added on top of the albedo.
 
 Cycles accumulates passes over the pixel filter, background samples adding zero, so the
@@ -52,7 +53,7 @@ import build_garment as bg  # noqa: E402
 
 DIFFUSE_SCALE = 3.0
 SPECULAR_SCALE = 1.0
-TURNTABLE_ELEVATION = 2.0
+TURNTABLE_ELEVATION = bg.TURNTABLE_ELEVATION
 FORMAT_VERSION = 1
 
 
@@ -101,6 +102,7 @@ def setup_bake(scene, tmpdir):
     vl = scene.view_layers[0]
     vl.use_pass_diffuse_direct = True
     vl.use_pass_diffuse_indirect = True
+    vl.use_pass_diffuse_color = True
     vl.use_pass_glossy_direct = True
     vl.use_pass_glossy_indirect = True
     vl.use_pass_glossy_color = True
@@ -119,7 +121,9 @@ def setup_bake(scene, tmpdir):
     out.format.color_depth = "32"
     out.format.exr_codec = "ZIP"
     out.file_slots.clear()
-    for socket in ("Image", "DiffDir", "DiffInd", "GlossDir", "GlossInd", "GlossCol", "atlas_uv"):
+    for socket in (
+        "Image", "DiffDir", "DiffInd", "DiffCol", "GlossDir", "GlossInd", "GlossCol", "atlas_uv"
+    ):
         out.file_slots.new(socket)
         nt.links.new(rl.outputs[socket], out.inputs[socket])
     # The compositor also needs a Composite node to run.
@@ -208,13 +212,19 @@ def render_view(scene, tmpdir, size, samples):
     alpha = np.clip(image[:, :, 3], 0.0, 1.0)
     # Cycles writes light passes already divided by their colour pass (both accumulated
     # the same way), so they are not premultiplied; the colour and AOV passes are.
-    diffuse = (load("DiffDir") + load("DiffInd"))[:, :, :3].mean(axis=2)
+    # Light times colour is the pass's contribution to the image. The diffuse colour pass
+    # of the white fabric is not 1: it also holds the sheen's weight (1 + Sheen = 1.7),
+    # so the light pass alone is the diffuse light divided by 1.7. The contribution is
+    # what a white fabric reflects (diffuse + its small sheen), the factor the albedo
+    # scales.
+    diffuse_light = (load("DiffDir") + load("DiffInd"))[:, :, :3]
+    diffuse_color = load("DiffCol")[:, :, :3]
     gloss_light = (load("GlossDir") + load("GlossInd"))[:, :, :3]
     gloss_color = load("GlossCol")[:, :, :3]
     covered = alpha > 1e-3
     inv = np.where(covered, 1.0 / np.maximum(alpha, 1e-3), 0.0)
+    diffuse = (diffuse_light * diffuse_color).mean(axis=2) * inv
     specular = (gloss_light * gloss_color).mean(axis=2) * inv
-    diffuse = np.where(covered, diffuse, 0.0)
     uv = point_sampled_uv(scene, tmpdir, size, covered)
     # A light, coverage-weighted blur takes the sampling grain out of the light passes
     # (the weave is finer than a pixel at these sizes, so nothing real is lost).

@@ -74,6 +74,7 @@ STILLS = {
     "back": (180.0, 2.0),
     "three-quarter": (-35.0, 8.0),
 }
+TURNTABLE_ELEVATION = 2.0  # camera elevation of every turntable frame, degrees
 
 
 # ---------------------------------------------------------------------------------------

@@ -286,7 +286,8 @@ pub struct Composition {
 }
 
 /// Wall-clock time of each compositing stage. In a batch, the decode, prepare and fit
-/// stages are shared: each composition reports the time of the shared work.
+/// stages and the colour-independent half of the preview are shared: each composition
+/// reports the time of the shared work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StageTimings {
     /// Decoding the file (zero when composing a design decoded beforehand).
@@ -393,6 +394,14 @@ fn compose_timed(
     let prepare = start.elapsed();
     let mut placed: Vec<(PlaceKey, Arc<Placed>)> = Vec::new();
     let mut masks: Vec<(TemplatePack, Arc<atlas::PanelMask>)> = Vec::new();
+    // The colour-independent half of each preview, per placement, mask and width.
+    type SharedPreview = (
+        Arc<Placed>,
+        Arc<atlas::PanelMask>,
+        u32,
+        Arc<atlas::PreviewBase>,
+    );
+    let mut previews: Vec<SharedPreview> = Vec::new();
     let mut out = Vec::with_capacity(options.len());
     for o in options {
         check_cancelled(options)?;
@@ -423,8 +432,20 @@ fn compose_timed(
                 m
             }
         };
+        let base = match previews.iter().find(|(pp, mm, w, _)| {
+            Arc::ptr_eq(pp, &p) && Arc::ptr_eq(mm, &mask) && *w == o.preview_width
+        }) {
+            Some((_, _, _, b)) => b.clone(),
+            None => {
+                let layer = (!p.transparent).then_some(&p.layer);
+                let b = Arc::new(atlas::PreviewBase::new(&mask, layer, o.preview_width)?);
+                previews.push((p.clone(), mask.clone(), o.preview_width, b.clone()));
+                b
+            }
+        };
         check_cancelled(options)?;
-        let mut c = finish(&source, &p, &mask, &area, o)?;
+        let mut c = finish(&source, &p, &mask, &base, &area, o)?;
+        c.timings.preview += base.build_time;
         c.timings.decode = decode;
         c.timings.prepare = prepare;
         out.push(c);
@@ -613,6 +634,7 @@ fn finish(
     source: &Source,
     p: &Placed,
     mask: &atlas::PanelMask,
+    preview_base: &atlas::PreviewBase,
     area: &PrintArea,
     o: &ComposeOptions,
 ) -> Result<Composition> {
@@ -703,7 +725,7 @@ fn finish(
         fitted_in.width,
         fitted_in.height,
     ];
-    let preview = atlas::preview(&o.template, &atlas_img, area, fitted_atlas, o.preview_width)?;
+    let preview = preview_base.draw(&o.template, o.color, area, fitted_atlas)?;
     Ok(Composition {
         print_file: p.print.clone(),
         print_dpi: o.print_dpi,

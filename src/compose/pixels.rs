@@ -104,6 +104,38 @@ pub(crate) fn resized(src: &RgbaImage, width: u32, height: u32) -> Result<RgbaIm
     Ok(out)
 }
 
+/// Resizes a 16-bit image with `channels` channels per pixel (1 or 4, native-endian
+/// bytes, `size` = width x height) to `to`: Lanczos3 when shrinking, Catmull-Rom when
+/// enlarging; channels are filtered independently (no alpha handling).
+pub(crate) fn resized_u16(
+    src: &[u8],
+    channels: u8,
+    size: (u32, u32),
+    to: (u32, u32),
+) -> Result<Vec<u8>> {
+    let kind = if channels == 1 {
+        fr::PixelType::U16
+    } else {
+        fr::PixelType::U16x4
+    };
+    let src_view = fr::images::ImageRef::new(size.0, size.1, src, kind)
+        .map_err(|e| Error::ImageDecode(format!("internal image buffer mismatch: {e}")))?;
+    let enlarging = to.0 > size.0 || to.1 > size.1;
+    let filter = if enlarging {
+        fr::FilterType::CatmullRom
+    } else {
+        fr::FilterType::Lanczos3
+    };
+    let mut dst = fr::images::Image::new(to.0.max(1), to.1.max(1), kind);
+    let options = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(filter))
+        .use_alpha(false);
+    fr::Resizer::new()
+        .resize(&src_view, &mut dst, &options)
+        .map_err(|e| Error::ImageDecode(format!("resizing failed: {e}")))?;
+    Ok(dst.into_vec())
+}
+
 /// Encodes straight-alpha RGBA as PNG, recording `dpi` in the pHYs chunk (as pixels per
 /// metre, the unit PNG uses).
 pub fn encode_png(img: &RgbaImage, dpi: Option<u32>) -> Result<Vec<u8>> {

@@ -470,7 +470,11 @@ impl Renderer for BakedRenderer {
         let tick = || {
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some(progress) = request.progress {
-                progress(RenderProgress { done: n, total });
+                progress(RenderProgress {
+                    done: n,
+                    total,
+                    eta: None,
+                });
             }
         };
 

@@ -4,7 +4,9 @@
 //! returns the still views and the turntable frames as images. The embedded default is
 //! [`BakedRenderer`]: it applies the atlas to views baked once in Blender (per pixel atlas
 //! UV, coverage, diffuse light and specular), which takes milliseconds and needs nothing
-//! at run time. [`encode_mp4`] and [`encode_webp`] turn the turntable frames into the
+//! at run time. [`BlenderRenderer`] renders the same garment live in Blender's Cycles
+//! (path-traced stills, and the reference the bake is checked against). [`encode_mp4`]
+//! and [`encode_webp`] turn the turntable frames into the
 //! animation files.
 //!
 //! ```no_run
@@ -31,6 +33,7 @@ use crate::error::{Error, Result};
 
 pub use animation::{encode_mp4, encode_webp};
 pub use baked::{BakedRenderer, BakedViews};
+pub use blender::{BlenderOptions, BlenderRenderer};
 
 /// A still camera preset of the product renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -106,6 +109,9 @@ pub struct RenderProgress {
     pub done: usize,
     /// Images this render produces in all.
     pub total: usize,
+    /// The estimated time left, when the backend can tell (the Blender backend, from
+    /// the pace so far); `None` from the baked renderer, which takes milliseconds.
+    pub eta: Option<std::time::Duration>,
 }
 
 /// What to render: the atlas, the garment colour and the outputs wanted.

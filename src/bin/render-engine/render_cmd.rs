@@ -1,8 +1,8 @@
 //! `render-engine render`: the main job, compose and render with the embedded defaults.
 //!
 //! Writes the print file, the atlas, the preflight report, the three stills and the
-//! turntable (MP4 and WebP) into one directory. Never runs Blender: the renders come from
-//! the views baked into the library.
+//! turntable (MP4 and WebP) into one directory. By default the renders come from the views
+//! baked into the library (no Blender); `--renderer blender` renders them live in Cycles.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,7 +10,8 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use render_engine::compose::{compose, encode_png, ComposeOptions};
 use render_engine::render::{
-    encode_mp4, encode_webp, BakedRenderer, RenderProgress, RenderRequest, Renderer,
+    encode_mp4, encode_webp, BakedRenderer, BlenderOptions, BlenderRenderer, RenderProgress,
+    RenderRequest, Renderer,
 };
 use render_engine::{Error, GarmentColor, Preset, Result};
 
@@ -30,6 +31,47 @@ pub struct RenderArgs {
     /// The directory to write the outputs into (created if missing).
     #[arg(long)]
     pub out: PathBuf,
+    /// The rendering backend: `baked` (embedded views, milliseconds, needs nothing) or
+    /// `blender` (live Cycles renders; needs Blender 3.4 or newer).
+    #[arg(long, default_value = "baked", value_parser = ["baked", "blender"])]
+    pub renderer: String,
+    /// Cycles samples per pixel (`--renderer blender` only; default 32).
+    #[arg(long)]
+    pub samples: Option<u32>,
+    /// The Blender executable (`--renderer blender` only; default: BLENDER_PATH, then
+    /// `blender` on PATH).
+    #[arg(long)]
+    pub blender: Option<PathBuf>,
+}
+
+/// The backend `--renderer` names, and how many turntable frames it renders.
+fn make_renderer(args: &RenderArgs) -> Result<(Box<dyn Renderer>, usize)> {
+    if args.renderer == "blender" {
+        let mut options = BlenderOptions::default();
+        if let Some(samples) = args.samples {
+            options = options.with_samples(samples);
+        }
+        if let Some(path) = &args.blender {
+            options = options.with_blender_path(path);
+        }
+        let renderer = BlenderRenderer::new(options)?;
+        let frames = renderer.options().frames;
+        return Ok((Box::new(renderer), frames));
+    }
+    for (given, flag) in [
+        (args.samples.is_some(), "samples"),
+        (args.blender.is_some(), "blender"),
+    ] {
+        if given {
+            return Err(Error::validation(
+                flag,
+                format!("--{flag} applies to the live renderer; add --renderer blender"),
+            ));
+        }
+    }
+    let renderer = BakedRenderer::builtin()?;
+    let frames = renderer.views().turntable_frames();
+    Ok((Box::new(renderer), frames))
 }
 
 /// The files `render` writes, in order.
@@ -56,10 +98,8 @@ pub fn run(args: RenderArgs) -> Result<()> {
         },
         _ => Error::Io(e),
     })?;
+    let (renderer, frames) = make_renderer(&args)?;
     ensure_dir(&args.out)?;
-
-    let renderer = BakedRenderer::builtin()?;
-    let frames = renderer.views().turntable_frames();
     // Steps: compose, each still and frame, the two encodings, writing the files.
     let total = 1 + 3 + frames + 2 + 1;
     let bar = ProgressBar::new(total as u64);
@@ -73,9 +113,18 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let composition = compose(&design, &options)?;
     bar.inc(1);
 
-    bar.set_message("rendering");
+    bar.set_message(format!("rendering ({})", renderer.name()));
     let base = bar.position();
-    let on_progress = |p: RenderProgress| bar.set_position(base + p.done as u64);
+    let on_progress = |p: RenderProgress| {
+        bar.set_position(base + p.done as u64);
+        if let Some(eta) = p.eta {
+            bar.set_message(format!(
+                "rendering ({}), about {} s left",
+                renderer.name(),
+                eta.as_secs()
+            ));
+        }
+    };
     let rendered = renderer
         .render(&RenderRequest::new(&composition.atlas, color).with_progress(&on_progress))?;
 

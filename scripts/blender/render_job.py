@@ -1,0 +1,233 @@
+"""Renders the classic-tee live in Cycles: stills and turntable frames described by a job.
+
+The library's Blender backend runs it as
+
+    blender -b --factory-startup -noaudio --python-exit-code 17 \
+        --python render_job.py -- job.json
+
+with build_garment.py next to it (the scene is the one the bake uses). The job is a JSON
+object, contract 1:
+
+    {
+      "contract": 1,
+      "template": "/abs/template.json",   pattern polygons the garment is built from
+      "atlas": "/abs/atlas.png",          straight-alpha RGBA texture atlas (may be absent:
+                                          plain garment)
+      "color": "#1f2937",                 fabric colour where the atlas is transparent
+      "background": "#f2f2f0",            studio background behind the garment (sRGB)
+      "samples": 16,                      Cycles samples per pixel
+      "stills": {"width": 1024, "height": 1024,
+                 "cameras": [{"name": "front"},
+                             {"name": "side", "rotation_deg": 90, "elevation_deg": 5}]},
+      "turntable": {"width": 512, "height": 512, "frames": 24, "elevation_deg": 2.0},
+      "output_dir": "/abs/out"            must exist and be empty
+    }
+
+A camera named after a built-in still (front, back, three-quarter) takes that still's
+angles unless it gives its own. "turntable" may be null. Outputs: `<name>.png` per still
+and `turntable_0000.png` ... per frame, 8-bit RGB PNGs in sRGB (view transform Standard).
+
+Every line meant for the caller is `RENDER_ENGINE {json}`:
+
+    {"event": "start", "contract": 1, "blender": "3.4.1", "total": 27}
+    {"event": "progress", "stage": "still" | "turntable", "name": ..., "done": k, "total": n}
+    {"event": "result", "contract": 1, "stills": [{"name", "path"}], "turntable": [paths]}
+    {"event": "error", "code": "E_VALIDATION" | "E_RENDER_FAILED", "message": ...}
+
+A job the script cannot serve prints an error line and exits with status 2; an unexpected
+Python exception makes Blender exit with the --python-exit-code status.
+"""
+import json
+import math
+import os
+import sys
+
+import bpy
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import build_garment as bg  # noqa: E402
+
+CONTRACT = 1
+PREFIX = "RENDER_ENGINE "
+EXIT_INVALID_JOB = 2
+MAX_SIZE = 8192
+MAX_FRAMES = 720
+MAX_SAMPLES = 4096
+
+
+def emit(event, **fields):
+    print(PREFIX + json.dumps({"event": event, **fields}), flush=True)
+
+
+class JobError(Exception):
+    """A job this script cannot serve; reported as an error line, exit status 2."""
+
+    def __init__(self, message, code="E_VALIDATION"):
+        super().__init__(message)
+        self.code = code
+
+
+def job_path():
+    argv = sys.argv
+    args = argv[argv.index("--") + 1:] if "--" in argv else []
+    if len(args) != 1:
+        raise JobError(f"expected one argument after `--`, the job file; got {args}")
+    return args[0]
+
+
+def load_job(path):
+    try:
+        with open(path) as f:
+            job = json.load(f)
+    except (OSError, ValueError) as e:
+        raise JobError(f"cannot read the job file {path}: {e}")
+    if not isinstance(job, dict):
+        raise JobError("the job must be a JSON object")
+    if job.get("contract") != CONTRACT:
+        raise JobError(
+            f"job contract {job.get('contract')!r} is not supported; this script reads {CONTRACT}"
+        )
+    return job
+
+
+def positive_int(obj, key, limit, where):
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+        raise JobError(f"{where}.{key} must be an integer from 1 to {limit}; got {value!r}")
+    return value
+
+
+def hex_color(text, where):
+    if not isinstance(text, str) or len(text.lstrip("#")) != 6:
+        raise JobError(f"{where} must be a #rrggbb colour; got {text!r}")
+    try:
+        return bg.hex_to_linear(text)
+    except ValueError:
+        raise JobError(f"{where} must be a #rrggbb colour; got {text!r}")
+
+
+def cameras(stills):
+    out = []
+    names = set()
+    for i, cam in enumerate(stills.get("cameras") or []):
+        where = f"stills.cameras[{i}]"
+        name = cam.get("name") if isinstance(cam, dict) else None
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            raise JobError(f"{where}.name must be a plain file stem; got {name!r}")
+        if name in names or name.startswith("turntable_"):
+            raise JobError(f"{where}.name {name!r} is used twice or clashes with frames")
+        names.add(name)
+        rotation, elevation = bg.STILLS.get(name, (None, None))
+        rotation = cam.get("rotation_deg", rotation)
+        elevation = cam.get("elevation_deg", elevation)
+        if not all(isinstance(v, (int, float)) for v in (rotation, elevation)):
+            raise JobError(
+                f"{where}: `{name}` is not a built-in still ({', '.join(bg.STILLS)}); "
+                "give rotation_deg and elevation_deg"
+            )
+        out.append((name, float(rotation), float(elevation)))
+    return out
+
+
+def setup_background(scene, background_linear):
+    """A transparent film composited over a flat background colour, in linear light (as
+    the baked renderer blends coverage), before the Standard view transform."""
+    scene.render.film_transparent = True
+    scene.use_nodes = True
+    nt = scene.node_tree
+    for n in list(nt.nodes):
+        nt.nodes.remove(n)
+    layers = nt.nodes.new("CompositorNodeRLayers")
+    over = nt.nodes.new("CompositorNodeAlphaOver")
+    over.inputs[1].default_value = (*background_linear, 1.0)
+    nt.links.new(layers.outputs["Image"], over.inputs[2])
+    composite = nt.nodes.new("CompositorNodeComposite")
+    composite.use_alpha = False
+    nt.links.new(over.outputs["Image"], composite.inputs["Image"])
+
+
+def render_one(scene, path, width, height, frame):
+    scene.render.resolution_x = width
+    scene.render.resolution_y = height
+    # Blender's own status lines (`Fra:n ... | Sample a/b`) then count images.
+    scene.frame_current = frame
+    scene.render.filepath = path
+    bpy.ops.render.render(write_still=True)
+    if not os.path.isfile(path):
+        raise JobError(f"Blender did not write {path}", code="E_RENDER_FAILED")
+
+
+def run(job):
+    template = job.get("template")
+    if not isinstance(template, str) or not os.path.isfile(template):
+        raise JobError(f"template must be an existing template.json; got {template!r}")
+    atlas = job.get("atlas")
+    if atlas is not None and (not isinstance(atlas, str) or not os.path.isfile(atlas)):
+        raise JobError(f"atlas must be an existing PNG file or null; got {atlas!r}")
+    color = hex_color(job.get("color", "#ffffff"), "color")
+    background = hex_color(job.get("background", "#f2f2f0"), "background")
+    samples = positive_int(job, "samples", MAX_SAMPLES, "job")
+    out_dir = job.get("output_dir")
+    if not isinstance(out_dir, str) or not os.path.isdir(out_dir):
+        raise JobError(f"output_dir must be an existing directory; got {out_dir!r}")
+
+    stills = job.get("stills") or {"cameras": []}
+    cams = cameras(stills)
+    if cams:
+        sw = positive_int(stills, "width", MAX_SIZE, "stills")
+        sh = positive_int(stills, "height", MAX_SIZE, "stills")
+    turntable = job.get("turntable")
+    frames = 0
+    if turntable is not None:
+        tw = positive_int(turntable, "width", MAX_SIZE, "turntable")
+        th = positive_int(turntable, "height", MAX_SIZE, "turntable")
+        frames = positive_int(turntable, "frames", MAX_FRAMES, "turntable")
+        elevation = turntable.get("elevation_deg", bg.TURNTABLE_ELEVATION)
+        if not isinstance(elevation, (int, float)) or math.isnan(elevation):
+            raise JobError(f"turntable.elevation_deg must be a number; got {elevation!r}")
+    total = len(cams) + frames
+    if total == 0:
+        raise JobError("the job asks for no stills and no turntable")
+    emit("start", contract=CONTRACT, blender=bpy.app.version_string, total=total)
+
+    scene = bg.build_scene(template, atlas, color)
+    scene.cycles.samples = samples
+    scene.cycles.use_adaptive_sampling = False
+    scene.render.dither_intensity = 0.0
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.image_settings.color_depth = "8"
+    scene.render.image_settings.compression = 15
+    setup_background(scene, background)
+
+    done = 0
+    result_stills = []
+    for name, rotation, elevation in cams:
+        bg.set_view(scene, rotation, elevation)
+        path = os.path.join(out_dir, name + ".png")
+        render_one(scene, path, sw, sh, done + 1)
+        done += 1
+        result_stills.append({"name": name, "path": path})
+        emit("progress", stage="still", name=name, done=done, total=total)
+    result_frames = []
+    for i in range(frames):
+        bg.set_view(scene, 360.0 * i / frames, float(elevation))
+        path = os.path.join(out_dir, f"turntable_{i:04d}.png")
+        render_one(scene, path, tw, th, done + 1)
+        done += 1
+        result_frames.append(path)
+        emit("progress", stage="turntable", name=f"frame {i}", done=done, total=total)
+    emit("result", contract=CONTRACT, stills=result_stills, turntable=result_frames)
+
+
+def main():
+    try:
+        run(load_job(job_path()))
+    except JobError as e:
+        emit("error", code=e.code, message=str(e))
+        sys.stdout.flush()
+        sys.exit(EXIT_INVALID_JOB)
+
+
+if __name__ == "__main__":
+    main()
