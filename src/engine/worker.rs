@@ -169,11 +169,13 @@ async fn run_job(
     // a cancelled render has really ended (and its slot is free) when the job is recorded.
     let busy = Arc::new(Semaphore::new(1));
     let (stop_tx, mut stop_rx) = watch::channel(None::<bool>);
+    let (quit_beats, beats_quit) = watch::channel(false);
     let heartbeat = tokio::spawn(heartbeat_loop(
         inner.clone(),
         id.clone(),
         token.clone(),
         stop_tx,
+        beats_quit,
     ));
 
     let mut staged: Vec<BlobKey> = Vec::new();
@@ -195,7 +197,10 @@ async fn run_job(
     cancel.cancel();
     // The compose or render stops at its next check of the token.
     let _ = tokio::time::timeout(STOP_GRACE, busy.acquire()).await;
-    heartbeat.abort();
+    // Stopped between beats, never in the middle of a store call: a store future dropped
+    // inside its transaction would hand its connection back mid-transaction.
+    let _ = quit_beats.send(true);
+    let _ = heartbeat.await;
     for key in &staged {
         let _ = inner.storage.delete(key).await;
     }
@@ -264,18 +269,28 @@ async fn finish(inner: &Inner, current: StoredJob, token: &str, stop: Stop) -> O
     if retry {
         events.push(JobEvent::Retry);
     }
-    let update = JobUpdate {
-        current: &current,
-        events: &events,
-    };
-    match store.apply_many(&[update]).await {
-        Ok(mut results) => match results.pop() {
-            Some(Ok(_)) if retry => Outcome::Retrying,
-            Some(Ok(_)) => Outcome::Failed,
-            _ => Outcome::Lost,
-        },
-        Err(_) => Outcome::Lost,
+    // A write of the stopped pipeline may have landed after `current` was read: on a
+    // version conflict, read the job again and, while the lease is still ours, retry.
+    let mut current = current;
+    for _ in 0..2 {
+        let update = JobUpdate {
+            current: &current,
+            events: &events,
+        };
+        match store.apply_many(&[update]).await {
+            Ok(mut results) => match results.pop() {
+                Some(Ok(_)) if retry => return Outcome::Retrying,
+                Some(Ok(_)) => return Outcome::Failed,
+                Some(Err(Error::Conflict(_))) => match store.get(current.id()).await {
+                    Ok(fresh) if fresh.lease_token() == Some(token) => current = fresh,
+                    _ => return Outcome::Lost,
+                },
+                _ => return Outcome::Lost,
+            },
+            Err(_) => return Outcome::Lost,
+        }
     }
+    Outcome::Lost
 }
 
 async fn cancel(inner: &Inner, current: &StoredJob) -> Outcome {
@@ -298,10 +313,14 @@ async fn heartbeat_loop(
     id: JobId,
     token: String,
     stop: watch::Sender<Option<bool>>,
+    mut quit: watch::Receiver<bool>,
 ) {
     let every = inner.config.heartbeat_every;
     loop {
-        tokio::time::sleep(every).await;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = quit.wait_for(|q| *q) => return,
+        }
         match inner
             .store
             .heartbeat(&id, &token, inner.config.lease_for)
@@ -324,8 +343,19 @@ async fn heartbeat_loop(
 
 /// Applies `event` and keeps the new version in `current`.
 async fn step(inner: &Inner, current: &mut StoredJob, event: JobEvent) -> Result<()> {
-    *current = inner.store.apply(current, &event).await?;
+    let store = inner.store.clone();
+    let job = current.clone();
+    *current = detached(async move { store.apply(&job, &event).await }).await?;
     Ok(())
+}
+
+/// Runs a store write as its own task: when the pipeline is stopped (timeout, cancel,
+/// shutdown) the write still runs to its end instead of being dropped inside its
+/// transaction, which would leave the pooled connection mid-transaction.
+async fn detached<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(write).await.map_err(join_error)?
 }
 
 fn check_cancel(cancel: &CancelToken) -> Result<()> {
@@ -651,16 +681,18 @@ async fn complete(
             animation_url: animation,
         },
     ];
-    let update = JobUpdate {
-        current,
-        events: &events,
-    };
-    let result = inner
-        .store
-        .apply_many(&[update])
-        .await?
-        .pop()
-        .ok_or_else(|| Error::Store("apply_many returned no result for one update".into()))?;
+    let store = inner.store.clone();
+    let job = current.clone();
+    let result = detached(async move {
+        let update = JobUpdate {
+            current: &job,
+            events: &events,
+        };
+        store.apply_many(&[update]).await
+    })
+    .await?
+    .pop()
+    .ok_or_else(|| Error::Store("apply_many returned no result for one update".into()))?;
     *current = result?;
     Ok(())
 }
