@@ -118,8 +118,19 @@ pub fn render_mockups(
             ));
         }
     }
-    let prepared = PreparedDesign::decode(design, &options.limits)?;
-    render_prepared(&prepared, views, colors, options)
+    let tints = tints(colors);
+    // The fabric's re-tint does not depend on the design: do it while decoding.
+    let (prepared, fabrics) = rayon::join(
+        || PreparedDesign::decode(design, &options.limits),
+        || {
+            views
+                .iter()
+                .flat_map(|v| tints.iter().map(move |c| (v, *c)))
+                .map(|(v, c)| tint_outside_print(v, c))
+                .collect::<Result<Vec<_>>>()
+        },
+    );
+    place_on_fabrics(&prepared?, views, &tints, fabrics?, options)
 }
 
 /// Like [`render_mockups`], from a design decoded and prepared already.
@@ -129,11 +140,34 @@ pub fn render_prepared(
     colors: &[GarmentColor],
     options: &MockupOptions,
 ) -> Result<Vec<Mockup>> {
-    let tints: Vec<Option<GarmentColor>> = if colors.is_empty() {
+    let tints = tints(colors);
+    let fabrics = views
+        .iter()
+        .flat_map(|v| tints.iter().map(move |c| (v, *c)))
+        .map(|(v, c)| tint_outside_print(v, c))
+        .collect::<Result<Vec<_>>>()?;
+    place_on_fabrics(design, views, &tints, fabrics, options)
+}
+
+/// The garment colours of a batch: `None` (the photo's own) when none are given.
+fn tints(colors: &[GarmentColor]) -> Vec<Option<GarmentColor>> {
+    if colors.is_empty() {
         vec![None]
     } else {
         colors.iter().copied().map(Some).collect()
-    };
+    }
+}
+
+/// Fits the design once per view, places it once, and finishes each colour's fabric
+/// (`fabrics`: views in order, each with its colours in order).
+fn place_on_fabrics(
+    design: &PreparedDesign,
+    views: &[PhotoView],
+    tints: &[Option<GarmentColor>],
+    fabrics: Vec<RgbaImage>,
+    options: &MockupOptions,
+) -> Result<Vec<Mockup>> {
+    let mut fabrics = fabrics.into_iter();
     let mut out = Vec::with_capacity(views.len() * tints.len());
     for view in views {
         let fitted = design.fit(
@@ -142,11 +176,14 @@ pub fn render_prepared(
             options.align,
             options.trim,
         )?;
-        for color in &tints {
+        let placed = PlacedPrint::new(view, &fitted)?;
+        for color in tints {
+            let mut image = fabrics.next().expect("one fabric per view and colour");
+            placed.finish(view, *color, &mut image);
             out.push(Mockup {
                 view: view.name.clone(),
                 color: *color,
-                image: render_mockup(view, &fitted, *color)?,
+                image,
             });
         }
     }
@@ -157,12 +194,18 @@ pub fn render_prepared(
 ///
 /// `design` is premultiplied RGBA already fitted to the print area: its rectangle maps
 /// onto the view's quad (use [`PhotoView::design_canvas_size`] for its size). Re-tinting
-/// needs a view with a garment mask (`E_VALIDATION` otherwise).
+/// needs a view with a garment mask (`E_VALIDATION` otherwise). For many colours of one
+/// design, [`PlacedPrint`] does the colour-independent half once.
 pub fn render_mockup(
     view: &PhotoView,
     design: &RgbaImage,
     color: Option<GarmentColor>,
 ) -> Result<RgbaImage> {
+    check_tint(view, color)?;
+    PlacedPrint::new(view, design)?.render(view, color)
+}
+
+fn check_tint(view: &PhotoView, color: Option<GarmentColor>) -> Result<()> {
     if color.is_some() && view.mask.is_none() {
         return Err(Error::validation(
             "color",
@@ -172,66 +215,55 @@ pub fn render_mockup(
             ),
         ));
     }
-    if design.width() == 0 || design.height() == 0 {
-        return Err(Error::validation("design", "the fitted design is empty"));
-    }
-    let to_linear = srgb_to_linear_table();
-    let to_srgb = LinearToSrgb::new();
-    let retint = color.map(|c| Retint::new(c.to_array(), view.garment_mean_lstar, &to_linear));
-    let inverse =
-        Homography::rect_to_quad(design.width() as f64, design.height() as f64, &view.quad)
-            .and_then(|h| h.inverse())
-            .ok_or_else(|| Error::validation("print_area.quad", "the quad is degenerate"))?;
+    Ok(())
+}
 
-    let (w, _h) = view.photo.dimensions();
-    let mut out = view.photo.clone();
-    let [bx0, by0, bx1, by1] = view.print_bounds;
-    let print_mean = view.print_mean_luminance;
-    out.as_mut()
-        .par_chunks_exact_mut(w as usize * 4)
-        .enumerate()
-        .for_each(|(y, row)| {
-            let y = y as u32;
-            let row_in_print = y >= by0 && y < by1;
-            for x in 0..w {
-                let i = (y * w + x) as usize;
-                let px = &mut row[x as usize * 4..x as usize * 4 + 4];
-                let coverage = view.mask.as_ref().map_or(255, |m| m[i]);
-                let inside = row_in_print && x >= bx0 && x < bx1;
-                if !inside {
-                    // Only the fabric's colour can change here.
-                    if let Some(retint) = &retint {
-                        if coverage == 255 {
-                            px[..3].copy_from_slice(&retint.srgb(view.lstar_codes[i]));
-                        } else if coverage > 0 {
-                            let tinted = retint.linear(view.lstar_codes[i]);
-                            let c = coverage as f32 / 255.0;
-                            for k in 0..3 {
-                                let photo = to_linear[px[k] as usize];
-                                px[k] = to_srgb.convert(tinted[k] * c + photo * (1.0 - c));
-                            }
-                        }
+/// A fitted design laid onto one photo view: for every photo pixel the print can
+/// touch, the design's colour as the photo's folds bend and light it (linear RGB) and its
+/// opacity there (including the garment mask). None of it depends on the garment
+/// colour, so a batch computes it once per view and only re-tints and blends per colour.
+pub struct PlacedPrint {
+    /// `[r, g, b, alpha]` per pixel of the view's print bounds, row by row.
+    lit: Vec<[f32; 4]>,
+}
+
+impl PlacedPrint {
+    /// Warps, shades and lights `design` (premultiplied, fitted to the print area) for
+    /// `view`. `E_VALIDATION` for an empty design or a degenerate print-area quad.
+    pub fn new(view: &PhotoView, design: &RgbaImage) -> Result<Self> {
+        if design.width() == 0 || design.height() == 0 {
+            return Err(Error::validation("design", "the fitted design is empty"));
+        }
+        let to_linear = srgb_to_linear_table();
+        let inverse =
+            Homography::rect_to_quad(design.width() as f64, design.height() as f64, &view.quad)
+                .and_then(|h| h.inverse())
+                .ok_or_else(|| Error::validation("print_area.quad", "the quad is degenerate"))?;
+        let w = view.photo.width() as usize;
+        let [bx0, by0, bx1, by1] = view.print_bounds;
+        let bw = bx1.saturating_sub(bx0) as usize;
+        let bh = by1.saturating_sub(by0) as usize;
+        let print_mean = view.print_mean_luminance;
+        let mut lit = vec![[0.0f32; 4]; bw * bh];
+        if bw == 0 {
+            return Ok(Self { lit });
+        }
+        lit.par_chunks_exact_mut(bw)
+            .enumerate()
+            .for_each(|(row, out)| {
+                let y = by0 as usize + row;
+                for (col, o) in out.iter_mut().enumerate() {
+                    let x = bx0 as usize + col;
+                    let i = y * w + x;
+                    let coverage = view.mask.as_ref().map_or(255, |m| m[i]) as f32 / 255.0;
+                    let [dx, dy] = view.shift[i];
+                    let (u, v) =
+                        inverse.apply(x as f64 + 0.5 - dx as f64, y as f64 + 0.5 - dy as f64);
+                    let s = sample_bilinear(design, u, v);
+                    let alpha = s[3] / 255.0 * coverage;
+                    if alpha <= 0.0 {
+                        continue;
                     }
-                    continue;
-                }
-                let coverage = coverage as f32 / 255.0;
-                // The fabric: the photo, or its re-tint blended in through the mask.
-                let mut base = [
-                    to_linear[px[0] as usize],
-                    to_linear[px[1] as usize],
-                    to_linear[px[2] as usize],
-                ];
-                if let Some(retint) = &retint {
-                    let tinted = retint.linear(view.lstar_codes[i]);
-                    for k in 0..3 {
-                        base[k] = tinted[k] * coverage + base[k] * (1.0 - coverage);
-                    }
-                }
-                let [dx, dy] = view.shift[i];
-                let (u, v) = inverse.apply(x as f64 + 0.5 - dx as f64, y as f64 + 0.5 - dy as f64);
-                let s = sample_bilinear(design, u, v);
-                let alpha = s[3] / 255.0 * coverage;
-                if alpha > 0.0 {
                     let ratio = view.print_luminance[i] / print_mean;
                     let shade = ratio.min(1.0);
                     let highlight = HIGHLIGHT_STRENGTH * (ratio - 1.0).clamp(0.0, 1.0);
@@ -239,13 +271,108 @@ pub fn render_mockup(
                     for k in 0..3 {
                         let srgb = (s[k] / straight * 255.0).clamp(0.0, 255.0);
                         let c = to_linear[srgb.round() as usize] * shade;
-                        let lit = c + (1.0 - c) * highlight;
-                        base[k] = lit * alpha + base[k] * (1.0 - alpha);
+                        o[k] = c + (1.0 - c) * highlight;
+                    }
+                    o[3] = alpha;
+                }
+            });
+        Ok(Self { lit })
+    }
+
+    /// The mockup in one garment colour (`None`: the photo's own colour): the photo,
+    /// its fabric re-tinted through the mask, the placed print blended over it.
+    /// `E_VALIDATION` when re-tinting a view without a garment mask.
+    pub fn render(&self, view: &PhotoView, color: Option<GarmentColor>) -> Result<RgbaImage> {
+        let mut out = tint_outside_print(view, color)?;
+        self.finish(view, color, &mut out);
+        Ok(out)
+    }
+
+    /// Completes `out` (from [`tint_outside_print`] with the same colour) inside the
+    /// print bounds: the fabric re-tinted, the print blended over it.
+    fn finish(&self, view: &PhotoView, color: Option<GarmentColor>, out: &mut RgbaImage) {
+        let to_linear = srgb_to_linear_table();
+        let to_srgb = LinearToSrgb::new();
+        let retint = color.map(|c| Retint::new(c.to_array(), view.garment_mean_lstar, &to_linear));
+        let w = view.photo.width() as usize;
+        let [bx0, by0, bx1, by1] = view.print_bounds;
+        let (bx0, bw) = (bx0 as usize, bx1.saturating_sub(bx0) as usize);
+        if bw == 0 {
+            return;
+        }
+        out.as_mut()
+            .par_chunks_exact_mut(w * 4)
+            .enumerate()
+            .skip(by0 as usize)
+            .take(by1.saturating_sub(by0) as usize)
+            .for_each(|(y, row)| {
+                let lit_row = &self.lit[(y - by0 as usize) * bw..][..bw];
+                let row = &mut row[bx0 * 4..(bx0 + bw) * 4];
+                for (col, (px, lit)) in row.chunks_exact_mut(4).zip(lit_row).enumerate() {
+                    let i = y * w + bx0 + col;
+                    let coverage = view.mask.as_ref().map_or(255, |m| m[i]) as f32 / 255.0;
+                    // The fabric: the photo, or its re-tint blended in through the mask.
+                    let mut base = [
+                        to_linear[px[0] as usize],
+                        to_linear[px[1] as usize],
+                        to_linear[px[2] as usize],
+                    ];
+                    if let Some(retint) = &retint {
+                        let tinted = retint.linear(view.lstar_codes[i]);
+                        for k in 0..3 {
+                            base[k] = tinted[k] * coverage + base[k] * (1.0 - coverage);
+                        }
+                    }
+                    let alpha = lit[3];
+                    if alpha > 0.0 {
+                        for k in 0..3 {
+                            base[k] = lit[k] * alpha + base[k] * (1.0 - alpha);
+                        }
+                    }
+                    px[0] = to_srgb.convert(base[0]);
+                    px[1] = to_srgb.convert(base[1]);
+                    px[2] = to_srgb.convert(base[2]);
+                }
+            });
+    }
+}
+
+/// The photo with its fabric re-tinted to `color` everywhere except inside the print
+/// bounds (left as the photo for [`PlacedPrint`] to finish). Independent of the design,
+/// so a batch does it while the design is still decoding.
+fn tint_outside_print(view: &PhotoView, color: Option<GarmentColor>) -> Result<RgbaImage> {
+    check_tint(view, color)?;
+    let mut out = view.photo.clone();
+    let Some(color) = color else {
+        return Ok(out);
+    };
+    let to_linear = srgb_to_linear_table();
+    let to_srgb = LinearToSrgb::new();
+    let retint = Retint::new(color.to_array(), view.garment_mean_lstar, &to_linear);
+    let mask = view.mask.as_ref().expect("checked: a re-tint has a mask");
+    let w = view.photo.width() as usize;
+    let [bx0, by0, bx1, by1] = view.print_bounds.map(|v| v as usize);
+    out.as_mut()
+        .par_chunks_exact_mut(w * 4)
+        .enumerate()
+        .for_each(|(y, row)| {
+            let row_in_print = y >= by0 && y < by1;
+            for (x, px) in row.chunks_exact_mut(4).enumerate() {
+                if row_in_print && x >= bx0 && x < bx1 {
+                    continue;
+                }
+                let i = y * w + x;
+                let coverage = mask[i];
+                if coverage == 255 {
+                    px[..3].copy_from_slice(&retint.srgb(view.lstar_codes[i]));
+                } else if coverage > 0 {
+                    let tinted = retint.linear(view.lstar_codes[i]);
+                    let c = coverage as f32 / 255.0;
+                    for k in 0..3 {
+                        let photo = to_linear[px[k] as usize];
+                        px[k] = to_srgb.convert(tinted[k] * c + photo * (1.0 - c));
                     }
                 }
-                px[0] = to_srgb.convert(base[0]);
-                px[1] = to_srgb.convert(base[1]);
-                px[2] = to_srgb.convert(base[2]);
             }
         });
     Ok(out)
@@ -273,21 +400,29 @@ pub fn encode_mockup(img: &RgbaImage, format: MockupFormat, quality: u8) -> Resu
                     format!("must be between 1 and 100 (got {quality})"),
                 ));
             }
-            let rgb: Vec<u8> = img
-                .as_raw()
-                .chunks_exact(4)
-                .flat_map(|p| [p[0], p[1], p[2]])
-                .collect();
-            let mut bytes = Vec::new();
+            let (Ok(width), Ok(height)) = (u16::try_from(img.width()), u16::try_from(img.height()))
+            else {
+                return Err(Error::validation(
+                    "photo",
+                    format!(
+                        "a JPEG is at most 65535 pixels on a side; this mockup is {} x {}: use PNG or a smaller photo",
+                        img.width(),
+                        img.height()
+                    ),
+                ));
+            };
+            // Roughly what a q90 photo needs; grows if not.
+            let mut bytes = Vec::with_capacity(img.as_raw().len() / 16);
             let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, quality);
             // 4:2:0 chroma, as libjpeg, sharp and browsers' own encoders default to.
             encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
             encoder
                 .encode(
-                    &rgb,
-                    img.width() as u16,
-                    img.height() as u16,
-                    jpeg_encoder::ColorType::Rgb,
+                    img.as_raw(),
+                    width,
+                    height,
+                    // The alpha byte is skipped: a mockup is opaque.
+                    jpeg_encoder::ColorType::Rgba,
                 )
                 .map_err(|e| Error::validation("photo", format!("cannot encode JPEG: {e}")))?;
             Ok(bytes)

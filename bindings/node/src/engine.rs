@@ -1,0 +1,563 @@
+//! The `RenderEngine` class: the full pipeline (job store, blob storage, workers,
+//! progress events) behind a JS object.
+//!
+//! Every method returns a Promise resolved on the engine's tokio runtime; bad arguments
+//! reject it with `E_VALIDATION`. Jobs come back as plain objects with the Rust JSON's
+//! snake_case fields and ISO 8601 timestamp strings.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use render_engine::render::{BlenderOptions, BlenderRenderer};
+use render_engine::{
+    DesignSource, Engine, EngineConfig, Error, GarmentColor, JobFilter, JobId, OutputSelection,
+    Preset, Result, StoredJob, Submission, Workers,
+};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::convert;
+use crate::error::{invalid, to_js};
+
+/// Which outputs the engine's jobs produce (the atlas and the front still always are).
+#[napi(object)]
+pub struct EngineOutputs {
+    /// Store the print file (default true).
+    pub print_file: Option<bool>,
+    /// Store the back and three-quarter stills too (default true).
+    pub all_stills: Option<bool>,
+    /// Render the turntable as MP4 and WebP (default true).
+    pub turntable: Option<bool>,
+}
+
+/// How to open a `RenderEngine`.
+#[napi(object)]
+pub struct EngineOptions {
+    /// The job store URL: `sqlite:///path/jobs.db`, `postgres://...` or `memory:`.
+    pub database: String,
+    /// The folder for designs and outputs (created if missing).
+    pub data_dir: String,
+    /// The public base URL under which the data folder's files are served; job URLs
+    /// are `file://` URLs without it.
+    pub public_base_url: Option<String>,
+    /// The renderer: `baked` (the embedded default, no Blender needed) or `blender` (a
+    /// live Blender found on the PATH; `E_RENDERER_UNAVAILABLE` without one).
+    pub renderer: Option<String>,
+    /// How many jobs run at once (default 2).
+    pub concurrency: Option<u32>,
+    /// The time limit of one attempt, in milliseconds.
+    pub job_timeout_ms: Option<f64>,
+    /// Attempts a job gets before it fails for good (default 3).
+    pub max_attempts: Option<u32>,
+    /// How long a worker's claim on a job lasts without a heartbeat, in milliseconds.
+    pub lease_ms: Option<f64>,
+    /// How often a worker heartbeats, in milliseconds (shorter than `leaseMs`).
+    pub heartbeat_ms: Option<f64>,
+    /// How long an idle worker waits before looking for jobs again, in milliseconds.
+    pub poll_ms: Option<f64>,
+    /// The largest design accepted, in bytes (default 10 MiB).
+    pub max_design_bytes: Option<f64>,
+    /// The folder `file://` design URLs must be inside (none allowed without it).
+    pub allowed_file_root: Option<String>,
+    /// This process's worker name in leases (default: host and process id).
+    pub worker_name: Option<String>,
+    /// Which outputs jobs produce.
+    pub outputs: Option<EngineOutputs>,
+}
+
+/// A job to create. Fields are snake_case, like the job itself.
+#[napi(object)]
+pub struct CreateJobInput {
+    /// The Medusa product the renders are for.
+    #[napi(js_name = "product_id")]
+    pub product_id: String,
+    /// The Medusa variant, if any.
+    #[napi(js_name = "variant_id")]
+    pub variant_id: Option<String>,
+    /// The placement preset: `chest-large`, `dead-center-medium` or `back-small`.
+    pub preset: String,
+    /// The template id (the built-in `classic-tee` when absent).
+    #[napi(js_name = "template_id")]
+    pub template_id: Option<String>,
+    /// The garment colour as `#rrggbb` (white when absent).
+    pub color: Option<String>,
+    /// Free metadata kept on the job (an object).
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub metadata: Option<serde_json::Value>,
+    /// The design: its bytes, or a `file://` URL inside `allowedFileRoot`.
+    pub design: Either<Buffer, String>,
+    /// Creating twice with the same key makes one job.
+    #[napi(js_name = "idempotency_key")]
+    pub idempotency_key: Option<String>,
+    /// Higher runs first (default 0).
+    pub priority: Option<i32>,
+}
+
+/// One progress step of one job. The final state comes from the job (`getJob`), not
+/// from the last event: events can be missed by a slow listener.
+#[napi(object)]
+pub struct ProgressEvent {
+    /// The job.
+    #[napi(js_name = "job_id")]
+    pub job_id: String,
+    /// The attempt (1-based) the event belongs to.
+    pub attempt: u32,
+    /// The job's status when the event was sent.
+    #[napi(ts_type = "JobStatus")]
+    pub status: String,
+    /// The pipeline step: `claimed`, `compositing`, `rendering`, `encoding`, `storing`,
+    /// `completed`, `retrying`, `failed`, `cancelled` or `released`.
+    pub stage: String,
+    /// How far the attempt is, 0 to 100; never goes down within an attempt.
+    pub percent: u32,
+    /// A short human message ("rendering frame 12 of 24").
+    pub message: String,
+    /// The estimated time left in milliseconds, once some progress has been made.
+    #[napi(js_name = "eta_ms")]
+    pub eta_ms: Option<f64>,
+}
+
+/// What the workers did, as `stop()` reports it (job ids per outcome).
+#[napi(object)]
+pub struct ShutdownSummary {
+    /// Jobs that completed.
+    pub completed: Vec<String>,
+    /// Jobs that failed for good.
+    pub failed: Vec<String>,
+    /// Jobs whose attempt failed and that were scheduled for a retry.
+    pub retrying: Vec<String>,
+    /// Jobs that were cancelled.
+    pub cancelled: Vec<String>,
+    /// Jobs given back to the queue at shutdown.
+    pub released: Vec<String>,
+    /// Jobs whose lease was lost.
+    pub lost: Vec<String>,
+}
+
+type ProgressCallback = ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false, true>;
+
+/// The render pipeline: create jobs, run workers in this process, follow progress.
+#[napi]
+pub struct RenderEngine {
+    engine: Engine,
+    workers: Arc<tokio::sync::Mutex<Option<Workers>>>,
+    listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Runs `work` on the engine's runtime and settles a Promise with `convert`ed output or
+/// the engine error as a JS error.
+fn promise<'env, T, V, F>(
+    env: &'env Env,
+    work: F,
+    convert: impl FnOnce(T) -> Result<V> + 'static,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, out| {
+        out.and_then(convert).map_err(|e| to_js(env, e))
+    })
+}
+
+fn job_json(job: StoredJob) -> Result<serde_json::Value> {
+    convert::to_json(&job.job)
+}
+
+fn millis(value: Option<f64>, field: &str) -> Result<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(ms) if ms.is_finite() && ms > 0.0 => Ok(Some(Duration::from_secs_f64(ms / 1000.0))),
+        Some(ms) => Err(invalid(
+            field,
+            format!("must be a positive number of milliseconds (got {ms})"),
+        )),
+    }
+}
+
+fn engine_config(options: EngineOptions) -> Result<EngineConfig> {
+    let mut config = EngineConfig::new(options.data_dir).with_store_url(options.database);
+    if let Some(url) = options.public_base_url {
+        config = config.with_public_base_url(url);
+    }
+    match options.renderer.as_deref() {
+        None | Some("baked") | Some("blender") => {}
+        Some(other) => {
+            return Err(invalid(
+                "renderer",
+                format!("unknown renderer `{other}`; use baked or blender"),
+            ))
+        }
+    }
+    if let Some(n) = options.concurrency {
+        config = config.with_concurrency(n as usize);
+    }
+    if let Some(t) = millis(options.job_timeout_ms, "jobTimeoutMs")? {
+        config = config.with_job_timeout(t);
+    }
+    if let Some(n) = options.max_attempts {
+        config = config.with_max_attempts(n);
+    }
+    let lease = millis(options.lease_ms, "leaseMs")?;
+    let heartbeat = millis(options.heartbeat_ms, "heartbeatMs")?;
+    if lease.is_some() || heartbeat.is_some() {
+        let lease = lease.unwrap_or(config.lease_for);
+        let every = heartbeat.unwrap_or(config.heartbeat_every);
+        config = config.with_lease(lease, every);
+    }
+    if let Some(p) = millis(options.poll_ms, "pollMs")? {
+        config = config.with_poll_every(p);
+    }
+    if let Some(bytes) = options.max_design_bytes {
+        if !(bytes.is_finite() && bytes >= 1.0) {
+            return Err(invalid(
+                "maxDesignBytes",
+                "must be a positive number of bytes",
+            ));
+        }
+        config = config.with_max_design_bytes(bytes as u64);
+    }
+    if let Some(root) = options.allowed_file_root {
+        config = config.with_allowed_file_root(root);
+    }
+    if let Some(name) = options.worker_name {
+        config = config.with_worker_name(name);
+    }
+    if let Some(o) = options.outputs {
+        let default = OutputSelection::default();
+        config = config.with_outputs(OutputSelection {
+            print_file: o.print_file.unwrap_or(default.print_file),
+            all_stills: o.all_stills.unwrap_or(default.all_stills),
+            turntable: o.turntable.unwrap_or(default.turntable),
+        });
+    }
+    Ok(config)
+}
+
+fn submission(input: CreateJobInput) -> Result<Submission> {
+    let preset = Preset::parse_field(&input.preset, "preset")?;
+    let design = match input.design {
+        Either::A(bytes) => DesignSource::Bytes(bytes.to_vec()),
+        Either::B(url) => DesignSource::Url(url),
+    };
+    let mut submission = Submission::new(input.product_id, preset, design);
+    submission.variant_id = input.variant_id;
+    submission.template_id = input.template_id;
+    if let Some(color) = input.color {
+        submission.color = Some(GarmentColor::parse_field(&color, "color")?);
+    }
+    submission.metadata = match input.metadata {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Object(map)) => Some(map),
+        Some(_) => return Err(invalid("metadata", "must be an object")),
+    };
+    submission.idempotency_key = input.idempotency_key;
+    submission.priority = input.priority.unwrap_or(0);
+    Ok(submission)
+}
+
+fn job_id(value: Option<Unknown>) -> Result<JobId> {
+    JobId::parse(convert::string(value, "id")?)
+}
+
+fn progress_event(event: render_engine::ProgressEvent) -> ProgressEvent {
+    let stage = serde_json::to_value(event.stage)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    ProgressEvent {
+        job_id: event.job_id.into_string(),
+        attempt: event.attempt,
+        status: event.status.as_str().to_string(),
+        stage,
+        percent: u32::from(event.percent),
+        message: event.message,
+        eta_ms: event.eta.map(|d| d.as_secs_f64() * 1000.0),
+    }
+}
+
+#[napi]
+impl RenderEngine {
+    /// Opens the job store (running its migrations), the data folder and the renderer.
+    /// Rejects with `E_VALIDATION` (bad options), `E_STORE` (an unreachable database) or
+    /// `E_IO`.
+    #[napi(
+        ts_args_type = "options: EngineOptions",
+        ts_return_type = "Promise<RenderEngine>"
+    )]
+    pub fn open<'env>(
+        env: &'env Env,
+        options: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, RenderEngine>> {
+        let config = convert::object::<EngineOptions>(options, "options").and_then(|o| {
+            let o = o.ok_or_else(|| invalid("options", "is required: { database, dataDir }"))?;
+            let blender = o.renderer.as_deref() == Some("blender");
+            Ok((engine_config(o)?, blender))
+        });
+        let open = async move {
+            let (mut config, blender) = config?;
+            if blender {
+                // Locating Blender runs it once (`--version`): off the JS thread.
+                let renderer =
+                    tokio::task::spawn_blocking(|| BlenderRenderer::new(BlenderOptions::default()))
+                        .await
+                        .map_err(|e| Error::RendererUnavailable(e.to_string()))??;
+                config = config.with_renderer(Arc::new(renderer));
+            }
+            Engine::open(config).await
+        };
+        promise(env, open, |engine| {
+            Ok(RenderEngine {
+                engine,
+                workers: Arc::new(tokio::sync::Mutex::new(None)),
+                listeners: Mutex::new(Vec::new()),
+            })
+        })
+    }
+
+    /// Checks and stores the design, then creates the job `pending`; resolves to the job.
+    /// Rejects with `E_VALIDATION`, `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`,
+    /// `E_IMAGE_DECODE` or `E_NOT_FOUND` (a missing design file); nothing is written then.
+    #[napi(
+        ts_args_type = "input: CreateJobInput",
+        ts_return_type = "Promise<RenderJob>"
+    )]
+    pub fn create_job<'env>(
+        &self,
+        env: &'env Env,
+        input: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
+        let submission = convert::object::<CreateJobInput>(input, "input").and_then(|i| {
+            i.ok_or_else(|| invalid("input", "is required: { product_id, preset, design }"))
+                .and_then(submission)
+        });
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move { engine.submit(submission?).await },
+            |created| job_json(created.job),
+        )
+    }
+
+    /// The job with this id. Rejects with `E_NOT_FOUND` (unknown or deleted).
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<RenderJob>")]
+    pub fn get_job<'env>(
+        &self,
+        env: &'env Env,
+        id: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
+        let id = job_id(id);
+        let engine = self.engine.clone();
+        promise(env, async move { engine.store().get(&id?).await }, job_json)
+    }
+
+    /// One page of jobs, newest first: `{ jobs, next_cursor }`. The filter's fields are
+    /// snake_case like the job's: `product_id`, `variant_id`, `statuses`,
+    /// `created_after`, `created_before` (ISO strings), `include_deleted`, `limit`,
+    /// `cursor`.
+    #[napi(
+        ts_args_type = "filter?: JobFilter | undefined | null",
+        ts_return_type = "Promise<JobPage>"
+    )]
+    pub fn list_jobs<'env>(
+        &self,
+        env: &'env Env,
+        filter: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
+        let filter = match convert::is_absent(&filter) {
+            Ok(true) => Ok(JobFilter::default()),
+            _ => convert::json(env, filter, "filter").and_then(|v| {
+                serde_json::from_value::<JobFilter>(v)
+                    .map_err(|e| invalid("filter", format!("is not a job filter: {e}")))
+            }),
+        };
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move { engine.store().list(&filter?).await },
+            |page| {
+                let jobs = page
+                    .jobs
+                    .into_iter()
+                    .map(job_json)
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(serde_json::json!({ "jobs": jobs, "next_cursor": page.next_cursor }))
+            },
+        )
+    }
+
+    /// Retries a failed job (its configuration intact). Rejects with `E_NOT_FOUND` or
+    /// `E_INVALID_TRANSITION` (the job has not failed, or has no attempts left).
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<RenderJob>")]
+    pub fn retry_job<'env>(
+        &self,
+        env: &'env Env,
+        id: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
+        let id = job_id(id);
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move { engine.store().retry(&id?).await },
+            job_json,
+        )
+    }
+
+    /// Cancels a job: at once when pending, at the worker's next heartbeat when running.
+    /// Cancelling a cancelled job returns it unchanged. Rejects with `E_NOT_FOUND` or
+    /// `E_INVALID_TRANSITION` (the job completed or failed).
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<RenderJob>")]
+    pub fn cancel_job<'env>(
+        &self,
+        env: &'env Env,
+        id: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
+        let id = job_id(id);
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move { engine.store().cancel(&id?).await },
+            job_json,
+        )
+    }
+
+    /// Soft-deletes a job (kept for audit, hidden from `getJob` and `listJobs`); resolves
+    /// to the deleted job. Rejects with `E_NOT_FOUND`.
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<RenderJob>")]
+    pub fn delete_job<'env>(
+        &self,
+        env: &'env Env,
+        id: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
+        let id = job_id(id);
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move { engine.store().delete(&id?).await },
+            job_json,
+        )
+    }
+
+    /// Starts workers in this process (up to `concurrency` jobs at once). Calling it
+    /// again while they run does nothing.
+    #[napi]
+    pub fn start(&self, env: Env) -> napi::Result<()> {
+        let mut workers = self.workers.try_lock().map_err(|_| {
+            to_js(
+                &env,
+                Error::Conflict("the engine is stopping; await stop() first".into()),
+            )
+        })?;
+        if workers.is_none() {
+            let engine = self.engine.clone();
+            *workers = Some(napi::bindgen_prelude::within_runtime_if_available(
+                move || engine.start(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stops the workers: no new claims, running jobs get `deadlineMs` (default 30 000)
+    /// to finish, the rest go back to the queue. Resolves to what the workers did.
+    #[napi(
+        ts_args_type = "deadlineMs?: number | undefined | null",
+        ts_return_type = "Promise<ShutdownSummary>"
+    )]
+    pub fn stop<'env>(
+        &self,
+        env: &'env Env,
+        deadline_ms: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, ShutdownSummary>> {
+        let deadline = match convert::is_absent(&deadline_ms) {
+            Ok(true) => Ok(Duration::from_secs(30)),
+            _ => deadline_ms
+                .and_then(|v| match v.get_type() {
+                    // SAFETY: checked to be a number.
+                    Ok(ValueType::Number) => unsafe { v.cast::<f64>() }.ok(),
+                    _ => None,
+                })
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+                .ok_or_else(|| invalid("deadlineMs", "must be a number of milliseconds")),
+        };
+        let workers = self.workers.clone();
+        promise(
+            env,
+            async move {
+                let deadline = deadline?;
+                let running = workers.lock().await.take();
+                match running {
+                    Some(w) => w.shutdown(deadline).await,
+                    None => Ok(Default::default()),
+                }
+            },
+            |report| {
+                let ids = |v: Vec<JobId>| v.into_iter().map(JobId::into_string).collect();
+                Ok(ShutdownSummary {
+                    completed: ids(report.completed),
+                    failed: ids(report.failed),
+                    retrying: ids(report.retrying),
+                    cancelled: ids(report.cancelled),
+                    released: ids(report.released),
+                    lost: ids(report.lost),
+                })
+            },
+        )
+    }
+
+    /// Calls `callback` with every progress event from now on (from any worker of this
+    /// engine). The callback runs on the JS thread; it does not keep the process alive.
+    #[napi(ts_args_type = "callback: (event: ProgressEvent) => void")]
+    pub fn on_progress(&self, env: Env, callback: Option<Unknown>) -> napi::Result<()> {
+        let callback = callback
+            .filter(|c| matches!(c.get_type(), Ok(ValueType::Function)))
+            .ok_or_else(|| to_js(&env, invalid("callback", "must be a function")))?;
+        // SAFETY: checked to be a function just above.
+        let function = unsafe { callback.cast::<Function<ProgressEvent, ()>>() }?;
+        let tsfn: ProgressCallback = function
+            .build_threadsafe_function()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let mut events = self.engine.subscribe();
+        let forward = napi::bindgen_prelude::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => {
+                        let status = tsfn.call(
+                            progress_event(event),
+                            ThreadsafeFunctionCallMode::NonBlocking,
+                        );
+                        if status == Status::Closing {
+                            break;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+        self.listeners
+            .lock()
+            .map_err(|_| napi::Error::from_reason("progress listeners poisoned"))?
+            .push(forward);
+        Ok(())
+    }
+
+    /// Removes every progress callback.
+    #[napi]
+    pub fn off_progress(&self) -> napi::Result<()> {
+        let mut listeners = self
+            .listeners
+            .lock()
+            .map_err(|_| napi::Error::from_reason("progress listeners poisoned"))?;
+        for listener in listeners.drain(..) {
+            listener.abort();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+// RenderEngine on SQLite: a full job from createJob to completed, with progress events,
+// and the job methods' errors.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+import { rejectsWith, solidPng } from './fixtures.mjs'
+
+const require = createRequire(import.meta.url)
+const { RenderEngine } = require('../../index.js')
+
+const dir = mkdtempSync(join(tmpdir(), 'render-engine-node-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+async function openEngine(name) {
+  return RenderEngine.open({
+    database: `sqlite://${join(dir, `${name}.db`)}`,
+    dataDir: join(dir, name),
+    concurrency: 1,
+    pollMs: 50,
+    outputs: { printFile: true, allStills: false, turntable: false },
+  })
+}
+
+async function waitFor(engine, id, done, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const job = await engine.getJob(id)
+    if (done(job)) return job
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status}`)
+    await sleep(50)
+  }
+}
+
+test('a job goes from createJob to completed on SQLite, with progress events', async () => {
+  const engine = await openEngine('full')
+  const events = []
+  engine.onProgress((event) => events.push(event))
+  const design = await solidPng(600, 600, [30, 90, 200, 255])
+  const created = await engine.createJob({
+    product_id: 'prod_node',
+    variant_id: 'variant_1',
+    preset: 'chest-large',
+    color: '#f3f4f6',
+    metadata: { shop: 'acme' },
+    design,
+  })
+  assert.equal(created.status, 'pending')
+  assert.match(created.id, /^rjob_/)
+  assert.equal(created.product_id, 'prod_node')
+  assert.equal(created.variant_id, 'variant_1')
+  assert.equal(typeof created.created_at, 'string')
+  assert.ok(!Number.isNaN(Date.parse(created.created_at)))
+
+  engine.start()
+  engine.start() // a second start while running does nothing
+  const done = await waitFor(engine, created.id, (j) => ['completed', 'failed', 'cancelled'].includes(j.status))
+  assert.equal(done.status, 'completed', `${done.error_code}: ${done.error_message}`)
+  assert.ok(done.composited_file_url)
+  assert.ok(done.rendered_image_url)
+  assert.equal(done.metadata.shop, 'acme')
+  assert.ok(done.metadata.preflight)
+
+  // Events arrive on the JS thread shortly after the job completes.
+  const deadline = Date.now() + 5_000
+  while (!events.some((e) => e.stage === 'completed') && Date.now() < deadline) await sleep(20)
+  const mine = events.filter((e) => e.job_id === created.id)
+  assert.ok(mine.length >= 3, `events: ${JSON.stringify(events)}`)
+  assert.ok(mine.some((e) => e.stage === 'compositing'))
+  assert.ok(mine.some((e) => e.stage === 'completed' && e.percent === 100))
+  for (let i = 1; i < mine.length; i++) assert.ok(mine[i].percent >= mine[i - 1].percent)
+
+  const page = await engine.listJobs({ product_id: 'prod_node', statuses: ['completed'] })
+  assert.deepEqual(page.jobs.map((j) => j.id), [created.id])
+  assert.equal(page.next_cursor, null)
+  const summary = await engine.stop(5_000)
+  assert.deepEqual(summary.completed, [created.id])
+  engine.offProgress()
+})
+
+test('a corrupt design fails its job with the decoding code; retryJob puts it back in the queue', async () => {
+  const engine = await openEngine('failing')
+  const good = await solidPng(600, 600)
+  // A valid header (the submit check passes) with the end of the pixel data cut off.
+  const corrupt = good.subarray(0, good.length - 30)
+  const job = await engine.createJob({ product_id: 'prod_bad', preset: 'chest-large', design: corrupt })
+  engine.start()
+  const failed = await waitFor(engine, job.id, (j) => j.status === 'failed')
+  assert.equal(failed.error_code, 'E_IMAGE_DECODE')
+  assert.ok(failed.error_message)
+  await engine.stop(5_000)
+  const retried = await engine.retryJob(job.id)
+  assert.equal(retried.status, 'pending')
+  assert.equal(retried.attempt, failed.attempt + 1)
+})
+
+test('job methods: cancel, retry, delete and their errors', async () => {
+  const engine = await openEngine('methods')
+  const design = await solidPng(64, 64)
+  const job = await engine.createJob({ product_id: 'prod_2', preset: 'back-small', design })
+  const cancelled = await engine.cancelJob(job.id)
+  assert.equal(cancelled.status, 'cancelled')
+  assert.equal((await engine.cancelJob(job.id)).status, 'cancelled') // idempotent
+  await rejectsWith(assert, engine.retryJob(job.id), 'E_INVALID_TRANSITION')
+  const deleted = await engine.deleteJob(job.id)
+  assert.ok(deleted.deleted_at)
+  await rejectsWith(assert, engine.getJob(job.id), 'E_NOT_FOUND')
+  const withDeleted = await engine.listJobs({ include_deleted: true })
+  assert.equal(withDeleted.jobs.length, 1)
+  assert.equal((await engine.listJobs()).jobs.length, 0)
+
+  let e = await rejectsWith(assert, engine.getJob(42), 'E_VALIDATION')
+  assert.equal(e.fields[0].field, 'id')
+  await rejectsWith(assert, engine.getJob('rjob_01JABCDEFGHJKMNPQRSTVWXYZ0'), 'E_NOT_FOUND')
+  e = await rejectsWith(assert, engine.createJob({ product_id: 'p', preset: 'huge', design }), 'E_VALIDATION')
+  assert.equal(e.fields[0].field, 'preset')
+  e = await rejectsWith(assert, engine.createJob({ product_id: 'p', preset: 'chest-large' }), 'E_VALIDATION')
+  assert.equal(e.fields[0].field, 'input')
+  await rejectsWith(assert, engine.createJob({ product_id: 'p', preset: 'chest-large', design: Buffer.from('zz') }), 'E_UNSUPPORTED_FORMAT')
+  await rejectsWith(assert, engine.createJob('job'), 'E_VALIDATION')
+  await rejectsWith(assert, engine.listJobs({ statuses: ['done'] }), 'E_VALIDATION')
+  assert.throws(() => engine.onProgress('not a function'), (err) => err.code === 'E_VALIDATION')
+  await rejectsWith(assert, engine.stop('soon'), 'E_VALIDATION')
+  assert.deepEqual((await engine.stop()).completed, [])
+})
+
+test('RenderEngine.open checks its options', async () => {
+  let e = await rejectsWith(assert, RenderEngine.open(), 'E_VALIDATION')
+  assert.equal(e.fields[0].field, 'options')
+  e = await rejectsWith(assert, RenderEngine.open({ database: 'sqlite::memory:', dataDir: 7 }), 'E_VALIDATION')
+  e = await rejectsWith(
+    assert,
+    RenderEngine.open({ database: `sqlite://${join(dir, 'x.db')}`, dataDir: join(dir, 'x'), renderer: 'povray' }),
+    'E_VALIDATION',
+  )
+  assert.equal(e.fields[0].field, 'renderer')
+  e = await rejectsWith(
+    assert,
+    RenderEngine.open({ database: `sqlite://${join(dir, 'y.db')}`, dataDir: join(dir, 'y'), jobTimeoutMs: -1 }),
+    'E_VALIDATION',
+  )
+  assert.equal(e.fields[0].field, 'jobTimeoutMs')
+})
+
+test('renderer: blender opens with a live Blender and is E_RENDERER_UNAVAILABLE without one', async () => {
+  const options = (name) => ({
+    database: `sqlite://${join(dir, `${name}.db`)}`,
+    dataDir: join(dir, name),
+    renderer: 'blender',
+  })
+  process.env.BLENDER_PATH = join(dir, 'no-such-blender')
+  try {
+    const e = await rejectsWith(assert, RenderEngine.open(options('no-blender')), 'E_RENDERER_UNAVAILABLE')
+    assert.match(e.message, /Blender/)
+  } finally {
+    delete process.env.BLENDER_PATH
+  }
+  // scripts/test installs Blender (scripts/ensure-blender), so CI takes this path.
+  if (spawnSync('blender', ['--version']).status === 0) {
+    const engine = await RenderEngine.open(options('blender'))
+    assert.deepEqual((await engine.listJobs()).jobs, [])
+  }
+})
