@@ -350,7 +350,8 @@ async fn a_timeout_during_compose_never_renders() {
     let engine = Engine::open(
         config(dir.path(), "sqlite")
             .with_renderer(renderer.clone())
-            .with_job_timeout(Duration::from_millis(300))
+            // Far less than loading and composing the design take.
+            .with_job_timeout(Duration::from_millis(1))
             .with_max_attempts(1),
     )
     .await

@@ -31,6 +31,9 @@ fn design_png(seed: u8) -> Vec<u8> {
     out
 }
 
+/// Every output: the slowest jobs, easiest to catch in the middle.
+const FULL: &str = "print,stills,turntable";
+
 /// A `render-engine worker` process on `data` and `database`, logging to a file.
 struct WorkerProcess {
     child: Child,
@@ -38,12 +41,13 @@ struct WorkerProcess {
 }
 
 impl WorkerProcess {
-    fn start(data: &Path, database: &str, name: &str, extra: &[&str]) -> Self {
+    /// `outputs`: the worker's `--outputs` list; the full set (`print,stills,turntable`)
+    /// keeps a job running long enough to be caught in the middle.
+    fn start(data: &Path, database: &str, name: &str, outputs: &str, extra: &[&str]) -> Self {
         let log = data.join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_render-engine"))
             .args(["worker", "--concurrency", "1", "--poll-ms", "50"])
-            // Atlas, print file and front still: quick enough in a debug build.
-            .args(["--outputs", "print"])
+            .args(["--outputs", outputs])
             .args(extra)
             .arg("--database")
             .arg(database)
@@ -171,12 +175,12 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// Every output listed in the job's metadata exists with its size, and nothing else
 /// was committed for the job.
-async fn outputs_present(engine: &Engine, data: &Path, job: &StoredJob) {
+async fn outputs_present(engine: &Engine, data: &Path, job: &StoredJob, expected: usize) {
     let outputs = job.job.metadata.as_ref().unwrap()["outputs"]
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(outputs.len(), 3, "{outputs:?}");
+    assert_eq!(outputs.len(), expected, "{outputs:?}");
     for o in &outputs {
         let key = engine
             .storage()
@@ -197,14 +201,14 @@ async fn worker_process_works_jobs_and_stops_gracefully() {
     let engine = client(data, &database).await;
 
     // SIGTERM after the work is done: a clean exit reporting what it did.
-    let worker = WorkerProcess::start(data, &database, "a", &[]);
+    let worker = WorkerProcess::start(data, &database, "a", "print", &[]);
     let id = submit(&engine, 1).await;
     let job = wait_until(&engine, &id, Duration::from_secs(120), |j| {
         j.job.status.is_terminal()
     })
     .await;
     assert_eq!(job.job.status, JobStatus::Completed);
-    outputs_present(&engine, data, &job).await;
+    outputs_present(&engine, data, &job, 3).await;
     worker.signal(libc::SIGTERM);
     let (status, log) = worker.wait(Duration::from_secs(20));
     assert!(status.success(), "{log}");
@@ -212,7 +216,7 @@ async fn worker_process_works_jobs_and_stops_gracefully() {
 
     // SIGINT in the middle of a job, with no time to finish it: the job is released
     // back to the queue, unleased, for another worker.
-    let worker = WorkerProcess::start(data, &database, "b", &["--shutdown-secs", "0"]);
+    let worker = WorkerProcess::start(data, &database, "b", FULL, &["--shutdown-secs", "0"]);
     let id = submit(&engine, 2).await;
     wait_until(&engine, &id, Duration::from_secs(60), running).await;
     worker.signal(libc::SIGINT);
@@ -228,7 +232,7 @@ async fn worker_process_works_jobs_and_stops_gracefully() {
     );
 
     // The next worker picks it up and completes it.
-    let worker = WorkerProcess::start(data, &database, "c", &[]);
+    let worker = WorkerProcess::start(data, &database, "c", "print", &[]);
     let job = wait_until(&engine, &id, Duration::from_secs(120), |j| {
         j.job.status.is_terminal()
     })
@@ -253,8 +257,8 @@ async fn two_worker_processes_one_killed_mid_job_every_job_ends_once() {
         ids.push(submit(&engine, seed).await);
     }
     let fast_lease = ["--lease-secs", "2", "--heartbeat-secs", "0.3"];
-    let a = WorkerProcess::start(data, &url, "a", &fast_lease);
-    let b = WorkerProcess::start(data, &url, "b", &fast_lease);
+    let a = WorkerProcess::start(data, &url, "a", FULL, &fast_lease);
+    let b = WorkerProcess::start(data, &url, "b", FULL, &fast_lease);
 
     // Find the job worker A is in the middle of, and kill A there.
     let a_name = a.worker_name();
@@ -301,7 +305,7 @@ async fn two_worker_processes_one_killed_mid_job_every_job_ends_once() {
             job.job.error_message
         );
         assert!(job.lease.is_none());
-        outputs_present(&engine, data, job).await;
+        outputs_present(&engine, data, job, 7).await;
         if job.id() == victim.id() {
             // The killed attempt counts once, as a lost lease; the second one completed.
             assert_eq!(job.job.attempt, 2);
