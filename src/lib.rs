@@ -36,8 +36,8 @@ pub use compose::{
     GarmentColor, Placement, PreflightReport, WarningCode,
 };
 pub use engine::{
-    DesignSource, Engine, EngineConfig, OutputSelection, ProgressEvent, ShutdownReport, Stage,
-    Submission, Workers,
+    DesignSource, Engine, EngineConfig, HttpDesigns, IpRange, OutputSelection, ProgressEvent,
+    ShutdownReport, Stage, Submission, Workers,
 };
 pub use error::{Error, FieldError, Result};
 pub use job::{

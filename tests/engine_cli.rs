@@ -75,3 +75,21 @@ fn a_text_file_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("error[E_UNSUPPORTED_FORMAT]"));
 }
+
+#[test]
+fn a_design_url_on_a_private_address_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path())
+        .args([
+            "submit",
+            "http://169.254.169.254/latest/meta-data/",
+            "--product",
+            "prod_1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error[E_VALIDATION]"), "{stderr}");
+    assert!(stderr.contains("link-local"), "{stderr}");
+}

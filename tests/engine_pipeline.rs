@@ -15,7 +15,7 @@ use render_engine::{
 
 mod common;
 #[cfg(feature = "postgres")]
-use common::postgres_url;
+use common::{drop_schema, postgres_url};
 
 fn design_png() -> Vec<u8> {
     let img = image::RgbaImage::from_fn(400, 300, |x, y| {
@@ -89,12 +89,16 @@ async fn blob(engine: &Engine, url: &str) -> Vec<u8> {
     engine.storage().get(&key).await.unwrap()
 }
 
-/// A renderer that fails its first `fail` calls with a transient error, or sleeps.
+/// A renderer that fails its first `fail` calls with a transient error, or waits
+/// `sleep` (watching the request's cancel token, as the Blender backend watches its
+/// process) before rendering.
 struct TestRenderer {
     inner: BakedRenderer,
     fail: usize,
     sleep: Duration,
     calls: AtomicUsize,
+    /// Renders that saw the cancel token and returned `E_CANCELLED`.
+    stopped: AtomicUsize,
 }
 
 impl TestRenderer {
@@ -104,6 +108,7 @@ impl TestRenderer {
             fail,
             sleep,
             calls: AtomicUsize::new(0),
+            stopped: AtomicUsize::new(0),
         })
     }
 }
@@ -118,7 +123,14 @@ impl Renderer for TestRenderer {
         if call < self.fail {
             return Err(Error::Storage("injected transient failure".into()));
         }
-        std::thread::sleep(self.sleep);
+        let until = Instant::now() + self.sleep;
+        while Instant::now() < until {
+            if let Err(e) = request.check_cancelled() {
+                self.stopped.fetch_add(1, Ordering::SeqCst);
+                return Err(e);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         self.inner.render(request)
     }
 }
@@ -243,6 +255,7 @@ async fn memory_submit_work_complete() {
 async fn postgres_submit_work_complete() {
     if let Some(url) = postgres_url().await {
         complete_with_every_output(&url).await;
+        drop_schema(&url).await;
     }
 }
 
@@ -295,11 +308,50 @@ async fn transient_failure_is_retried_then_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attempt_that_runs_too_long_times_out() {
     let dir = tempfile::tempdir().unwrap();
-    let renderer = TestRenderer::new(0, Duration::from_secs(3));
+    let renderer = TestRenderer::new(0, Duration::from_secs(120));
     let engine = Engine::open(
         config(dir.path(), "sqlite")
-            .with_renderer(renderer)
-            .with_job_timeout(Duration::from_millis(700))
+            .with_renderer(renderer.clone())
+            .with_job_timeout(Duration::from_secs(10))
+            .with_max_attempts(1),
+    )
+    .await
+    .unwrap();
+    // The small back print composes quickly, so the time limit falls in the render.
+    let mut small = submission();
+    small.preset = Preset::BackSmall;
+    let id = engine.submit(small).await.unwrap().job.id().clone();
+    let workers = engine.start();
+    let started = Instant::now();
+    let job = finished(&engine, &id).await;
+    // The timeout stopped the render itself (through its cancel token), not only the
+    // wait for it: the job is recorded once the render returned, long before the
+    // renderer's two minutes or the worker's 30 s grace.
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the timed-out render ran on: {:?}",
+        started.elapsed()
+    );
+    let entered = renderer.calls.load(Ordering::SeqCst);
+    assert_eq!(
+        renderer.stopped.load(Ordering::SeqCst),
+        entered,
+        "a render that was entered saw the token"
+    );
+    workers.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(job.job.status, JobStatus::Failed);
+    assert_eq!(job.job.error_code.as_deref(), Some("E_TIMEOUT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_during_compose_never_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let renderer = TestRenderer::new(0, Duration::ZERO);
+    let engine = Engine::open(
+        config(dir.path(), "sqlite")
+            .with_renderer(renderer.clone())
+            // Far less than loading and composing the design take.
+            .with_job_timeout(Duration::from_millis(1))
             .with_max_attempts(1),
     )
     .await
@@ -310,13 +362,15 @@ async fn an_attempt_that_runs_too_long_times_out() {
     workers.shutdown(Duration::from_secs(5)).await.unwrap();
     assert_eq!(job.job.status, JobStatus::Failed);
     assert_eq!(job.job.error_code.as_deref(), Some("E_TIMEOUT"));
+    assert_eq!(renderer.calls.load(Ordering::SeqCst), 0);
+    assert!(job.job.composited_file_url.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_while_rendering() {
     let dir = tempfile::tempdir().unwrap();
-    let renderer = TestRenderer::new(0, Duration::from_secs(3));
-    let engine = Engine::open(config(dir.path(), "sqlite").with_renderer(renderer))
+    let renderer = TestRenderer::new(0, Duration::from_secs(30));
+    let engine = Engine::open(config(dir.path(), "sqlite").with_renderer(renderer.clone()))
         .await
         .unwrap();
     let id = engine.submit(submission()).await.unwrap().job.id().clone();
@@ -330,6 +384,8 @@ async fn cancel_while_rendering() {
         "cancel took {:?}",
         started.elapsed()
     );
+    // The render itself stopped (E_CANCELLED from its token) before the job was recorded.
+    assert_eq!(renderer.stopped.load(Ordering::SeqCst), 1);
     let report = workers.shutdown(Duration::from_secs(5)).await.unwrap();
     assert_eq!(job.job.status, JobStatus::Cancelled);
     assert_eq!(report.cancelled, vec![id]);
@@ -338,14 +394,25 @@ async fn cancel_while_rendering() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_releases_running_jobs() {
     let dir = tempfile::tempdir().unwrap();
-    let renderer = TestRenderer::new(0, Duration::from_secs(4));
-    let engine = Engine::open(config(dir.path(), "sqlite").with_renderer(renderer))
+    let renderer = TestRenderer::new(0, Duration::from_secs(30));
+    let engine = Engine::open(config(dir.path(), "sqlite").with_renderer(renderer.clone()))
         .await
         .unwrap();
     let id = engine.submit(submission()).await.unwrap().job.id().clone();
     let workers = engine.start();
     wait_for(&engine, &id, |j| j.job.status == JobStatus::Rendering).await;
+    let asked = Instant::now();
     let report = workers.shutdown(Duration::from_millis(200)).await.unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(
+        renderer.stopped.load(Ordering::SeqCst),
+        1,
+        "the render stopped"
+    );
     assert_eq!(report.released, vec![id.clone()]);
     let job = engine.store().get(&id).await.unwrap();
     assert_eq!(job.job.status, JobStatus::Pending, "back in the queue");

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 mod common;
 #[cfg(feature = "postgres")]
-use common::postgres_url;
+use common::{drop_schema, postgres_url};
 
 async fn annotate_then_complete(url: &str) {
     let store = open_store(url).await.unwrap();
@@ -104,5 +104,51 @@ async fn sqlite_store_keeps_annotations() {
 async fn postgres_store_keeps_annotations() {
     if let Some(url) = postgres_url().await {
         annotate_then_complete(&url).await;
+        drop_schema(&url).await;
     }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn stale_engine_schemas_are_swept() {
+    use sqlx::{Connection, Executor, Row};
+    let Ok(mut conn) = sqlx::PgConnection::connect(&common::postgres_base()).await else {
+        // postgres_url() below skips, or fails under CI=true.
+        assert!(postgres_url().await.is_none());
+        return;
+    };
+    // A schema left by a test that died two hours ago, and one of a test running now.
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let stale = format!(
+        "re_engine_{}",
+        ulid::Ulid::from_datetime(two_hours_ago)
+            .to_string()
+            .to_lowercase()
+    );
+    let fresh = format!("re_engine_{}", ulid::Ulid::new().to_string().to_lowercase());
+    for schema in [&stale, &fresh] {
+        conn.execute(format!("CREATE SCHEMA \"{schema}\"").as_str())
+            .await
+            .unwrap();
+    }
+    let url = postgres_url().await.unwrap();
+    let exists = |rows: &[sqlx::postgres::PgRow], name: &str| {
+        rows.iter().any(|r| r.get::<String, _>(0) == name)
+    };
+    let rows = conn
+        .fetch_all("SELECT nspname::text FROM pg_namespace")
+        .await
+        .unwrap();
+    assert!(!exists(&rows, &stale), "the stale schema was swept");
+    assert!(exists(&rows, &fresh), "a young schema is left alone");
+    // Each test drops its own schema at the end.
+    let own = common::schema_of(&url).unwrap().to_string();
+    assert!(exists(&rows, &own));
+    drop_schema(&url).await;
+    drop_schema(&format!("x?schema={fresh}")).await;
+    let rows = conn
+        .fetch_all("SELECT nspname::text FROM pg_namespace")
+        .await
+        .unwrap();
+    assert!(!exists(&rows, &own) && !exists(&rows, &fresh));
 }

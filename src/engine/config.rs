@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fetch::HttpDesigns;
 use crate::error::{Error, Result};
 use crate::render::{RenderOutputs, Renderer, View};
 use crate::storage::BlobStorage;
+use crate::template::TemplatePack;
 
 /// The default number of jobs one engine works on at once.
 pub const DEFAULT_CONCURRENCY: usize = 2;
@@ -93,6 +95,11 @@ pub struct EngineConfig {
     /// The directory `file://` designs must lie inside; `file://` URLs are refused when
     /// absent.
     pub allowed_file_root: Option<PathBuf>,
+    /// Whether and how `http(s)://` designs are downloaded (default: refused).
+    pub http: HttpDesigns,
+    /// The template packs jobs may name in `template_id`, besides the built-in
+    /// `classic-tee` (which a pack with the same id replaces).
+    pub templates: Vec<TemplatePack>,
     /// The name this engine's workers claim jobs under (default `{hostname-ish}-{pid}`).
     pub worker_name: String,
 }
@@ -115,6 +122,11 @@ impl fmt::Debug for EngineConfig {
             .field("max_design_bytes", &self.max_design_bytes)
             .field("outputs", &self.outputs)
             .field("allowed_file_root", &self.allowed_file_root)
+            .field("http", &self.http)
+            .field(
+                "templates",
+                &self.templates.iter().map(|t| t.id()).collect::<Vec<_>>(),
+            )
             .field("worker_name", &self.worker_name)
             .finish()
     }
@@ -138,6 +150,8 @@ impl EngineConfig {
             max_design_bytes: DEFAULT_MAX_DESIGN_BYTES,
             outputs: OutputSelection::default(),
             allowed_file_root: None,
+            http: HttpDesigns::default(),
+            templates: Vec::new(),
             worker_name: format!("worker-{}", std::process::id()),
         }
     }
@@ -215,6 +229,42 @@ impl EngineConfig {
         self
     }
 
+    /// Downloads `http(s)://` designs under `http` (see [`HttpDesigns`]).
+    pub fn with_http_designs(mut self, http: HttpDesigns) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Makes `pack` available to jobs whose `template_id` is its id.
+    pub fn with_template(mut self, pack: TemplatePack) -> Self {
+        self.templates.retain(|t| t.id() != pack.id());
+        self.templates.push(pack);
+        self
+    }
+
+    /// The template pack with id `id` (`None`: the built-in `classic-tee`), or
+    /// `E_VALIDATION` on field `template_id` naming the packs there are.
+    pub fn template(&self, id: Option<&str>) -> Result<TemplatePack> {
+        let id = id.unwrap_or(crate::template::BUILTIN_ID);
+        if let Some(pack) = self.templates.iter().find(|t| t.id() == id) {
+            return Ok(pack.clone());
+        }
+        if id == crate::template::BUILTIN_ID {
+            return Ok(TemplatePack::builtin());
+        }
+        let mut known: Vec<&str> = self.templates.iter().map(|t| t.id()).collect();
+        if !known.contains(&crate::template::BUILTIN_ID) {
+            known.insert(0, crate::template::BUILTIN_ID);
+        }
+        Err(Error::validation(
+            "template_id",
+            format!(
+                "`{id}` is not a configured template pack; use one of: {}",
+                known.join(", ")
+            ),
+        ))
+    }
+
     /// Claims jobs under this worker name.
     pub fn with_worker_name(mut self, name: impl Into<String>) -> Self {
         self.worker_name = name.into();
@@ -259,6 +309,9 @@ impl EngineConfig {
         }
         if self.max_design_bytes == 0 {
             bad("max_design_bytes", "must be at least one byte");
+        }
+        if self.http.enabled && self.http.timeout.is_zero() {
+            bad("http.timeout", "must be longer than zero");
         }
         if self.worker_name.trim().is_empty() {
             bad("worker_name", "must not be empty");

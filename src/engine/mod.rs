@@ -1,8 +1,10 @@
 //! The engine: submitted designs become finished jobs.
 //!
 //! [`Engine::open`] connects the job store, the blob storage and the renderer named in an
-//! [`EngineConfig`]. [`Engine::submit`] checks a design (size, format by magic bytes,
-//! pixel count from the header) before anything is written, stores it under a
+//! [`EngineConfig`]. [`Engine::submit`] takes the design as bytes, a `file://` URL
+//! inside an allowed root or, when enabled, an `http(s)://` URL fetched with SSRF checks
+//! ([`HttpDesigns`]); it checks the design (size, format by magic bytes, pixel count from
+//! the header) before anything is written, stores it under a
 //! content-addressed key and creates a `pending` job. [`Engine::start`] runs workers that
 //! claim jobs with a lease, heartbeat while working, and carry each job through
 //! `compositing` and `rendering` to `completed`, or to `failed` / `cancelled`:
@@ -17,14 +19,23 @@
 //!   retry with backoff while attempts remain; a permanent one (a corrupt design) fails
 //!   the job for good;
 //! - each attempt has a time limit; a cancel request seen at a heartbeat stops the job
-//!   and it ends `cancelled`;
+//!   and it ends `cancelled`. Either way the job's [`crate::CancelToken`] is passed to the
+//!   compositor and the renderer, which stop at their next check (the Blender backend
+//!   kills its process), and the worker waits for them before recording the outcome;
+//! - identical work is not redone: when a completed job had the same design, template
+//!   pack, preset, colour, outputs and renderer, its outputs are copied to the new job
+//!   and `metadata.reused_from` names it (see `reuse.rs` for why copies);
+//! - a job's `template_id` picks one of the configured template packs
+//!   ([`EngineConfig::with_template`]); an unknown one is refused at submit;
 //! - [`Workers::shutdown`] stops claiming, lets running jobs finish within a deadline and
 //!   releases the rest so another worker picks them up.
 //!
 //! Progress is a broadcast stream of [`ProgressEvent`]s ([`Engine::subscribe`]).
 
 mod config;
+mod fetch;
 mod progress;
+mod reuse;
 mod submit;
 mod worker;
 
@@ -44,6 +55,7 @@ pub use config::{
     EngineConfig, OutputSelection, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_JOB_TIMEOUT,
     DEFAULT_LEASE, DEFAULT_MAX_DESIGN_BYTES, DEFAULT_POLL,
 };
+pub use fetch::{refused_kind, HttpDesigns, IpRange, DEFAULT_HTTP_REDIRECTS, DEFAULT_HTTP_TIMEOUT};
 pub use progress::{ProgressEvent, Stage};
 pub use submit::{DesignSource, Submission};
 
@@ -128,13 +140,17 @@ impl Engine {
     /// Checks and stores the design, then creates the job `pending`.
     ///
     /// Nothing is written when the submission is refused: `E_VALIDATION` (bad fields, a
-    /// `file://` URL outside the allowed root, an unsupported URL scheme),
+    /// `file://` URL outside the allowed root, an unsupported URL scheme,
+    /// a `template_id` that names no configured pack, an `http(s)://` URL when downloads
+    /// are off or whose host is a refused address, a download that fails),
     /// `E_UNSUPPORTED_FORMAT` (not PNG, JPEG, WebP or SVG by content),
     /// `E_IMAGE_TOO_LARGE` (over the size or pixel limit), `E_IMAGE_DECODE` (an
     /// unreadable image header), `E_NOT_FOUND` (a missing file). With an idempotency key
     /// already used, the existing job is returned with `created == false`.
     pub async fn submit(&self, submission: Submission) -> Result<CreatedJob> {
         let inner = &self.inner;
+        // An unknown template is refused before the design is even loaded.
+        inner.config.template(submission.template_id.as_deref())?;
         let bytes = submit::load(submission.design.clone(), &inner.config).await?;
         let max = inner.config.max_design_bytes;
         let checked = tokio::task::spawn_blocking(move || submit::check(bytes, max))

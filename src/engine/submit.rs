@@ -18,8 +18,9 @@ use crate::storage::BlobKey;
 pub enum DesignSource {
     /// The design's bytes.
     Bytes(Vec<u8>),
-    /// A `file://` URL inside the configured allowed root. (`http(s)://` is not
-    /// supported yet and is refused with `E_VALIDATION`.)
+    /// A `file://` URL inside the configured allowed root, or an `http(s)://` URL when
+    /// downloads are enabled ([`crate::engine::HttpDesigns`]): never from a loopback,
+    /// private, link-local, unspecified or multicast address unless allowed.
     Url(String),
 }
 
@@ -110,13 +111,23 @@ pub(crate) async fn load(source: DesignSource, config: &EngineConfig) -> Result<
                     let path = inside_root(root, &path)?;
                     read_capped(&path, config.max_design_bytes).await
                 }
-                "http" | "https" => Err(Error::validation(
-                    "design",
-                    "http(s) design URLs are not supported yet; pass the bytes or a file:// URL",
-                )),
+                "http" | "https" => {
+                    if !config.http.enabled {
+                        return Err(Error::validation(
+                            "design",
+                            "http(s) design URLs are refused: downloads are not enabled \
+                             (EngineConfig::with_http_designs); pass the bytes or a file:// URL",
+                        ));
+                    }
+                    let policy = config.http.clone();
+                    let max = config.max_design_bytes;
+                    tokio::task::spawn_blocking(move || super::fetch::fetch(&url, &policy, max))
+                        .await
+                        .map_err(super::join_error)?
+                }
                 other => Err(Error::validation(
                     "design",
-                    format!("the URL scheme `{other}` is not supported; use file://"),
+                    format!("the URL scheme `{other}` is not supported; use file:// or http(s)://"),
                 )),
             }
         }
@@ -131,7 +142,7 @@ async fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
     Ok(tokio::fs::read(path).await?)
 }
 
-fn too_large(len: u64, max: u64) -> Error {
+pub(crate) fn too_large(len: u64, max: u64) -> Error {
     Error::ImageTooLarge(format!(
         "the design is {len} bytes; the limit is {max} bytes ({:.1} MiB)",
         max as f64 / (1024.0 * 1024.0)

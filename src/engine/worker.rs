@@ -1,14 +1,14 @@
 //! The workers: claim, heartbeat, run the pipeline, record the outcome.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::progress::Stage;
-use super::{join_error, Inner, ShutdownReport};
+use super::{join_error, reuse, Inner, ShutdownReport};
 use crate::cancel::CancelToken;
 use crate::compose::{compose, encode_png, ComposeOptions, DecodeLimits, GarmentColor};
 use crate::error::{Error, Result};
@@ -16,6 +16,21 @@ use crate::job::{JobEvent, JobId, JobStatus};
 use crate::render::{encode_mp4, encode_webp, RenderProgress, RenderRequest};
 use crate::storage::{BlobKey, StoredBlob};
 use crate::store::{JobUpdate, StoredJob};
+
+/// How long a stopped job waits for its compose or render to notice the cancel token
+/// before the worker records the outcome anyway.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// Every output name a job can have (the files under `jobs/{id}/`).
+const OUTPUT_NAMES: [&str; 7] = [
+    "atlas.png",
+    "print.png",
+    "front.png",
+    "back.png",
+    "three-quarter.png",
+    "turntable.mp4",
+    "turntable.webp",
+];
 
 /// How one claimed job ended for this worker.
 enum Outcome {
@@ -140,18 +155,32 @@ async fn run_job(
         format!("claimed by {}", inner.config.worker_name),
     );
 
+    // A worker that died during an earlier attempt left its staged outputs behind.
+    for earlier in 1..attempt {
+        for name in OUTPUT_NAMES {
+            if let Ok(key) = BlobKey::parse(format!("staging/{id}/{earlier}/{name}")) {
+                let _ = inner.storage.delete(&key).await;
+            }
+        }
+    }
+
     let cancel = CancelToken::new();
+    // Held by the blocking compose/render while it runs: a stopped job waits for it, so
+    // a cancelled render has really ended (and its slot is free) when the job is recorded.
+    let busy = Arc::new(Semaphore::new(1));
     let (stop_tx, mut stop_rx) = watch::channel(None::<bool>);
+    let (quit_beats, beats_quit) = watch::channel(false);
     let heartbeat = tokio::spawn(heartbeat_loop(
         inner.clone(),
         id.clone(),
         token.clone(),
         stop_tx,
+        beats_quit,
     ));
 
     let mut staged: Vec<BlobKey> = Vec::new();
     let ended = {
-        let work = pipeline(&inner, &mut current, &mut staged, &cancel);
+        let work = pipeline(&inner, &mut current, &mut staged, &cancel, &busy);
         tokio::select! {
             r = tokio::time::timeout(inner.config.job_timeout, work) => match r {
                 Ok(Ok(())) => None,
@@ -166,7 +195,12 @@ async fn run_job(
         }
     };
     cancel.cancel();
-    heartbeat.abort();
+    // The compose or render stops at its next check of the token.
+    let _ = tokio::time::timeout(STOP_GRACE, busy.acquire()).await;
+    // Stopped between beats, never in the middle of a store call: a store future dropped
+    // inside its transaction would hand its connection back mid-transaction.
+    let _ = quit_beats.send(true);
+    let _ = heartbeat.await;
     for key in &staged {
         let _ = inner.storage.delete(key).await;
     }
@@ -235,18 +269,28 @@ async fn finish(inner: &Inner, current: StoredJob, token: &str, stop: Stop) -> O
     if retry {
         events.push(JobEvent::Retry);
     }
-    let update = JobUpdate {
-        current: &current,
-        events: &events,
-    };
-    match store.apply_many(&[update]).await {
-        Ok(mut results) => match results.pop() {
-            Some(Ok(_)) if retry => Outcome::Retrying,
-            Some(Ok(_)) => Outcome::Failed,
-            _ => Outcome::Lost,
-        },
-        Err(_) => Outcome::Lost,
+    // A write of the stopped pipeline may have landed after `current` was read: on a
+    // version conflict, read the job again and, while the lease is still ours, retry.
+    let mut current = current;
+    for _ in 0..2 {
+        let update = JobUpdate {
+            current: &current,
+            events: &events,
+        };
+        match store.apply_many(&[update]).await {
+            Ok(mut results) => match results.pop() {
+                Some(Ok(_)) if retry => return Outcome::Retrying,
+                Some(Ok(_)) => return Outcome::Failed,
+                Some(Err(Error::Conflict(_))) => match store.get(current.id()).await {
+                    Ok(fresh) if fresh.lease_token() == Some(token) => current = fresh,
+                    _ => return Outcome::Lost,
+                },
+                _ => return Outcome::Lost,
+            },
+            Err(_) => return Outcome::Lost,
+        }
     }
+    Outcome::Lost
 }
 
 async fn cancel(inner: &Inner, current: &StoredJob) -> Outcome {
@@ -269,10 +313,14 @@ async fn heartbeat_loop(
     id: JobId,
     token: String,
     stop: watch::Sender<Option<bool>>,
+    mut quit: watch::Receiver<bool>,
 ) {
     let every = inner.config.heartbeat_every;
     loop {
-        tokio::time::sleep(every).await;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = quit.wait_for(|q| *q) => return,
+        }
         match inner
             .store
             .heartbeat(&id, &token, inner.config.lease_for)
@@ -295,8 +343,19 @@ async fn heartbeat_loop(
 
 /// Applies `event` and keeps the new version in `current`.
 async fn step(inner: &Inner, current: &mut StoredJob, event: JobEvent) -> Result<()> {
-    *current = inner.store.apply(current, &event).await?;
+    let store = inner.store.clone();
+    let job = current.clone();
+    *current = detached(async move { store.apply(&job, &event).await }).await?;
     Ok(())
+}
+
+/// Runs a store write as its own task: when the pipeline is stopped (timeout, cancel,
+/// shutdown) the write still runs to its end instead of being dropped inside its
+/// transaction, which would leave the pooled connection mid-transaction.
+async fn detached<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(write).await.map_err(join_error)?
 }
 
 fn check_cancel(cancel: &CancelToken) -> Result<()> {
@@ -308,27 +367,40 @@ fn check_cancel(cancel: &CancelToken) -> Result<()> {
 }
 
 /// One output: its final name, bytes and content type.
-struct Output {
-    name: &'static str,
-    bytes: Vec<u8>,
-    content_type: &'static str,
+pub(crate) struct Output {
+    pub(crate) name: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) content_type: String,
+}
+
+impl Output {
+    fn new(name: &str, bytes: Vec<u8>, content_type: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            bytes,
+            content_type: content_type.to_string(),
+        }
+    }
 }
 
 /// Writes outputs to staging keys, then renames them into `jobs/{id}/`: a stage's
 /// outputs appear only once all of them were written.
-async fn store_outputs(
+pub(crate) async fn store_outputs(
     inner: &Inner,
     job: &StoredJob,
     staged: &mut Vec<BlobKey>,
     outputs: Vec<Output>,
-) -> Result<Vec<(&'static str, StoredBlob)>> {
+) -> Result<Vec<(String, StoredBlob)>> {
     let id = job.id().as_str();
     let staging = BlobKey::parse(format!("staging/{id}/{}", job.job.attempt))?;
     let mut pending = Vec::new();
     for out in outputs {
-        let key = staging.join(out.name)?;
+        let key = staging.join(&out.name)?;
         staged.push(key.clone());
-        inner.storage.put(&key, out.bytes, out.content_type).await?;
+        inner
+            .storage
+            .put(&key, out.bytes, &out.content_type)
+            .await?;
         pending.push((out.name, key));
     }
     let mut stored = Vec::new();
@@ -340,8 +412,23 @@ async fn store_outputs(
     Ok(stored)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(join_error)?
+/// Runs `f` on the blocking pool, holding `busy` until it returns (even when the caller
+/// stopped waiting for it).
+async fn blocking<T: Send + 'static>(
+    busy: &Arc<Semaphore>,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let permit = busy
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::RenderFailed("the job's work guard was closed".into()))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(join_error)?
 }
 
 fn blob_json(name: &str, blob: &StoredBlob) -> Value {
@@ -353,12 +440,14 @@ fn blob_json(name: &str, blob: &StoredBlob) -> Value {
     })
 }
 
-/// compose -> store print file and atlas -> render -> encode -> store -> complete.
+/// compose -> store print file and atlas -> render -> encode -> store -> complete; or,
+/// when a completed job had the same inputs, copy its outputs and complete.
 async fn pipeline(
     inner: &Arc<Inner>,
     current: &mut StoredJob,
     staged: &mut Vec<BlobKey>,
     cancel: &CancelToken,
+    busy: &Arc<Semaphore>,
 ) -> Result<()> {
     let cfg = &inner.config;
     let id = current.id().clone();
@@ -397,6 +486,28 @@ async fn pipeline(
                 ),
             )
         })?;
+    let pack = cfg.template(current.job.template_id.as_deref())?;
+    let fingerprint = reuse::fingerprint(inner, &design_key, &pack, current, color);
+    if let Some(earlier) = reuse::find(inner, &fingerprint, &id).await {
+        send(
+            JobStatus::Compositing,
+            Stage::Storing,
+            10,
+            &format!("reusing the outputs of identical job {}", earlier.id()),
+        );
+        match reuse::copy_outputs(inner, current, staged, &earlier).await {
+            Ok(blobs) => {
+                let metadata = reuse::metadata(&earlier)?;
+                return complete(inner, current, cancel, blobs, metadata, &fingerprint).await;
+            }
+            // The earlier outputs went away meanwhile: do the work.
+            Err(_) => {
+                for key in staged.drain(..) {
+                    let _ = inner.storage.delete(&key).await;
+                }
+            }
+        }
+    }
     let design = inner.storage.get(&design_key).await?;
     send(JobStatus::Compositing, Stage::Compositing, 5, "composing");
     let limits = DecodeLimits {
@@ -404,10 +515,12 @@ async fn pipeline(
         ..DecodeLimits::default()
     };
     let options = ComposeOptions::new(current.job.preset)
+        .with_template(pack)
         .with_color(color)
-        .with_limits(limits);
+        .with_limits(limits)
+        .with_cancel(cancel.clone());
     let print_file = cfg.outputs.print_file;
-    let (composition, print_png, atlas_png) = blocking(move || {
+    let (composition, print_png, atlas_png) = blocking(busy, move || {
         let c = compose(&design, &options)?;
         let print = if print_file {
             Some(c.print_png()?)
@@ -426,29 +539,12 @@ async fn pipeline(
         15,
         "storing the atlas",
     );
-    let mut outputs = vec![Output {
-        name: "atlas.png",
-        bytes: atlas_png,
-        content_type: "image/png",
-    }];
+    let mut outputs = vec![Output::new("atlas.png", atlas_png, "image/png")];
     if let Some(bytes) = print_png {
-        outputs.push(Output {
-            name: "print.png",
-            bytes,
-            content_type: "image/png",
-        });
+        outputs.push(Output::new("print.png", bytes, "image/png"));
     }
     let mut blobs = store_outputs(inner, current, staged, outputs).await?;
-    let atlas_url = blobs[0].1.url.clone();
-    step(
-        inner,
-        current,
-        JobEvent::Composited {
-            composited_file_url: atlas_url,
-        },
-    )
-    .await?;
-    step(inner, current, JobEvent::StartRendering).await?;
+    composited(inner, current, &blobs).await?;
     check_cancel(cancel)?;
 
     send(JobStatus::Rendering, Stage::Rendering, 20, "rendering");
@@ -460,7 +556,7 @@ async fn pipeline(
     let hub = inner.clone();
     let job_id = id.clone();
     let stop = cancel.clone();
-    let rendered = blocking(move || {
+    let rendered = blocking(busy, move || {
         let on_progress = |p: RenderProgress| {
             let percent = 20 + (60 * p.done / p.total.max(1)).min(60) as u8;
             hub.progress.send(
@@ -474,7 +570,8 @@ async fn pipeline(
         };
         let request = RenderRequest::new(&atlas, color)
             .with_outputs(request_outputs)
-            .with_progress(&on_progress);
+            .with_progress(&on_progress)
+            .with_cancel(stop.clone());
         let out = renderer.render(&request)?;
         check_cancel(&stop)?;
         Ok(out)
@@ -483,7 +580,7 @@ async fn pipeline(
     check_cancel(cancel)?;
 
     send(JobStatus::Rendering, Stage::Encoding, 80, "encoding");
-    let encoded = blocking(move || {
+    let encoded = blocking(busy, move || {
         let mut files = Vec::new();
         for still in &rendered.stills {
             let name = match still.view.name() {
@@ -491,27 +588,19 @@ async fn pipeline(
                 "back" => "back.png",
                 _ => "three-quarter.png",
             };
-            files.push(Output {
+            files.push(Output::new(
                 name,
-                bytes: encode_png(&still.image, None)?,
-                content_type: "image/png",
-            });
+                encode_png(&still.image, None)?,
+                "image/png",
+            ));
         }
         if !rendered.turntable.is_empty() {
             let (mp4, webp) = rayon::join(
                 || encode_mp4(&rendered.turntable, rendered.fps),
                 || encode_webp(&rendered.turntable, rendered.fps),
             );
-            files.push(Output {
-                name: "turntable.mp4",
-                bytes: mp4?,
-                content_type: "video/mp4",
-            });
-            files.push(Output {
-                name: "turntable.webp",
-                bytes: webp?,
-                content_type: "image/webp",
-            });
+            files.push(Output::new("turntable.mp4", mp4?, "video/mp4"));
+            files.push(Output::new("turntable.webp", webp?, "image/webp"));
         }
         Ok(files)
     })
@@ -525,22 +614,66 @@ async fn pipeline(
         "storing the renders",
     );
     blobs.extend(store_outputs(inner, current, staged, encoded).await?);
-    let url_of = |name: &str| blobs.iter().find(|b| b.0 == name).map(|b| b.1.url.clone());
-    let front = url_of("front.png")
-        .ok_or_else(|| Error::RenderFailed("the renderer produced no front still".into()))?;
-    let animation = url_of("turntable.mp4");
     let mut metadata = serde_json::Map::new();
-    metadata.insert(
-        "outputs".into(),
-        Value::Array(blobs.iter().map(|(n, b)| blob_json(n, b)).collect()),
-    );
     metadata.insert("preflight".into(), preflight);
     metadata.insert(
         "renderer".into(),
         Value::String(inner.renderer.name().into()),
     );
+    complete(inner, current, cancel, blobs, metadata, &fingerprint).await?;
+    reuse::remember(inner, &fingerprint, &id).await;
+    Ok(())
+}
+
+/// Records the atlas as the composited file and moves on to rendering.
+async fn composited(
+    inner: &Inner,
+    current: &mut StoredJob,
+    blobs: &[(String, StoredBlob)],
+) -> Result<()> {
+    let atlas_url = blobs
+        .iter()
+        .find(|b| b.0 == "atlas.png")
+        .map(|b| b.1.url.clone())
+        .ok_or_else(|| Error::RenderFailed("no atlas was produced".into()))?;
+    step(
+        inner,
+        current,
+        JobEvent::Composited {
+            composited_file_url: atlas_url,
+        },
+    )
+    .await?;
+    step(inner, current, JobEvent::StartRendering).await
+}
+
+/// Completes the job with its committed outputs: `metadata.outputs` (and the rest of
+/// `metadata`) and the completion in one fenced write.
+async fn complete(
+    inner: &Inner,
+    current: &mut StoredJob,
+    cancel: &CancelToken,
+    blobs: Vec<(String, StoredBlob)>,
+    mut metadata: serde_json::Map<String, Value>,
+    fingerprint: &str,
+) -> Result<()> {
+    if current.job.status == JobStatus::Compositing {
+        composited(inner, current, &blobs).await?;
+    }
+    let url_of = |name: &str| blobs.iter().find(|b| b.0 == name).map(|b| b.1.url.clone());
+    let front = url_of("front.png")
+        .ok_or_else(|| Error::RenderFailed("the renderer produced no front still".into()))?;
+    let animation = url_of("turntable.mp4");
+    metadata.insert(
+        "outputs".into(),
+        Value::Array(blobs.iter().map(|(n, b)| blob_json(n, b)).collect()),
+    );
+    metadata.insert("fingerprint".into(), Value::String(fingerprint.to_string()));
+    metadata.insert(
+        "worker".into(),
+        Value::String(inner.config.worker_name.clone()),
+    );
     check_cancel(cancel)?;
-    // The outputs and the completion in one fenced write.
     let events = [
         JobEvent::Annotate { metadata },
         JobEvent::Completed {
@@ -548,16 +681,18 @@ async fn pipeline(
             animation_url: animation,
         },
     ];
-    let update = JobUpdate {
-        current,
-        events: &events,
-    };
-    let result = inner
-        .store
-        .apply_many(&[update])
-        .await?
-        .pop()
-        .ok_or_else(|| Error::Store("apply_many returned no result for one update".into()))?;
+    let store = inner.store.clone();
+    let job = current.clone();
+    let result = detached(async move {
+        let update = JobUpdate {
+            current: &job,
+            events: &events,
+        };
+        store.apply_many(&[update]).await
+    })
+    .await?
+    .pop()
+    .ok_or_else(|| Error::Store("apply_many returned no result for one update".into()))?;
     *current = result?;
     Ok(())
 }

@@ -1,12 +1,25 @@
 //! Helpers shared by the engine's integration tests.
 
-/// A fresh schema on the PostgreSQL test server (`DATABASE_URL`, default
-/// `postgres://postgres@127.0.0.1:5432/test`); `None` (skip) when it is unreachable,
-/// a panic under `CI=true`.
+/// Schemas of engine tests older than this are swept by the next test that starts (a
+/// test that panicked never reached its own [`drop_schema`]).
 #[cfg(feature = "postgres")]
+const STALE_SCHEMA_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The server URL of the PostgreSQL tests (`DATABASE_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test`).
+#[cfg(feature = "postgres")]
+pub fn postgres_base() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A fresh `re_engine_{ulid}` schema on the PostgreSQL test server; `None` (skip) when
+/// it is unreachable, a panic under `CI=true`. Drop it with [`drop_schema`] at the end
+/// of the test; stale ones of earlier runs are swept here.
+#[cfg(feature = "postgres")]
+#[allow(dead_code)]
 pub async fn postgres_url() -> Option<String> {
-    let base = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let base = postgres_base();
     let schema = format!("re_engine_{}", ulid::Ulid::new().to_string().to_lowercase());
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}schema={schema}");
@@ -15,7 +28,10 @@ pub async fn postgres_url() -> Option<String> {
         render_engine::open_store(&url),
     );
     match probe.await {
-        Ok(Ok(_)) => Some(url),
+        Ok(Ok(_)) => {
+            sweep_stale_schemas(&base).await;
+            Some(url)
+        }
         other => {
             let why = match other {
                 Ok(Err(e)) => e.to_string(),
@@ -30,6 +46,64 @@ pub async fn postgres_url() -> Option<String> {
                 "\n!!!!!!!! SKIPPING a PostgreSQL engine test: {base} is unreachable: {why}\n"
             );
             None
+        }
+    }
+}
+
+/// The schema named in a URL made by [`postgres_url`].
+#[cfg(feature = "postgres")]
+#[allow(dead_code)]
+pub fn schema_of(url: &str) -> Option<&str> {
+    let (_, schema) = url.rsplit_once("schema=")?;
+    let schema = schema.split('&').next()?;
+    schema.starts_with("re_engine_").then_some(schema)
+}
+
+/// Drops the schema of a URL made by [`postgres_url`] (and everything in it).
+#[cfg(feature = "postgres")]
+#[allow(dead_code)]
+pub async fn drop_schema(url: &str) {
+    use sqlx::{Connection, Executor};
+    let Some(schema) = schema_of(url) else {
+        return;
+    };
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_base()).await {
+        let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+        let _ = conn.execute(sql.as_str()).await;
+    }
+}
+
+/// Drops `re_engine_*` schemas whose ULID is older than [`STALE_SCHEMA_AGE`]: left by
+/// tests that panicked or were killed. Younger ones may belong to tests running now.
+#[cfg(feature = "postgres")]
+pub async fn sweep_stale_schemas(base: &str) {
+    use sqlx::{Connection, Executor, Row};
+    let Ok(mut conn) = sqlx::PgConnection::connect(base).await else {
+        return;
+    };
+    let Ok(rows) = conn
+        .fetch_all(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 're\\_engine\\_%' ESCAPE '\\'",
+        )
+        .await
+    else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for row in rows {
+        let Ok(name) = row.try_get::<String, _>(0) else {
+            continue;
+        };
+        let Some(id) = name
+            .strip_prefix("re_engine_")
+            .and_then(|u| ulid::Ulid::from_string(&u.to_uppercase()).ok())
+        else {
+            continue;
+        };
+        let age = now.duration_since(id.datetime()).unwrap_or_default();
+        if age > STALE_SCHEMA_AGE {
+            let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+            let _ = conn.execute(sql.as_str()).await;
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::Global;
 /// Arguments of `render-engine submit`.
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
-    /// The design: PNG, JPEG, WebP or SVG.
+    /// The design: PNG, JPEG, WebP or SVG; a file, or an http(s):// URL (downloaded
+    /// with the engine's checks: public addresses only, 20 s, the size limit).
     pub design: PathBuf,
     /// The Medusa product id.
     #[arg(long)]
@@ -44,16 +45,28 @@ pub fn run(global: &Global, args: SubmitArgs) -> Result<()> {
         .as_deref()
         .map(|c| GarmentColor::parse_field(c, "color"))
         .transpose()?;
-    let bytes = std::fs::read(&args.design).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => render_engine::Error::NotFound {
-            what: "design file",
-            id: args.design.display().to_string(),
-        },
-        _ => e.into(),
-    })?;
+    let text = args.design.to_string_lossy();
+    let remote = text.starts_with("http://") || text.starts_with("https://");
+    let (source, config) = if remote {
+        (
+            DesignSource::Url(text.into_owned()),
+            global
+                .config()
+                .with_http_designs(render_engine::HttpDesigns::enabled()),
+        )
+    } else {
+        let bytes = std::fs::read(&args.design).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => render_engine::Error::NotFound {
+                what: "design file",
+                id: args.design.display().to_string(),
+            },
+            _ => e.into(),
+        })?;
+        (DesignSource::Bytes(bytes), global.config())
+    };
     crate::runtime()?.block_on(async {
-        let engine = Engine::open(global.config()).await?;
-        let mut submission = Submission::new(&args.product, preset, DesignSource::Bytes(bytes));
+        let engine = Engine::open(config).await?;
+        let mut submission = Submission::new(&args.product, preset, source);
         submission.color = color;
         submission.variant_id = args.variant.clone();
         submission.idempotency_key = args.idempotency_key.clone();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use render_engine::{Engine, Result};
+use render_engine::{Engine, OutputSelection, Result};
 
 use crate::Global;
 
@@ -15,12 +15,65 @@ pub struct WorkerArgs {
     /// How long running jobs may finish after a stop signal before they are released.
     #[arg(long, default_value_t = 30)]
     pub shutdown_secs: u64,
+    /// The lease taken on a claimed job, in seconds: a worker that dies loses its jobs to
+    /// the other workers this long after its last heartbeat.
+    #[arg(long, default_value_t = render_engine::engine::DEFAULT_LEASE.as_secs_f64())]
+    pub lease_secs: f64,
+    /// The time between heartbeats, in seconds (shorter than the lease).
+    #[arg(long, default_value_t = render_engine::engine::DEFAULT_HEARTBEAT.as_secs_f64())]
+    pub heartbeat_secs: f64,
+    /// How long an idle worker waits before looking for jobs again, in milliseconds.
+    #[arg(long, default_value_t = render_engine::engine::DEFAULT_POLL.as_millis() as u64)]
+    pub poll_ms: u64,
+    /// The outputs to produce besides the atlas and the front still, comma-separated:
+    /// `print` (the print file), `stills` (back and three-quarter), `turntable` (MP4 and
+    /// WebP); `none` for only the atlas and the front still.
+    #[arg(long, default_value = "print,stills,turntable")]
+    pub outputs: String,
+}
+
+/// The output selection a `--outputs` list names.
+fn outputs(list: &str) -> Result<OutputSelection> {
+    let mut selection = OutputSelection {
+        print_file: false,
+        all_stills: false,
+        turntable: false,
+    };
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match item {
+            "print" => selection.print_file = true,
+            "stills" => selection.all_stills = true,
+            "turntable" => selection.turntable = true,
+            "none" => {}
+            other => {
+                return Err(render_engine::Error::validation(
+                    "outputs",
+                    format!("unknown output `{other}`; use print, stills, turntable or none"),
+                ))
+            }
+        }
+    }
+    Ok(selection)
+}
+
+fn seconds(value: f64, field: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        render_engine::Error::validation(field, "must be a positive number of seconds")
+    })
 }
 
 /// Runs the workers, then shuts down gracefully on SIGINT/SIGTERM.
 pub fn run(global: &Global, args: WorkerArgs) -> Result<()> {
     crate::runtime()?.block_on(async {
-        let config = global.config().with_concurrency(args.concurrency);
+        let config = global
+            .config()
+            .with_concurrency(args.concurrency)
+            .with_lease(
+                seconds(args.lease_secs, "lease_secs")?,
+                seconds(args.heartbeat_secs, "heartbeat_secs")?,
+            )
+            .with_poll_every(Duration::from_millis(args.poll_ms))
+            .with_outputs(outputs(&args.outputs)?);
         let engine = Engine::open(config).await?;
         let workers = engine.start();
         eprintln!(

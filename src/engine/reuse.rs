@@ -1,0 +1,160 @@
+//! Identical work is not redone: a job whose inputs match a completed job's gets copies
+//! of that job's outputs instead of a new composition and render.
+//!
+//! The inputs are summed up in a **fingerprint**: the design's content-addressed key
+//! (its SHA-256), the template pack (id and manifest), the preset, the garment colour,
+//! the output selection and the renderer. Every completed job records its fingerprint in
+//! `metadata.fingerprint`, and the engine keeps a small index blob
+//! `reuse/{fingerprint}.json` naming the job. The index is only a pointer: before reusing,
+//! the job is read back from the job store (so this works the same on every store) and
+//! must still be `completed`, not deleted, with the same fingerprint and every output
+//! present. Anything missing and the job is simply worked in full.
+//!
+//! The outputs are **copied** to the new job's own keys (`jobs/{id}/...`) rather than
+//! pointed at: every job then owns its files, with the same layout whether it was reused
+//! or not, and deleting or pruning the original job can never break the new one. A copy
+//! costs a few megabytes of I/O, far less than a composition and a render.
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::worker::{store_outputs, Output};
+use super::Inner;
+use crate::compose::GarmentColor;
+use crate::error::{Error, Result};
+use crate::job::{JobId, JobStatus};
+use crate::storage::{BlobKey, StoredBlob};
+use crate::store::StoredJob;
+use crate::template::TemplatePack;
+
+/// The fingerprint of a job's inputs (hex SHA-256).
+pub(crate) fn fingerprint(
+    inner: &Inner,
+    design_key: &BlobKey,
+    pack: &TemplatePack,
+    job: &StoredJob,
+    color: GarmentColor,
+) -> String {
+    let outputs = &inner.config.outputs;
+    let manifest = serde_json::to_string(pack.manifest()).unwrap_or_default();
+    let inputs = json!({
+        "version": 1,
+        "design": design_key.as_str(),
+        "template": pack.id(),
+        "template_manifest": hex(&Sha256::digest(manifest.as_bytes())),
+        "preset": job.job.preset.as_str(),
+        "color": color.to_string(),
+        "outputs": {
+            "print_file": outputs.print_file,
+            "all_stills": outputs.all_stills,
+            "turntable": outputs.turntable,
+        },
+        "renderer": inner.renderer.name(),
+    });
+    hex(&Sha256::digest(inputs.to_string().as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn index_key(fingerprint: &str) -> Result<BlobKey> {
+    BlobKey::parse(format!("reuse/{fingerprint}.json"))
+}
+
+/// Points the index at `job`, a job that just completed with `fingerprint`. Best effort:
+/// a failure only means the next identical job is worked in full.
+pub(crate) async fn remember(inner: &Inner, fingerprint: &str, job: &JobId) {
+    let Ok(key) = index_key(fingerprint) else {
+        return;
+    };
+    let body = json!({ "job_id": job.as_str() }).to_string().into_bytes();
+    let _ = inner.storage.put(&key, body, "application/json").await;
+}
+
+/// A completed job with the same fingerprint whose outputs are all present.
+pub(crate) struct Earlier {
+    job: StoredJob,
+    outputs: Vec<(String, BlobKey, String)>,
+}
+
+impl Earlier {
+    /// The earlier job's id.
+    pub(crate) fn id(&self) -> &JobId {
+        self.job.id()
+    }
+}
+
+/// Finds the completed job to reuse, if there is one.
+pub(crate) async fn find(inner: &Inner, fingerprint: &str, this: &JobId) -> Option<Earlier> {
+    let key = index_key(fingerprint).ok()?;
+    if !inner.storage.exists(&key).await.ok()? {
+        return None;
+    }
+    let index: Value = serde_json::from_slice(&inner.storage.get(&key).await.ok()?).ok()?;
+    let id = JobId::parse(index.get("job_id")?.as_str()?).ok()?;
+    if &id == this {
+        return None;
+    }
+    let job = inner.store.get(&id).await.ok()?;
+    let metadata = job.job.metadata.as_ref()?;
+    if job.job.status != JobStatus::Completed
+        || metadata.get("fingerprint").and_then(Value::as_str) != Some(fingerprint)
+    {
+        return None;
+    }
+    let mut outputs = Vec::new();
+    for o in metadata.get("outputs")?.as_array()? {
+        let name = o.get("name")?.as_str()?.to_string();
+        let key = inner.storage.key_for_url(o.get("url")?.as_str()?)?;
+        let content_type = o.get("content_type")?.as_str()?.to_string();
+        if !inner.storage.exists(&key).await.ok()? {
+            return None;
+        }
+        outputs.push((name, key, content_type));
+    }
+    if outputs.is_empty() {
+        return None;
+    }
+    Some(Earlier { job, outputs })
+}
+
+/// Copies the earlier job's outputs to `current`'s own keys (staged, then committed).
+pub(crate) async fn copy_outputs(
+    inner: &Inner,
+    current: &StoredJob,
+    staged: &mut Vec<BlobKey>,
+    earlier: &Earlier,
+) -> Result<Vec<(String, StoredBlob)>> {
+    let mut files = Vec::new();
+    for (name, key, content_type) in &earlier.outputs {
+        files.push(Output {
+            name: name.clone(),
+            bytes: inner.storage.get(key).await?,
+            content_type: content_type.clone(),
+        });
+    }
+    store_outputs(inner, current, staged, files).await
+}
+
+/// The metadata the reusing job keeps from the earlier one: its preflight report and
+/// renderer, plus `reused_from` naming it.
+pub(crate) fn metadata(earlier: &Earlier) -> Result<Map<String, Value>> {
+    let old = earlier
+        .job
+        .job
+        .metadata
+        .as_ref()
+        .ok_or_else(|| Error::Store("the reused job lost its metadata".into()))?;
+    let mut out = Map::new();
+    for key in ["preflight", "renderer"] {
+        if let Some(v) = old.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    out.insert(
+        "reused_from".into(),
+        Value::String(earlier.id().as_str().to_string()),
+    );
+    Ok(out)
+}
