@@ -1,7 +1,7 @@
 //! The engine's throughput and its overhead over calling the compositor and the renderer
 //! directly, side by side in one run (release profile):
 //!
-//!     CARGO_TARGET_DIR=/work/target-engine cargo bench --bench engine
+//!     cargo bench --bench engine
 //!
 //! Both sides do the same work on the same designs: compose (print file and atlas),
 //! render with the baked renderer (three stills and the 24-frame turntable), encode

@@ -1,6 +1,6 @@
 //! The baked renderer and the turntable encoders (release profile):
 //!
-//!     CARGO_TARGET_DIR=/work/target-render cargo bench --bench render
+//!     cargo bench --bench render
 //!
 //! * `front_still_1024`: the compositor's chest-large atlas to a 1024 x 1024 front still
 //!   (target: under 80 ms on 2 cores);
