@@ -26,8 +26,8 @@ use image::RgbaImage;
 use rayon::prelude::*;
 
 pub use view::{
-    DisplacementChannels, DisplacementSpec, PhotoView, PhotoViewImages, PhotoViewSpec,
-    PrintAreaSpec, DERIVED_DISPLACEMENT_SHARE, MAX_PHOTO_PIXELS,
+    decode_photo_image, DisplacementChannels, DisplacementSpec, PhotoView, PhotoViewImages,
+    PhotoViewSpec, PrintAreaSpec, DERIVED_DISPLACEMENT_SHARE, MAX_PHOTO_PIXELS,
 };
 pub use warp::Homography;
 
@@ -122,13 +122,7 @@ pub fn render_mockups(
     // The fabric's re-tint does not depend on the design: do it while decoding.
     let (prepared, fabrics) = rayon::join(
         || PreparedDesign::decode(design, &options.limits),
-        || {
-            views
-                .iter()
-                .flat_map(|v| tints.iter().map(move |c| (v, *c)))
-                .map(|(v, c)| tint_outside_print(v, c))
-                .collect::<Result<Vec<_>>>()
-        },
+        || tint_fabrics(views, &tints),
     );
     place_on_fabrics(&prepared?, views, &tints, fabrics?, options)
 }
@@ -141,11 +135,7 @@ pub fn render_prepared(
     options: &MockupOptions,
 ) -> Result<Vec<Mockup>> {
     let tints = tints(colors);
-    let fabrics = views
-        .iter()
-        .flat_map(|v| tints.iter().map(move |c| (v, *c)))
-        .map(|(v, c)| tint_outside_print(v, c))
-        .collect::<Result<Vec<_>>>()?;
+    let fabrics = tint_fabrics(views, &tints)?;
     place_on_fabrics(design, views, &tints, fabrics, options)
 }
 
@@ -156,6 +146,15 @@ fn tints(colors: &[GarmentColor]) -> Vec<Option<GarmentColor>> {
     } else {
         colors.iter().copied().map(Some).collect()
     }
+}
+
+/// Every view's fabric in every tint ([`tint_outside_print`]): views in order, each with
+/// its tints in order.
+fn tint_fabrics(views: &[PhotoView], tints: &[Option<GarmentColor>]) -> Result<Vec<RgbaImage>> {
+    views
+        .iter()
+        .flat_map(|v| tints.iter().map(move |c| tint_outside_print(v, *c)))
+        .collect()
 }
 
 /// Fits the design once per view, places it once, and finishes each colour's fabric

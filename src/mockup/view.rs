@@ -173,7 +173,7 @@ impl PhotoView {
             let bytes = std::fs::read(&path).map_err(|e| {
                 Error::validation(field, format!("cannot read {}: {e}", path.display()))
             })?;
-            decode_image(&bytes, field)
+            decode_photo_image(&bytes, field)
         };
         let images = PhotoViewImages {
             photo: read("photo", &spec.photo)?,
@@ -398,8 +398,11 @@ impl PhotoView {
     }
 }
 
-/// Decodes a photo or map (JPEG or PNG), refusing oversized images before decoding.
-pub(crate) fn decode_image(bytes: &[u8], field: &str) -> Result<RgbaImage> {
+/// Decodes one image of a photo view (the photo, its mask or displacement map: JPEG or
+/// PNG), refusing images over [`MAX_PHOTO_PIXELS`] from the header before decoding;
+/// `field` names the image in errors (`E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`,
+/// `E_IMAGE_DECODE`).
+pub fn decode_photo_image(bytes: &[u8], field: &str) -> Result<RgbaImage> {
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::validation(field, format!("cannot read the image: {e}")))?;

@@ -6,12 +6,10 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use render_engine::compose::{
-    decode_design, encode_png, DecodeLimits, DesignFormat, FitMode, Placement,
-};
+use render_engine::compose::{encode_png, DecodeLimits, FitMode, Placement};
 use render_engine::mockup::{
-    encode_mockups, render_mockups, DisplacementChannels, MockupFormat, PhotoView, PhotoViewImages,
-    PrintAreaSpec, MAX_PHOTO_PIXELS,
+    decode_photo_image, encode_mockups, render_mockups, DisplacementChannels, MockupFormat,
+    PhotoView, PhotoViewImages, PrintAreaSpec,
 };
 use render_engine::render::{RenderOutputs, RenderRequest, View};
 use render_engine::template::Alignment;
@@ -473,29 +471,6 @@ fn mockup_args(
         },
         cancel,
     ))
-}
-
-/// Decodes one image of a photo view (JPEG or PNG), naming `field` in errors.
-fn decode_photo_image(bytes: &[u8], field: &str) -> Result<image::RgbaImage> {
-    let limits = DecodeLimits {
-        max_bytes: u64::MAX,
-        max_pixels: MAX_PHOTO_PIXELS,
-    };
-    let named = |e: Error| match e {
-        Error::ImageDecode(m) => Error::ImageDecode(format!("{field}: {m}")),
-        Error::ImageTooLarge(m) => Error::ImageTooLarge(format!("{field}: {m}")),
-        Error::UnsupportedFormat(_) => {
-            Error::UnsupportedFormat(format!("{field} must be a JPEG or PNG image"))
-        }
-        other => other,
-    };
-    let decoded = decode_design(bytes, &limits).map_err(named)?;
-    match (decoded.format(), decoded.raster()) {
-        (DesignFormat::Png | DesignFormat::Jpeg, Some(pixels)) => Ok(pixels.clone()),
-        _ => Err(Error::UnsupportedFormat(format!(
-            "{field} must be a JPEG or PNG image"
-        ))),
-    }
 }
 
 /// A garment photo's bytes and print area, as `mockup` receives them (no JS types).
