@@ -228,9 +228,30 @@ async fn run_job(
     (id, outcome)
 }
 
+/// Whether `job` was completed by `worker` in attempt `attempt` (the pipeline records the
+/// worker's name in `metadata.worker` with the completion).
+fn completed_by(job: &StoredJob, attempt: u32, worker: &str) -> bool {
+    job.job.status == JobStatus::Completed
+        && job.job.attempt == attempt
+        && job
+            .job
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("worker"))
+            .and_then(Value::as_str)
+            == Some(worker)
+}
+
 /// Records how a job stopped.
 async fn finish(inner: &Inner, current: StoredJob, token: &str, stop: Stop) -> Outcome {
     let store = &inner.store;
+    // The completion may have been written just before the stop was seen (a heartbeat
+    // then finds the lease gone): the job's own record decides, not the race.
+    if let Ok(fresh) = store.get(current.id()).await {
+        if completed_by(&fresh, current.job.attempt, &inner.config.worker_name) {
+            return Outcome::Completed;
+        }
+    }
     let error = match stop {
         Stop::LeaseLost => return Outcome::Lost,
         Stop::Shutdown => {
