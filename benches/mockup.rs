@@ -1,14 +1,14 @@
 //! Photo mockup speed: a 4500 x 5400 PNG design on a 2000 x 2000 garment photo, JPEG q90;
-//! one mockup (decode, fit, place, encode) and 8 garment colours of one design (decoded
-//! and fitted once).
+//! one mockup (decode, fit, place, encode) on a prepared photo view and from the encoded
+//! files, and 8 garment colours of one design (decoded and fitted once).
 //!
 //! `cargo bench --bench mockup`
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::{Rgba, RgbaImage};
 use render_engine::mockup::{
-    encode_mockup, encode_mockups, render_mockups, MockupFormat, MockupOptions, PhotoView,
-    PhotoViewImages, PrintAreaSpec,
+    encode_mockup, encode_mockups, render_mockups, render_mockups_encoded, EncodedPhotoView,
+    MockupFormat, MockupOptions, PrintAreaSpec,
 };
 use render_engine::GarmentColor;
 
@@ -33,40 +33,69 @@ fn design_png() -> Vec<u8> {
     render_engine::compose::encode_png(&img, None).unwrap()
 }
 
-/// The example pack's view, resampled to 2000 x 2000.
-fn photo_view() -> PhotoView {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/photo-pack");
-    let load = |name: &str| {
-        let img = image::open(dir.join(name)).unwrap().to_rgba8();
-        image::imageops::resize(&img, 2000, 2000, image::imageops::FilterType::Triangle)
-    };
-    let (sx, sy) = (2000.0 / 1200.0, 2000.0 / 1400.0);
-    let quad = [
-        [405.0, 264.0],
-        [795.0, 264.0],
-        [800.0, 796.0],
-        [400.0, 796.0],
-    ]
-    .map(|[x, y]: [f64; 2]| [x * sx, y * sy]);
-    PhotoView::new(
-        "front",
-        PhotoViewImages {
-            photo: load("photo.jpg"),
-            displacement: Some((load("displacement.png"), 20.0, Default::default())),
-            mask: Some(load("mask.png")),
-        },
-        &PrintAreaSpec {
-            quad,
-            width_in: 12.0,
-            height_in: 14.0,
-        },
-    )
-    .unwrap()
+/// The example pack's view resampled to 2000 x 2000, as encoded files (the photo as
+/// JPEG q92, the displacement map and mask as PNG) and its print area.
+struct EncodedView {
+    photo: Vec<u8>,
+    displacement: Vec<u8>,
+    mask: Vec<u8>,
+    area: PrintAreaSpec,
+}
+
+impl EncodedView {
+    fn load() -> Self {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/photo-pack");
+        let load = |name: &str| {
+            let img = image::open(dir.join(name)).unwrap().to_rgb8();
+            image::imageops::resize(&img, 2000, 2000, image::imageops::FilterType::Triangle)
+        };
+        let encode = |img: &image::RgbImage, format: image::ImageFormat| {
+            let mut out = std::io::Cursor::new(Vec::new());
+            match format {
+                image::ImageFormat::Jpeg => {
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+                        .encode_image(img)
+                        .unwrap()
+                }
+                _ => img.write_to(&mut out, format).unwrap(),
+            }
+            out.into_inner()
+        };
+        let (sx, sy) = (2000.0 / 1200.0, 2000.0 / 1400.0);
+        let quad = [
+            [405.0, 264.0],
+            [795.0, 264.0],
+            [800.0, 796.0],
+            [400.0, 796.0],
+        ]
+        .map(|[x, y]: [f64; 2]| [x * sx, y * sy]);
+        EncodedView {
+            photo: encode(&load("photo.jpg"), image::ImageFormat::Jpeg),
+            displacement: encode(&load("displacement.png"), image::ImageFormat::Png),
+            mask: encode(&load("mask.png"), image::ImageFormat::Png),
+            area: PrintAreaSpec {
+                quad,
+                width_in: 12.0,
+                height_in: 14.0,
+            },
+        }
+    }
+
+    fn encoded(&self) -> EncodedPhotoView<'_> {
+        EncodedPhotoView {
+            name: "front",
+            photo: &self.photo,
+            area: self.area.clone(),
+            displacement: Some((&self.displacement, 20.0, Default::default())),
+            mask: Some(&self.mask),
+        }
+    }
 }
 
 fn bench(c: &mut Criterion) {
     let design = design_png();
-    let views = vec![photo_view()];
+    let encoded = EncodedView::load();
+    let views = vec![encoded.encoded().decode().unwrap()];
     let options = MockupOptions::default();
     let colors: Vec<GarmentColor> = [
         "#1f2937", "#ffffff", "#b91c1c", "#0f766e", "#facc15", "#7c3aed", "#334155", "#f97316",
@@ -83,6 +112,17 @@ fn bench(c: &mut Criterion) {
             encode_mockup(&m[0].image, MockupFormat::Jpeg, 90).unwrap()
         })
     });
+    group.bench_function(
+        "one mockup from encoded files (photo decode + view overlapped with the design's)",
+        |b| {
+            b.iter(|| {
+                let m =
+                    render_mockups_encoded(&design, &[encoded.encoded()], &colors[..1], &options)
+                        .unwrap();
+                encode_mockup(&m[0].image, MockupFormat::Jpeg, 90).unwrap()
+            })
+        },
+    );
     group.bench_function("8 colours of one design (decode + fit once)", |b| {
         b.iter(|| {
             let ms = render_mockups(&design, &views, &colors, &options).unwrap();

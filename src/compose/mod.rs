@@ -39,6 +39,7 @@ mod decode;
 mod fit;
 mod pixels;
 mod preflight;
+mod reduce;
 mod svg;
 
 use std::sync::Arc;
@@ -493,6 +494,35 @@ impl PreparedDesign {
         Self(Source::prepare(design))
     }
 
+    /// Decodes `bytes` for fitting into canvases no larger than `canvases` (with `fit`
+    /// and `trim`), as photo mockups need: a large PNG design is decoded straight to a
+    /// reduced size (each pixel the mean of a block of design pixels) that still has at
+    /// least as many pixels as every such fit needs, which is much faster and smaller
+    /// than decoding it whole. Other designs, and PNGs whose trimmed ink would need
+    /// more pixels than the reduced size keeps, are decoded as [`PreparedDesign::decode`]
+    /// does. Errors as [`PreparedDesign::decode`].
+    pub fn decode_for(
+        bytes: &[u8],
+        limits: &DecodeLimits,
+        canvases: &[(u32, u32)],
+        fit: FitMode,
+        trim: bool,
+    ) -> Result<Self> {
+        if let Some(source) = Source::reduced_for(bytes, limits, canvases, fit, trim)? {
+            return Ok(Self(source));
+        }
+        Self::decode(bytes, limits)
+    }
+
+    /// How many design pixels each stored pixel averages, per axis: 1 for a design
+    /// decoded whole, more for one from [`PreparedDesign::decode_for`].
+    pub fn reduction(&self) -> u32 {
+        match &self.0.content {
+            SourceContent::Raster { factor, .. } => *factor,
+            SourceContent::Vector(_) => 1,
+        }
+    }
+
     /// The design's own size in pixels.
     pub fn size_px(&self) -> (u32, u32) {
         self.0.design_px
@@ -512,6 +542,16 @@ impl PreparedDesign {
     }
 }
 
+impl std::fmt::Debug for PreparedDesign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedDesign")
+            .field("format", &self.0.format)
+            .field("size_px", &self.0.design_px)
+            .field("reduction", &self.reduction())
+            .finish()
+    }
+}
+
 /// A decoded design ready for placing: raster pixels premultiplied, with the bounds of
 /// their ink, or a parsed SVG.
 struct Source {
@@ -523,8 +563,12 @@ struct Source {
 
 enum SourceContent {
     Raster {
+        /// The design's pixels premultiplied, at `1 / factor` of its size.
         premultiplied: RgbaImage,
+        /// The bounds of its ink, in the design's own pixels.
         ink: Option<[u32; 4]>,
+        /// How many design pixels a stored pixel averages per axis (1: all of them kept).
+        factor: u32,
     },
     Vector(Box<svg::SvgDesign>),
 }
@@ -550,6 +594,7 @@ impl Source {
                 SourceContent::Raster {
                     premultiplied: img,
                     ink,
+                    factor: 1,
                 }
             }
             DesignContent::Vector(svg) => SourceContent::Vector(svg),
@@ -560,6 +605,63 @@ impl Source {
             content,
             ignored_references,
         }
+    }
+
+    /// A large 8-bit PNG decoded at a reduced size that is enough for every fit into
+    /// `canvases`, or `None` when that does not apply (not such a PNG, too small to
+    /// reduce, or its trimmed ink needs more pixels than the reduced size keeps).
+    fn reduced_for(
+        bytes: &[u8],
+        limits: &DecodeLimits,
+        canvases: &[(u32, u32)],
+        fit: FitMode,
+        trim: bool,
+    ) -> Result<Option<Source>> {
+        if bytes.is_empty()
+            || bytes.len() as u64 > limits.max_bytes
+            || sniff_format(bytes) != Some(DesignFormat::Png)
+        {
+            return Ok(None);
+        }
+        let Ok((w, h)) = decode::raster_dimensions(bytes, DesignFormat::Png) else {
+            return Ok(None);
+        };
+        let full = (f64::from(w), f64::from(h));
+        let needed = |region: (f64, f64)| {
+            canvases
+                .iter()
+                .map(|&canvas| {
+                    let p = fit::plan(region, canvas, fit, (0.0, 0.0));
+                    p.scale.0.max(p.scale.1)
+                })
+                .fold(0.0, f64::max)
+        };
+        let factor = reduce::reduction_factor(needed(full));
+        if factor < 2 || w == 0 || h == 0 {
+            return Ok(None);
+        }
+        let Some(r) = reduce::decode_png_reduced(bytes, limits, factor)? else {
+            return Ok(None);
+        };
+        if trim {
+            if let Some([_, _, iw, ih]) = r.ink {
+                // The trimmed ink is fitted larger than the whole design: keep the
+                // reduced pixels only if they still are enough (no enlarging).
+                if needed((f64::from(iw), f64::from(ih))) * f64::from(factor) > 1.0 {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(Source {
+            format: DesignFormat::Png,
+            design_px: r.design_px,
+            content: SourceContent::Raster {
+                premultiplied: r.premultiplied,
+                ink: r.ink,
+                factor,
+            },
+            ignored_references: 0,
+        }))
     }
 
     /// Fits the design into a transparent `(aw, ah)` canvas (premultiplied), returning
@@ -573,8 +675,12 @@ impl Source {
     ) -> Result<(RgbaImage, Option<FitPlan>, Option<[u32; 4]>)> {
         let mut canvas = RgbaImage::new(aw.max(1), ah.max(1));
         let (plan, trimmed_px) = match &self.content {
-            SourceContent::Raster { premultiplied, ink } => {
-                let (w, h) = premultiplied.dimensions();
+            SourceContent::Raster {
+                premultiplied,
+                ink,
+                factor,
+            } => {
+                let (w, h) = self.design_px;
                 let region = if trim { *ink } else { Some([0, 0, w, h]) };
                 match region {
                     None => (None, None),
@@ -582,7 +688,14 @@ impl Source {
                         let plan =
                             fit::plan((f64::from(r[2]), f64::from(r[3])), (aw, ah), fit, align);
                         let c = plan.src_crop;
-                        let crop = [f64::from(r[0]) + c[0], f64::from(r[1]) + c[1], c[2], c[3]];
+                        // In the stored pixels' units (the design's own when not reduced).
+                        let k = f64::from(*factor);
+                        let crop = [
+                            (f64::from(r[0]) + c[0]) / k,
+                            (f64::from(r[1]) + c[1]) / k,
+                            c[2] / k,
+                            c[3] / k,
+                        ];
                         pixels::resize_into(premultiplied, crop, &mut canvas, plan.dest)?;
                         let trimmed = (r != [0, 0, w, h]).then_some(r);
                         (Some(plan), trimmed)

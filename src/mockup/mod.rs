@@ -18,6 +18,7 @@
 //! # Ok::<(), render_engine::Error>(())
 //! ```
 
+mod jpeg;
 pub mod light;
 mod view;
 mod warp;
@@ -26,11 +27,12 @@ use image::RgbaImage;
 use rayon::prelude::*;
 
 pub use view::{
-    decode_photo_image, DisplacementChannels, DisplacementSpec, PhotoView, PhotoViewImages,
-    PhotoViewSpec, PrintAreaSpec, DERIVED_DISPLACEMENT_SHARE, MAX_PHOTO_PIXELS,
+    decode_photo_image, DisplacementChannels, DisplacementSpec, EncodedPhotoView, PhotoView,
+    PhotoViewImages, PhotoViewSpec, PrintAreaSpec, DERIVED_DISPLACEMENT_SHARE, MAX_PHOTO_PIXELS,
 };
 pub use warp::Homography;
 
+use crate::cancel::CancelToken;
 use crate::compose::{DecodeLimits, FitMode, GarmentColor, PreparedDesign};
 use crate::error::{Error, Result};
 use crate::template::Alignment;
@@ -61,7 +63,7 @@ impl MockupFormat {
 }
 
 /// How a batch of mockups fits the design and encodes the images.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct MockupOptions {
     /// How the design fits the print area (contain by default).
     pub fit: FitMode,
@@ -71,6 +73,9 @@ pub struct MockupOptions {
     pub trim: bool,
     /// Limits for decoding the design.
     pub limits: DecodeLimits,
+    /// Set by the caller to stop the batch early (checked between stages and images);
+    /// it then returns `E_CANCELLED`.
+    pub cancel: Option<CancelToken>,
 }
 
 impl Default for MockupOptions {
@@ -80,7 +85,23 @@ impl Default for MockupOptions {
             align: Alignment::Top,
             trim: true,
             limits: DecodeLimits::default(),
+            cancel: None,
         }
+    }
+}
+
+impl MockupOptions {
+    /// Stops the batch early (`E_CANCELLED`) once `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    fn check_cancelled(&self) -> Result<()> {
+        if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::Cancelled("the mockups were cancelled".into()));
+        }
+        Ok(())
     }
 }
 
@@ -104,6 +125,58 @@ pub fn render_mockups(
     colors: &[GarmentColor],
     options: &MockupOptions,
 ) -> Result<Vec<Mockup>> {
+    check_views(views, colors)?;
+    options.check_cancelled()?;
+    let tints = tints(colors);
+    let canvases: Vec<(u32, u32)> = views.iter().map(PhotoView::design_canvas_size).collect();
+    // The fabric's re-tint does not depend on the design: do it while decoding.
+    let (prepared, fabrics) = rayon::join(
+        || decode_design_for(design, &canvases, options),
+        || tint_fabrics(views, &tints),
+    );
+    place_on_fabrics(&prepared?, views, &tints, fabrics?, options)
+}
+
+/// Like [`render_mockups`], from photo views whose images are still encoded: the photos
+/// are decoded and prepared, and their fabrics re-tinted, while the design decodes (on
+/// separate threads), so a one-off mockup costs little more than its slower half.
+/// Returns the views' errors first, then the design's.
+pub fn render_mockups_encoded(
+    design: &[u8],
+    views: &[EncodedPhotoView<'_>],
+    colors: &[GarmentColor],
+    options: &MockupOptions,
+) -> Result<Vec<Mockup>> {
+    if views.is_empty() {
+        return Err(Error::validation("photo", "give at least one photo view"));
+    }
+    options.check_cancelled()?;
+    let tints = tints(colors);
+    let canvases: Vec<(u32, u32)> = views.iter().map(|v| v.area.design_canvas_size()).collect();
+    let (prepared, decoded) = rayon::join(
+        || decode_design_for(design, &canvases, options),
+        || -> Result<(Vec<PhotoView>, Vec<RgbaImage>)> {
+            let views = views
+                .par_iter()
+                .map(EncodedPhotoView::decode)
+                .collect::<Result<Vec<_>>>()?;
+            check_views(&views, colors)?;
+            options.check_cancelled()?;
+            let fabrics = tint_fabrics(&views, &tints)?;
+            Ok((views, fabrics))
+        },
+    );
+    let (views, fabrics) = decoded?;
+    let prepared = prepared?;
+    let mockups = place_on_fabrics(&prepared, &views, &tints, fabrics, options)?;
+    // Freeing the photos, maps and design (tens of MB) takes milliseconds: not on
+    // the caller's time.
+    rayon::spawn(move || drop((views, prepared)));
+    Ok(mockups)
+}
+
+/// At least one view, and a garment mask on each when re-tinting.
+fn check_views(views: &[PhotoView], colors: &[GarmentColor]) -> Result<()> {
     if views.is_empty() {
         return Err(Error::validation("photo", "give at least one photo view"));
     }
@@ -118,13 +191,17 @@ pub fn render_mockups(
             ));
         }
     }
-    let tints = tints(colors);
-    // The fabric's re-tint does not depend on the design: do it while decoding.
-    let (prepared, fabrics) = rayon::join(
-        || PreparedDesign::decode(design, &options.limits),
-        || tint_fabrics(views, &tints),
-    );
-    place_on_fabrics(&prepared?, views, &tints, fabrics?, options)
+    Ok(())
+}
+
+/// Decodes the design at no more pixels than fitting it into every one of `canvases`
+/// needs (see [`PreparedDesign::decode_for`]).
+fn decode_design_for(
+    design: &[u8],
+    canvases: &[(u32, u32)],
+    options: &MockupOptions,
+) -> Result<PreparedDesign> {
+    PreparedDesign::decode_for(design, &options.limits, canvases, options.fit, options.trim)
 }
 
 /// Like [`render_mockups`], from a design decoded and prepared already.
@@ -169,6 +246,7 @@ fn place_on_fabrics(
     let mut fabrics = fabrics.into_iter();
     let mut out = Vec::with_capacity(views.len() * tints.len());
     for view in views {
+        options.check_cancelled()?;
         let fitted = design.fit(
             view.design_canvas_size(),
             options.fit,
@@ -177,6 +255,7 @@ fn place_on_fabrics(
         )?;
         let placed = PlacedPrint::new(view, &fitted)?;
         for color in tints {
+            options.check_cancelled()?;
             let mut image = fabrics.next().expect("one fabric per view and colour");
             placed.finish(view, *color, &mut image);
             out.push(Mockup {
@@ -255,7 +334,9 @@ impl PlacedPrint {
                     let x = bx0 as usize + col;
                     let i = y * w + x;
                     let coverage = view.mask.as_ref().map_or(255, |m| m[i]) as f32 / 255.0;
-                    let [dx, dy] = view.shift[i];
+                    // The maps cover the print bounds only, row by row.
+                    let at = row * bw + col;
+                    let [dx, dy] = view.shift[at];
                     let (u, v) =
                         inverse.apply(x as f64 + 0.5 - dx as f64, y as f64 + 0.5 - dy as f64);
                     let s = sample_bilinear(design, u, v);
@@ -263,13 +344,14 @@ impl PlacedPrint {
                     if alpha <= 0.0 {
                         continue;
                     }
-                    let ratio = view.print_luminance[i] / print_mean;
+                    let ratio = view.print_luminance[at] / print_mean;
                     let shade = ratio.min(1.0);
                     let highlight = HIGHLIGHT_STRENGTH * (ratio - 1.0).clamp(0.0, 1.0);
                     let straight = s[3].max(1e-3);
                     for k in 0..3 {
                         let srgb = (s[k] / straight * 255.0).clamp(0.0, 255.0);
-                        let c = to_linear[srgb.round() as usize] * shade;
+                        // srgb is within 0..=255: adding a half rounds it.
+                        let c = to_linear[(srgb + 0.5) as usize] * shade;
                         o[k] = c + (1.0 - c) * highlight;
                     }
                     o[3] = alpha;
@@ -292,7 +374,13 @@ impl PlacedPrint {
     fn finish(&self, view: &PhotoView, color: Option<GarmentColor>, out: &mut RgbaImage) {
         let to_linear = srgb_to_linear_table();
         let to_srgb = LinearToSrgb::new();
-        let retint = color.map(|c| Retint::new(c.to_array(), view.garment_mean_lstar, &to_linear));
+        let retint = color.map(|c| {
+            let fabric = view.fabric();
+            (
+                Retint::new(c.to_array(), fabric.garment_mean_lstar, &to_linear),
+                &fabric.lstar_codes,
+            )
+        });
         let w = view.photo.width() as usize;
         let [bx0, by0, bx1, by1] = view.print_bounds;
         let (bx0, bw) = (bx0 as usize, bx1.saturating_sub(bx0) as usize);
@@ -316,8 +404,8 @@ impl PlacedPrint {
                         to_linear[px[1] as usize],
                         to_linear[px[2] as usize],
                     ];
-                    if let Some(retint) = &retint {
-                        let tinted = retint.linear(view.lstar_codes[i]);
+                    if let Some((retint, lstar_codes)) = &retint {
+                        let tinted = retint.linear(lstar_codes[i]);
                         for k in 0..3 {
                             base[k] = tinted[k] * coverage + base[k] * (1.0 - coverage);
                         }
@@ -347,7 +435,9 @@ fn tint_outside_print(view: &PhotoView, color: Option<GarmentColor>) -> Result<R
     };
     let to_linear = srgb_to_linear_table();
     let to_srgb = LinearToSrgb::new();
-    let retint = Retint::new(color.to_array(), view.garment_mean_lstar, &to_linear);
+    let fabric = view.fabric();
+    let lstar_codes = &fabric.lstar_codes;
+    let retint = Retint::new(color.to_array(), fabric.garment_mean_lstar, &to_linear);
     let mask = view.mask.as_ref().expect("checked: a re-tint has a mask");
     let w = view.photo.width() as usize;
     let [bx0, by0, bx1, by1] = view.print_bounds.map(|v| v as usize);
@@ -363,9 +453,9 @@ fn tint_outside_print(view: &PhotoView, color: Option<GarmentColor>) -> Result<R
                 let i = y * w + x;
                 let coverage = mask[i];
                 if coverage == 255 {
-                    px[..3].copy_from_slice(&retint.srgb(view.lstar_codes[i]));
+                    px[..3].copy_from_slice(&retint.srgb(lstar_codes[i]));
                 } else if coverage > 0 {
-                    let tinted = retint.linear(view.lstar_codes[i]);
+                    let tinted = retint.linear(lstar_codes[i]);
                     let c = coverage as f32 / 255.0;
                     for k in 0..3 {
                         let photo = to_linear[px[k] as usize];
@@ -399,32 +489,7 @@ pub fn encode_mockup(img: &RgbaImage, format: MockupFormat, quality: u8) -> Resu
                     format!("must be between 1 and 100 (got {quality})"),
                 ));
             }
-            let (Ok(width), Ok(height)) = (u16::try_from(img.width()), u16::try_from(img.height()))
-            else {
-                return Err(Error::validation(
-                    "photo",
-                    format!(
-                        "a JPEG is at most 65535 pixels on a side; this mockup is {} x {}: use PNG or a smaller photo",
-                        img.width(),
-                        img.height()
-                    ),
-                ));
-            };
-            // Roughly what a q90 photo needs; grows if not.
-            let mut bytes = Vec::with_capacity(img.as_raw().len() / 16);
-            let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, quality);
-            // 4:2:0 chroma, as libjpeg, sharp and browsers' own encoders default to.
-            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
-            encoder
-                .encode(
-                    img.as_raw(),
-                    width,
-                    height,
-                    // The alpha byte is skipped: a mockup is opaque.
-                    jpeg_encoder::ColorType::Rgba,
-                )
-                .map_err(|e| Error::validation("photo", format!("cannot encode JPEG: {e}")))?;
-            Ok(bytes)
+            jpeg::encode_rgba(img, quality)
         }
         MockupFormat::Png => crate::compose::encode_png(img, None),
     }

@@ -2,12 +2,13 @@
 //! loaded from a manifest, validated, and prepared once for any number of mockups.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use image::RgbaImage;
+use image::{GrayImage, RgbaImage};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::light::{blur, lstar_code, luminance_map, srgb_to_linear_table};
+use super::light::{blur, lstar_code, luminance, srgb_to_linear_table};
 use super::warp::Homography;
 use crate::error::{Error, Result};
 
@@ -104,21 +105,29 @@ pub struct PhotoView {
     pub(crate) photo: RgbaImage,
     pub(crate) print_size_in: (f64, f64),
     pub(crate) quad: [[f64; 2]; 4],
-    /// The L* code (tenths of L*) of every photo pixel, which drives the re-tint.
-    pub(crate) lstar_codes: Vec<u16>,
+    /// What re-tinting needs, computed the first time a colour asks for it (a mockup in
+    /// the photo's own colour never does).
+    fabric: OnceLock<FabricLightness>,
     /// The luminance softened by a small blur, which shades the print (so the fabric's
-    /// weave and the photo's noise do not speckle it).
+    /// weave and the photo's noise do not speckle it); within `print_bounds`, row by row.
     pub(crate) print_luminance: Vec<f32>,
     /// Garment coverage (0..=255) of every pixel; `None` means all garment.
     pub(crate) mask: Option<Vec<u8>>,
-    /// The shift (dx, dy) in photo pixels of every pixel.
+    /// The shift (dx, dy) in photo pixels; within `print_bounds`, row by row.
     pub(crate) shift: Vec<[f32; 2]>,
     /// Mean luminance over the print region (inside the quad and the mask).
     pub(crate) print_mean_luminance: f32,
-    /// Mean L* of the garment (inside the mask).
-    pub(crate) garment_mean_lstar: f32,
     /// Pixel bounds `[x0, y0, x1, y1)` that the print can touch.
     pub(crate) print_bounds: [u32; 4],
+}
+
+/// The photo's lightness as the re-tint reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct FabricLightness {
+    /// The L* code (tenths of L*) of every photo pixel.
+    pub lstar_codes: Vec<u16>,
+    /// Mean L* of the garment (inside the mask).
+    pub garment_mean_lstar: f32,
 }
 
 impl PhotoView {
@@ -198,6 +207,18 @@ impl PhotoView {
             displacement,
             mask,
         } = images;
+        let mask = mask.map(|m| mask_coverage(&m));
+        Self::prepare(name, photo, displacement, mask, area)
+    }
+
+    /// [`PhotoView::new`] with the mask as coverage already (its luminance).
+    fn prepare(
+        name: &str,
+        photo: RgbaImage,
+        displacement: Option<(RgbaImage, f64, DisplacementChannels)>,
+        mask: Option<GrayImage>,
+        area: &PrintAreaSpec,
+    ) -> Result<PhotoView> {
         let (w, h) = photo.dimensions();
         let mut problems = Vec::new();
         if !(area.width_in > 0.0
@@ -265,53 +286,16 @@ impl PhotoView {
         }
 
         let to_linear = srgb_to_linear_table();
-        let luminance = luminance_map(&photo, &to_linear);
-        let lstar_codes: Vec<u16> = luminance.par_iter().map(|&y| lstar_code(y)).collect();
-        let mask = mask.map(|m| {
-            m.as_raw()
-                .chunks_exact(4)
-                .map(|p| ((p[0] as u32 * 54 + p[1] as u32 * 183 + p[2] as u32 * 19) >> 8) as u8)
-                .collect::<Vec<u8>>()
-        });
+        let mask = mask.map(GrayImage::into_raw);
         let homography = Homography::rect_to_quad(1.0, 1.0, &area.quad)
             .and_then(|hm| hm.inverse())
             .ok_or_else(|| Error::validation("print_area.quad", "the quad is degenerate"))?;
-        let in_print = |x: u32, y: u32| {
-            let (u, v) = homography.apply(x as f64 + 0.5, y as f64 + 0.5);
-            (0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v)
-        };
-        let garment = |i: usize| mask.as_ref().is_none_or(|m| m[i] >= 128);
-
-        let (mut print_sum, mut print_n, mut garment_sum, mut garment_n) =
-            (0.0f64, 0u64, 0.0f64, 0u64);
         let xs = area.quad.iter().map(|p| p[0]);
         let ys = area.quad.iter().map(|p| p[1]);
         let x0 = xs.clone().fold(f64::MAX, f64::min).floor().max(0.0) as u32;
         let x1 = (xs.fold(f64::MIN, f64::max).ceil() as u32).min(w);
         let y0 = ys.clone().fold(f64::MAX, f64::min).floor().max(0.0) as u32;
         let y1 = (ys.fold(f64::MIN, f64::max).ceil() as u32).min(h);
-        for y in 0..h {
-            for x in 0..w {
-                let i = (y * w + x) as usize;
-                if !garment(i) {
-                    continue;
-                }
-                garment_sum += f64::from(lstar_codes[i]) / 10.0;
-                garment_n += 1;
-                if x >= x0 && x < x1 && y >= y0 && y < y1 && in_print(x, y) {
-                    print_sum += luminance[i] as f64;
-                    print_n += 1;
-                }
-            }
-        }
-        if print_n == 0 {
-            return Err(Error::validation(
-                "print_area.quad",
-                "the print area covers no garment pixel (check the quad and the mask)",
-            ));
-        }
-        let print_mean_luminance = (print_sum / print_n as f64).max(1e-4) as f32;
-        let garment_mean_lstar = (garment_sum / garment_n.max(1) as f64) as f32;
 
         let derived_scale = DERIVED_DISPLACEMENT_SHARE * w.min(h) as f64;
         let max_shift = match &displacement {
@@ -325,9 +309,10 @@ impl PhotoView {
             (x1 + margin).min(w),
             (y1 + margin).min(h),
         ];
-        // The blurred maps are only read inside the print bounds: blur a region that
-        // reaches past them by the blurs' full support, so the values there are the
-        // same as blurring the whole photo, at a fraction of the cost.
+        // Everything the print reads lies inside the print bounds. The blurred maps are
+        // computed over a region that reaches past them by the blurs' full support, so
+        // their values there are the same as blurring the whole photo, at a fraction
+        // of the cost.
         let derived_radius = derived_blur_radius(w, h);
         let support = 3 * derived_radius.max(PRINT_SHADING_BLUR) as u32 + 1;
         let region = [
@@ -336,12 +321,41 @@ impl PhotoView {
             (print_bounds[2] + support).min(w),
             (print_bounds[3] + support).min(h),
         ];
+        let luminance = luminance_within(&photo, region, &to_linear);
+        let region_width = (region[2] - region[0]) as usize;
+
+        // The mean luminance over the print region: garment pixels inside the quad.
+        let (print_sum, print_n) = (y0..y1)
+            .into_par_iter()
+            .map(|y| {
+                let (mut sum, mut n) = (0.0f64, 0u64);
+                for x in x0..x1 {
+                    let garment = mask.as_ref().is_none_or(|m| m[(y * w + x) as usize] >= 128);
+                    let (u, v) = homography.apply(x as f64 + 0.5, y as f64 + 0.5);
+                    if garment && (0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v) {
+                        let at = (y - region[1]) as usize * region_width + (x - region[0]) as usize;
+                        sum += luminance[at] as f64;
+                        n += 1;
+                    }
+                }
+                (sum, n)
+            })
+            .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        if print_n == 0 {
+            return Err(Error::validation(
+                "print_area.quad",
+                "the print area covers no garment pixel (check the quad and the mask)",
+            ));
+        }
+        let print_mean_luminance = (print_sum / print_n as f64).max(1e-4) as f32;
+
         let (print_luminance, shift) = rayon::join(
-            || blurred_within(&luminance, w, region, PRINT_SHADING_BLUR),
+            || blurred_in_bounds(&luminance, region, print_bounds, PRINT_SHADING_BLUR),
             || match displacement {
-                Some((map, scale, channels)) => shift_from_map(&map, scale, channels),
+                Some((map, scale, channels)) => shift_from_map(&map, print_bounds, scale, channels),
                 None => {
-                    let blurred = blurred_within(&luminance, w, region, derived_radius);
+                    let blurred =
+                        blurred_in_bounds(&luminance, region, print_bounds, derived_radius);
                     derived_shift(&blurred, derived_scale, print_mean_luminance)
                 }
             },
@@ -351,13 +365,43 @@ impl PhotoView {
             photo,
             print_size_in: (area.width_in, area.height_in),
             quad: area.quad,
-            lstar_codes,
+            fabric: OnceLock::new(),
             print_luminance,
             mask,
             shift,
             print_mean_luminance,
-            garment_mean_lstar,
             print_bounds,
+        })
+    }
+
+    /// The L* codes of every photo pixel and the garment's mean L*, which re-tinting
+    /// reads: computed on first use.
+    pub(crate) fn fabric(&self) -> &FabricLightness {
+        self.fabric.get_or_init(|| {
+            let to_linear = srgb_to_linear_table();
+            let lstar_codes: Vec<u16> = self
+                .photo
+                .as_raw()
+                .par_chunks_exact(4)
+                .map(|p| {
+                    lstar_code(luminance(
+                        to_linear[p[0] as usize],
+                        to_linear[p[1] as usize],
+                        to_linear[p[2] as usize],
+                    ))
+                })
+                .collect();
+            let garment = |i: usize| self.mask.as_ref().is_none_or(|m| m[i] >= 128);
+            let (sum, n) = lstar_codes
+                .par_iter()
+                .enumerate()
+                .filter(|&(i, _)| garment(i))
+                .map(|(_, &code)| (f64::from(code) / 10.0, 1u64))
+                .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            FabricLightness {
+                lstar_codes,
+                garment_mean_lstar: (sum / n.max(1) as f64) as f32,
+            }
         })
     }
 
@@ -381,20 +425,86 @@ impl PhotoView {
         self.mask.is_some()
     }
 
-    /// The pixel size at which the design should be fitted for this view: the print
-    /// area's aspect, as large as the quad's longer edges on the photo.
+    /// The pixel size at which the design should be fitted for this view (see
+    /// [`PrintAreaSpec::design_canvas_size`]).
+    pub fn design_canvas_size(&self) -> (u32, u32) {
+        PrintAreaSpec {
+            quad: self.quad,
+            width_in: self.print_size_in.0,
+            height_in: self.print_size_in.1,
+        }
+        .design_canvas_size()
+    }
+}
+
+impl PrintAreaSpec {
+    /// The pixel size at which a design should be fitted for this print area: its
+    /// aspect, as large as the quad's longer edges on the photo (at least 1 x 1).
     pub fn design_canvas_size(&self) -> (u32, u32) {
         let q = &self.quad;
         let dist =
             |a: [f64; 2], b: [f64; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
         let quad_w = dist(q[0], q[1]).max(dist(q[3], q[2]));
         let quad_h = dist(q[0], q[3]).max(dist(q[1], q[2]));
-        let (w_in, h_in) = self.print_size_in;
-        let px_per_in = (quad_w / w_in).max(quad_h / h_in).max(1.0);
-        (
-            (w_in * px_per_in).round().max(1.0) as u32,
-            (h_in * px_per_in).round().max(1.0) as u32,
-        )
+        let (w_in, h_in) = (self.width_in, self.height_in);
+        let px_per_in = (quad_w / w_in).max(quad_h / h_in);
+        if !px_per_in.is_finite() {
+            return (1, 1);
+        }
+        let px_per_in = px_per_in.max(1.0);
+        let side =
+            |inches: f64| (inches * px_per_in).round().clamp(1.0, f64::from(u32::MAX)) as u32;
+        (side(w_in), side(h_in))
+    }
+}
+
+/// A photo view whose images are still encoded (JPEG or PNG bytes), as a caller holding
+/// uploaded files has it: [`crate::mockup::render_mockups_encoded`] decodes and prepares
+/// it while the design decodes.
+#[derive(Debug, Clone)]
+pub struct EncodedPhotoView<'a> {
+    /// The view's name.
+    pub name: &'a str,
+    /// The garment photo.
+    pub photo: &'a [u8],
+    /// The print area on the photo.
+    pub area: PrintAreaSpec,
+    /// A displacement map with its scale in pixels and channels; derived from the photo
+    /// when absent.
+    pub displacement: Option<(&'a [u8], f64, DisplacementChannels)>,
+    /// A garment mask (white = garment), same size as the photo.
+    pub mask: Option<&'a [u8]>,
+}
+
+impl EncodedPhotoView<'_> {
+    /// Decodes the images (in parallel) and prepares the view ([`PhotoView::new`]).
+    /// Errors name the image: `photo.image`, `photo.displacement.image`, `photo.mask`.
+    pub fn decode(&self) -> Result<PhotoView> {
+        let decode_maps = || -> Result<_> {
+            let (displacement, mask) = rayon::join(
+                || {
+                    self.displacement
+                        .map(|(bytes, scale, channels)| {
+                            decode_photo_image(bytes, "photo.displacement.image")
+                                .map(|map| (map, scale, channels))
+                        })
+                        .transpose()
+                },
+                || {
+                    self.mask
+                        .map(|bytes| decode_photo_mask(bytes, "photo.mask"))
+                        .transpose()
+                },
+            );
+            Ok((displacement?, mask?))
+        };
+        let (photo, maps) = rayon::join(
+            || decode_photo_image(self.photo, "photo.image"),
+            decode_maps,
+        );
+        let photo = photo?;
+        let (displacement, mask) = maps?;
+        PhotoView::prepare(self.name, photo, displacement, mask, &self.area)
     }
 }
 
@@ -403,6 +513,22 @@ impl PhotoView {
 /// `field` names the image in errors (`E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`,
 /// `E_IMAGE_DECODE`).
 pub fn decode_photo_image(bytes: &[u8], field: &str) -> Result<RgbaImage> {
+    decode_checked(bytes, field).map(|img| match img {
+        image::DynamicImage::ImageRgba8(rgba) => rgba,
+        other => other.to_rgba8(),
+    })
+}
+
+/// Decodes a garment mask as [`decode_photo_image`] does, straight to its coverage (the
+/// luminance): a greyscale mask is used as it is.
+fn decode_photo_mask(bytes: &[u8], field: &str) -> Result<GrayImage> {
+    decode_checked(bytes, field).map(|img| match img {
+        image::DynamicImage::ImageLuma8(grey) => grey,
+        other => mask_coverage(&other.to_rgba8()),
+    })
+}
+
+fn decode_checked(bytes: &[u8], field: &str) -> Result<image::DynamicImage> {
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::validation(field, format!("cannot read the image: {e}")))?;
@@ -423,8 +549,18 @@ pub fn decode_photo_image(bytes: &[u8], field: &str) -> Result<RgbaImage> {
         )));
     }
     image::load_from_memory(bytes)
-        .map(|img| img.to_rgba8())
         .map_err(|e| Error::ImageDecode(format!("the {field} is corrupt: {e}")))
+}
+
+/// A mask's coverage: the luminance of each pixel (white = garment). For a grey mask in
+/// RGBA this is exactly its grey value.
+fn mask_coverage(mask: &RgbaImage) -> GrayImage {
+    let coverage = mask
+        .as_raw()
+        .par_chunks_exact(4)
+        .map(|p| ((p[0] as u32 * 54 + p[1] as u32 * 183 + p[2] as u32 * 19) >> 8) as u8)
+        .collect::<Vec<u8>>();
+    GrayImage::from_raw(mask.width(), mask.height(), coverage).expect("one byte a pixel")
 }
 
 fn is_convex(quad: &[[f64; 2]; 4]) -> bool {
@@ -443,11 +579,19 @@ fn is_convex(quad: &[[f64; 2]; 4]) -> bool {
     true
 }
 
-/// Shifts from a displacement map: `(value - 128) / 127 * scale` pixels per axis.
-fn shift_from_map(map: &RgbaImage, scale: f64, channels: DisplacementChannels) -> Vec<[f32; 2]> {
+/// Shifts from a displacement map within `bounds` (`[x0, y0, x1, y1)`, row by row):
+/// `(value - 128) / 127 * scale` pixels per axis.
+fn shift_from_map(
+    map: &RgbaImage,
+    bounds: [u32; 4],
+    scale: f64,
+    channels: DisplacementChannels,
+) -> Vec<[f32; 2]> {
     let k = (scale / 127.0) as f32;
-    map.as_raw()
-        .chunks_exact(4)
+    let [x0, y0, x1, y1] = bounds.map(|v| v as usize);
+    let w = map.width() as usize;
+    (y0..y1)
+        .flat_map(|y| map.as_raw()[(y * w + x0) * 4..(y * w + x1) * 4].chunks_exact(4))
         .map(|p| match channels {
             DisplacementChannels::Luminance => {
                 let l =
@@ -464,21 +608,44 @@ fn derived_blur_radius(w: u32, h: u32) -> usize {
     (w.min(h) as usize / 200).max(2)
 }
 
-/// `values` (an image `width` wide) blurred by [`blur`] within `region` (`[x0, y0, x1,
-/// y1)`, edges clamped to the region); zero outside it.
-fn blurred_within(values: &[f32], width: u32, region: [u32; 4], radius: usize) -> Vec<f32> {
+/// The photo's relative luminance within `region` (`[x0, y0, x1, y1)`), row by row.
+fn luminance_within(photo: &RgbaImage, region: [u32; 4], to_linear: &[f32; 256]) -> Vec<f32> {
     let [x0, y0, x1, y1] = region.map(|v| v as usize);
-    let w = width as usize;
-    let (rw, rh) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
-    let mut part: Vec<f32> = (y0..y1)
-        .flat_map(|y| values[y * w + x0..y * w + x1].iter().copied())
-        .collect();
-    blur(&mut part, rw, rh, radius);
-    let mut out = vec![0.0f32; values.len()];
-    for (r, row) in part.chunks_exact(rw.max(1)).enumerate() {
-        out[(y0 + r) * w + x0..(y0 + r) * w + x1].copy_from_slice(row);
-    }
+    let (w, rw) = (photo.width() as usize, x1 - x0);
+    let mut out = vec![0.0f32; rw * (y1 - y0)];
+    out.par_chunks_mut(rw.max(1))
+        .enumerate()
+        .for_each(|(r, row)| {
+            let y = y0 + r;
+            let src = &photo.as_raw()[(y * w + x0) * 4..(y * w + x1) * 4];
+            for (o, p) in row.iter_mut().zip(src.chunks_exact(4)) {
+                *o = luminance(
+                    to_linear[p[0] as usize],
+                    to_linear[p[1] as usize],
+                    to_linear[p[2] as usize],
+                );
+            }
+        });
     out
+}
+
+/// `values` (covering `region`, row by row) blurred by [`blur`] with edges clamped to
+/// the region, then cut to `bounds` (inside the region), row by row.
+fn blurred_in_bounds(
+    values: &[f32],
+    region: [u32; 4],
+    bounds: [u32; 4],
+    radius: usize,
+) -> Vec<f32> {
+    let rw = (region[2] - region[0]) as usize;
+    let rh = (region[3] - region[1]) as usize;
+    let mut part = values.to_vec();
+    blur(&mut part, rw, rh, radius);
+    let [bx0, by0, bx1, by1] = bounds.map(|v| v as usize);
+    let (ox, oy) = (bx0 - region[0] as usize, by0 - region[1] as usize);
+    (0..by1 - by0)
+        .flat_map(|r| part[(oy + r) * rw + ox..][..bx1 - bx0].iter().copied())
+        .collect()
 }
 
 /// A displacement derived from the photo: its blurred luminance (`blurred`) relative to

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use render_engine::compose::{DecodeLimits, PreparedDesign};
+use render_engine::compose::{DecodeLimits, FitMode, PreparedDesign};
 use render_engine::mockup::{encode_mockups, render_prepared, MockupFormat};
 use render_engine::{CancelToken, GarmentColor};
 use render_engine_node::functions::{mockup_images, PhotoBytes};
@@ -79,10 +79,17 @@ fn main() {
     ] {
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
         let t = Instant::now();
-        let view = photo.view().expect("view");
+        let view = photo.encoded().and_then(|v| v.decode()).expect("view");
         let view_ms = ms(t);
         let t = Instant::now();
-        let prepared = PreparedDesign::decode(&design, &DecodeLimits::default()).expect("design");
+        let prepared = PreparedDesign::decode_for(
+            &design,
+            &DecodeLimits::default(),
+            &[view.design_canvas_size()],
+            FitMode::Contain,
+            true,
+        )
+        .expect("design");
         let decode_ms = ms(t);
         let tints: Vec<GarmentColor> = options
             .colors

@@ -8,8 +8,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use render_engine::compose::{encode_png, DecodeLimits, FitMode, Placement};
 use render_engine::mockup::{
-    decode_photo_image, encode_mockups, render_mockups, DisplacementChannels, MockupFormat,
-    PhotoView, PhotoViewImages, PrintAreaSpec,
+    encode_mockups, render_mockups_encoded, DisplacementChannels, EncodedPhotoView, MockupFormat,
+    PrintAreaSpec,
 };
 use render_engine::render::{RenderOutputs, RenderRequest, View};
 use render_engine::template::Alignment;
@@ -507,8 +507,10 @@ impl<'a> PhotoBytes<'a> {
         }
     }
 
-    /// Decodes the images and prepares the photo view (light and displacement maps).
-    pub fn view(&self) -> Result<PhotoView> {
+    /// The photo view with its images still encoded, checked for shape (four corners,
+    /// known displacement channels); decoding happens in the core, while the design
+    /// decodes.
+    pub fn encoded(&self) -> Result<EncodedPhotoView<'a>> {
         if self.quad.len() != 4 || self.quad.iter().any(|p| p.len() != 2) {
             return Err(invalid(
                 "photo.printArea.quad",
@@ -516,7 +518,7 @@ impl<'a> PhotoBytes<'a> {
             ));
         }
         let corner = |i: usize| [self.quad[i][0], self.quad[i][1]];
-        let spec = PrintAreaSpec {
+        let area = PrintAreaSpec {
             quad: [corner(0), corner(1), corner(2), corner(3)],
             width_in: self.width_in,
             height_in: self.height_in,
@@ -534,19 +536,16 @@ impl<'a> PhotoBytes<'a> {
                         ))
                     }
                 };
-                let image = decode_photo_image(bytes, "photo.displacement.image")?;
-                Some((image, scale_px, channels))
+                Some((bytes, scale_px, channels))
             }
         };
-        let images = PhotoViewImages {
-            photo: decode_photo_image(self.image, "photo.image")?,
+        Ok(EncodedPhotoView {
+            name: self.name.unwrap_or("photo"),
+            photo: self.image,
+            area,
             displacement,
-            mask: match self.mask {
-                Some(m) => Some(decode_photo_image(m, "photo.mask")?),
-                None => None,
-            },
-        };
-        PhotoView::new(self.name.unwrap_or("photo"), images, &spec)
+            mask: self.mask,
+        })
     }
 }
 
@@ -594,9 +593,9 @@ pub fn mockup_images(
     if let Some(trim) = options.trim {
         mockup_options.trim = trim;
     }
-    let view = photo.view()?;
-    cancel_point(cancel)?;
-    let mockups = render_mockups(design, &[view], &colors, &mockup_options)?;
+    let view = photo.encoded()?;
+    mockup_options.cancel = Some(cancel.clone());
+    let mockups = render_mockups_encoded(design, &[view], &colors, &mockup_options)?;
     cancel_point(cancel)?;
     encode_mockups(&mockups, format, quality)
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use render_engine::compose::{DecodeLimits, FitMode};
+use render_engine::compose::FitMode;
 use render_engine::mockup::{
     encode_mockups, render_mockups, MockupFormat, MockupOptions, PhotoView,
 };
@@ -78,8 +78,7 @@ pub fn run(args: MockupArgs) -> Result<()> {
     let options = MockupOptions {
         fit,
         align,
-        trim: true,
-        limits: DecodeLimits::default(),
+        ..MockupOptions::default()
     };
     let mockups = render_mockups(&design, &views, &colors, &options)?;
     ensure_dir(&args.out)?;
