@@ -156,11 +156,19 @@ export declare class RenderEngine {
    */
   static open(options: EngineOptions): Promise<RenderEngine>
   /**
-   * Checks and stores the design, then creates the job `pending`; resolves to the job.
-   * Rejects with `E_VALIDATION`, `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`,
-   * `E_IMAGE_DECODE` or `E_NOT_FOUND` (a missing design file); nothing is written then.
+   * Checks and stores the design (downloading an `http(s)://` one first), then creates
+   * the job `pending`; resolves to the job. Rejects with `E_VALIDATION` (bad fields, an
+   * unknown `template_id`, a URL this engine was not opened to accept, a refused or
+   * failed download), `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`, `E_IMAGE_DECODE` or
+   * `E_NOT_FOUND` (a missing design file); nothing is written then.
    */
   createJob(input: CreateJobInput): Promise<RenderJob>
+  /**
+   * The template packs jobs of this engine can name in `template_id`: the built-in
+   * `classic-tee` (unless a pack of the `templates` option replaces it), then the
+   * packs of the `templates` option.
+   */
+  listTemplates(): Array<TemplateInfo>
   /** The job with this id. Rejects with `E_NOT_FOUND` (unknown or deleted). */
   getJob(id: string): Promise<RenderJob>
   /**
@@ -283,7 +291,10 @@ export interface CreateJobInput {
   color?: string
   /** Free metadata kept on the job (an object). */
   metadata?: Record<string, unknown>
-  /** The design: its bytes, or a `file://` URL inside `allowedFileRoot`. */
+  /**
+   * The design: its bytes, a `file://` URL inside `allowedFileRoot`, or an
+   * `http(s)://` URL when the engine was opened with `httpDesigns`.
+   */
   design: Buffer | string
   /** Creating twice with the same key makes one job. */
   idempotency_key?: string
@@ -342,6 +353,21 @@ export interface EngineOptions {
   maxDesignBytes?: number
   /** The folder `file://` design URLs must be inside (none allowed without it). */
   allowedFileRoot?: string
+  /**
+   * Whether `createJob` accepts `http://` and `https://` design URLs, which the engine
+   * downloads (default `false`: refused with `E_VALIDATION`). `true` downloads from
+   * public servers only, with a 20 s limit and up to 3 redirects; an object turns
+   * downloads on with its settings, e.g. `{ allowRanges: ['10.0.0.0/8'] }` for a
+   * store on the private network. A refused address is `E_VALIDATION` on `design`.
+   */
+  httpDesigns?: boolean | HttpDesignOptions
+  /**
+   * Extra template packs jobs may name in `template_id`: each the path of a pack
+   * folder (holding `template.json`) or `classic-tee`. The built-in `classic-tee` is
+   * always available unless a pack here has its id and replaces it. A folder that is
+   * not a valid pack is `E_VALIDATION` on `templates[i]`.
+   */
+  templates?: Array<string>
   /** This process's worker name in leases (default: host and process id). */
   workerName?: string
   /** Which outputs jobs produce. */
@@ -359,13 +385,44 @@ export interface EngineOutputs {
 }
 
 /**
- * The placement presets of the built-in template (`chest-large`, `dead-center-medium`,
- * `back-small`) with their print areas.
+ * How `http(s)://` designs are downloaded, for `httpDesigns` given as an object (which
+ * turns downloads on). Every address a host resolves to is checked and the connection
+ * goes only to checked addresses; redirects are checked again at every hop.
  */
-export declare function listPresets(): Array<PresetInfo>
+export interface HttpDesignOptions {
+  /**
+   * IP ranges in CIDR notation (`'127.0.0.1/32'`, `'10.0.0.0/8'`, `'::1/128'`; a bare
+   * address is one host) that designs may come from although they are refused by
+   * default: loopback, private (RFC 1918, CGNAT, IPv6 unique-local), link-local (the
+   * cloud metadata address), unspecified, multicast and reserved addresses. Default
+   * none: only public servers.
+   */
+  allowRanges?: Array<string>
+  /**
+   * The time limit of one download, redirects included, in milliseconds (default
+   * 20 000).
+   */
+  timeoutMs?: number
+  /** How many redirects are followed (default 3; 0 follows none). */
+  maxRedirects?: number
+}
 
-/** The built-in template packs (`classic-tee`). */
-export declare function listTemplates(): Array<TemplateInfo>
+/**
+ * The placement presets (`chest-large`, `dead-center-medium`, `back-small`) with their
+ * print areas on `template`: `classic-tee` (default) or the path of a pack folder, as
+ * the `template` option of `compose`, `render` and `preflight` takes it. Throws
+ * `E_VALIDATION` for anything else (on `template`) or a broken pack (on the manifest's
+ * field).
+ */
+export declare function listPresets(template?: string | undefined | null): Array<PresetInfo>
+
+/**
+ * The template packs: the built-in `classic-tee`, then the packs in `templates` (each
+ * `classic-tee` or the path of a pack folder, as `RenderEngine.open`'s `templates`
+ * option takes them; a pack with the id `classic-tee` replaces the built-in one). Throws
+ * `E_VALIDATION` on `templates[i]` for a folder that is not a valid pack.
+ */
+export declare function listTemplates(templates?: string[] | undefined | null): Array<TemplateInfo>
 
 /**
  * A design on a merchant's own garment photo: one image per garment colour (in the

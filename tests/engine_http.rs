@@ -97,6 +97,7 @@ fn serve(mut stream: TcpStream, port: u16, hits: &Mutex<HashMap<String, usize>>)
             redirect(&format!("http://localhost:{port}/design.png")).as_bytes(),
         ),
         "/loop" => stream.write_all(redirect("/loop").as_bytes()),
+        "/two-hops" => stream.write_all(redirect("/redirect-ok").as_bytes()),
         "/big-declared" => stream.write_all(
             b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n",
         ),
@@ -289,4 +290,47 @@ async fn refused_downloads_store_nothing() {
     assert_eq!(stored_files(dir.path()), 0, "nothing stored");
     let page = off.store().list(&Default::default()).await.unwrap();
     assert_eq!(page.jobs.len(), 1, "only the one accepted job");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redirect_limit_is_exact() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let limited = |n| {
+        HttpDesigns::enabled()
+            .allow(loopback())
+            .with_max_redirects(n)
+    };
+    // 0: the first redirect is refused (not stored as an empty design).
+    let none = engine(dir.path(), limited(0)).await;
+    let err = none
+        .submit(submission(&server.url("/redirect-ok")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "E_VALIDATION", "{err}");
+    assert!(
+        err.to_string().contains("redirects more than 0 times"),
+        "{err}"
+    );
+    assert_eq!(server.hits("/design.png"), 0);
+    // 1: one hop is followed, two are not.
+    let one = engine(dir.path(), limited(1)).await;
+    one.submit(submission(&server.url("/redirect-ok")))
+        .await
+        .unwrap();
+    assert_eq!(server.hits("/design.png"), 1);
+    let err = one
+        .submit(submission(&server.url("/two-hops")))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("redirects more than 1 times"),
+        "{err}"
+    );
+    // 2: two hops are followed.
+    let two = engine(dir.path(), limited(2)).await;
+    two.submit(submission(&server.url("/two-hops")))
+        .await
+        .unwrap();
+    assert_eq!(server.hits("/design.png"), 2);
 }

@@ -284,7 +284,13 @@ pub(crate) fn fetch(url: &str, policy: &HttpDesigns, max_bytes: u64) -> Result<V
     let agent = ureq::AgentBuilder::new()
         .resolver(resolver)
         .timeout(policy.timeout)
-        .redirects(policy.max_redirects)
+        // ureq gives up when the number of responses reaches its limit, so it follows one
+        // redirect fewer than that: ask for one more. With 0 it follows none and returns
+        // the 3xx response, refused below.
+        .redirects(match policy.max_redirects {
+            0 => 0,
+            n => n.saturating_add(1),
+        })
         .user_agent(concat!("render-engine/", env!("CARGO_PKG_VERSION")))
         .build();
     let secs = policy.timeout.as_secs_f64();
@@ -318,6 +324,20 @@ pub(crate) fn fetch(url: &str, policy: &HttpDesigns, max_bytes: u64) -> Result<V
             }
         }
     })?;
+    // ureq hands back a 3xx response itself when it follows no redirects
+    // (`max_redirects` 0) or cannot follow this one (no `Location`); its body is not
+    // the design.
+    let code = response.status();
+    if (300..400).contains(&code) {
+        return Err(fail(if response.header("location").is_some() {
+            format!(
+                "`{url}` redirects more than {} times; give the file's final URL",
+                policy.max_redirects
+            )
+        } else {
+            format!("`{url}` answered HTTP {code}; give a URL that serves the design file")
+        }));
+    }
     if let Some(len) = response
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok())

@@ -6,16 +6,20 @@ import {
   compose,
   composeSync,
   listPresets,
+  listTemplates,
   mockup,
   preflight,
   render,
   RenderEngine,
   type Composition,
+  type EngineOptions,
+  type HttpDesignOptions,
   type JobEvent,
   type PreflightReport,
   type ProgressEvent,
   type RenderEngineError,
   type RenderJob,
+  type TemplateInfo,
 } from '../../index.js'
 
 export async function medusaModule(design: Buffer, photo: Buffer): Promise<RenderJob> {
@@ -33,8 +37,34 @@ export async function medusaModule(design: Buffer, photo: Buffer): Promise<Rende
     { colors: ['#ffffff'], format: 'jpeg', quality: 90 },
   )
   const presetIds: string[] = listPresets().map((p) => p.id)
+  const packPresets: string[] = listPresets('/srv/templates/oversized-tee').map((p) => p.id)
+  const packs: TemplateInfo[] = listTemplates(['/srv/templates/oversized-tee'])
+  const onPack = await compose(design, { template: '/srv/templates/oversized-tee', preset: 'back-small' })
 
   const engine = await RenderEngine.open({ database: 'sqlite:///tmp/jobs.db', dataDir: '/tmp/data', concurrency: 2, jobTimeoutMs: 60_000 })
+  // A Medusa store whose designs are uploaded to a file service on the private network.
+  const http: HttpDesignOptions = { allowRanges: ['10.0.0.0/8'], timeoutMs: 10_000, maxRedirects: 2 }
+  const options: EngineOptions = {
+    database: 'postgres://medusa@db/medusa',
+    dataDir: '/var/lib/render',
+    httpDesigns: http,
+    templates: ['/srv/templates/oversized-tee'],
+  }
+  const shop = await RenderEngine.open(options)
+  const publicOnly = await RenderEngine.open({ database: 'memory:', dataDir: '/tmp/d', httpDesigns: true })
+  // @ts-expect-error httpDesigns is a boolean or an HttpDesignOptions object
+  await RenderEngine.open({ database: 'memory:', dataDir: '/tmp/d', httpDesigns: 'yes' })
+  // @ts-expect-error templates is an array of pack folders
+  await RenderEngine.open({ database: 'memory:', dataDir: '/tmp/d', templates: '/srv/templates/oversized-tee' })
+  const shopPacks: string[] = shop.listTemplates().map((t) => t.id)
+  const fromUrl: RenderJob = await shop.createJob({
+    product_id: 'prod_1',
+    preset: 'chest-large',
+    template_id: 'oversized-tee',
+    design: 'http://10.0.3.7:9000/static/design.png',
+  })
+  void [publicOnly, shopPacks, fromUrl, packPresets, packs, onPack]
+
   engine.onProgress((event: ProgressEvent) => {
     const pct: number = event.percent
     const id: string = event.job_id

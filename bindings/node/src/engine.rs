@@ -14,13 +14,15 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use render_engine::render::{BlenderOptions, BlenderRenderer};
 use render_engine::{
-    DesignSource, Engine, EngineConfig, Error, GarmentColor, JobFilter, JobId, OutputSelection,
-    Preset, Result, StoredJob, Submission, Workers,
+    DesignSource, Engine, EngineConfig, Error, GarmentColor, HttpDesigns, IpRange, JobFilter,
+    JobId, OutputSelection, Preset, Result, StoredJob, Submission, Workers,
 };
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::convert;
 use crate::error::{invalid, to_js};
+use crate::functions::{available_packs, load_packs, template_info};
+use crate::types::TemplateInfo;
 
 /// Which outputs the engine's jobs produce (the atlas and the front still always are).
 #[napi(object)]
@@ -31,6 +33,24 @@ pub struct EngineOutputs {
     pub all_stills: Option<bool>,
     /// Render the turntable as MP4 and WebP (default true).
     pub turntable: Option<bool>,
+}
+
+/// How `http(s)://` designs are downloaded, for `httpDesigns` given as an object (which
+/// turns downloads on). Every address a host resolves to is checked and the connection
+/// goes only to checked addresses; redirects are checked again at every hop.
+#[napi(object)]
+pub struct HttpDesignOptions {
+    /// IP ranges in CIDR notation (`'127.0.0.1/32'`, `'10.0.0.0/8'`, `'::1/128'`; a bare
+    /// address is one host) that designs may come from although they are refused by
+    /// default: loopback, private (RFC 1918, CGNAT, IPv6 unique-local), link-local (the
+    /// cloud metadata address), unspecified, multicast and reserved addresses. Default
+    /// none: only public servers.
+    pub allow_ranges: Option<Vec<String>>,
+    /// The time limit of one download, redirects included, in milliseconds (default
+    /// 20 000).
+    pub timeout_ms: Option<f64>,
+    /// How many redirects are followed (default 3; 0 follows none).
+    pub max_redirects: Option<f64>,
 }
 
 /// How to open a `RenderEngine`.
@@ -62,6 +82,19 @@ pub struct EngineOptions {
     pub max_design_bytes: Option<f64>,
     /// The folder `file://` design URLs must be inside (none allowed without it).
     pub allowed_file_root: Option<String>,
+    /// Whether `createJob` accepts `http://` and `https://` design URLs, which the engine
+    /// downloads (default `false`: refused with `E_VALIDATION`). `true` downloads from
+    /// public servers only, with a 20 s limit and up to 3 redirects; an object turns
+    /// downloads on with its settings, e.g. `{ allowRanges: ['10.0.0.0/8'] }` for a
+    /// store on the private network. A refused address is `E_VALIDATION` on `design`.
+    #[napi(ts_type = "boolean | HttpDesignOptions")]
+    pub http_designs: Option<serde_json::Value>,
+    /// Extra template packs jobs may name in `template_id`: each the path of a pack
+    /// folder (holding `template.json`) or `classic-tee`. The built-in `classic-tee` is
+    /// always available unless a pack here has its id and replaces it. A folder that is
+    /// not a valid pack is `E_VALIDATION` on `templates[i]`.
+    #[napi(ts_type = "Array<string>")]
+    pub templates: Option<serde_json::Value>,
     /// This process's worker name in leases (default: host and process id).
     pub worker_name: Option<String>,
     /// Which outputs jobs produce.
@@ -87,7 +120,8 @@ pub struct CreateJobInput {
     /// Free metadata kept on the job (an object).
     #[napi(ts_type = "Record<string, unknown>")]
     pub metadata: Option<serde_json::Value>,
-    /// The design: its bytes, or a `file://` URL inside `allowedFileRoot`.
+    /// The design: its bytes, a `file://` URL inside `allowedFileRoot`, or an
+    /// `http(s)://` URL when the engine was opened with `httpDesigns`.
     pub design: Either<Buffer, String>,
     /// Creating twice with the same key makes one job.
     #[napi(js_name = "idempotency_key")]
@@ -169,10 +203,13 @@ fn job_json(job: StoredJob) -> Result<serde_json::Value> {
 }
 
 fn millis(value: Option<f64>, field: &str) -> Result<Option<Duration>> {
-    match value {
-        None => Ok(None),
-        Some(ms) if ms.is_finite() && ms > 0.0 => Ok(Some(Duration::from_secs_f64(ms / 1000.0))),
-        Some(ms) => Err(invalid(
+    let Some(ms) = value else {
+        return Ok(None);
+    };
+    // `try_from`: a number too large for a Duration is refused, not a panic.
+    match Duration::try_from_secs_f64(ms / 1000.0) {
+        Ok(d) if ms > 0.0 => Ok(Some(d)),
+        _ => Err(invalid(
             field,
             format!("must be a positive number of milliseconds (got {ms})"),
         )),
@@ -227,6 +264,9 @@ fn engine_config(options: EngineOptions) -> Result<EngineConfig> {
     if let Some(name) = options.worker_name {
         config = config.with_worker_name(name);
     }
+    if let Some(http) = http_designs(options.http_designs)? {
+        config = config.with_http_designs(http);
+    }
     if let Some(o) = options.outputs {
         let default = OutputSelection::default();
         config = config.with_outputs(OutputSelection {
@@ -236,6 +276,140 @@ fn engine_config(options: EngineOptions) -> Result<EngineConfig> {
         });
     }
     Ok(config)
+}
+
+/// The `httpDesigns` option: absent, `null` or `false` (off), `true` (on, defaults) or a
+/// [`HttpDesignOptions`] object (on, with its settings).
+fn http_designs(value: Option<serde_json::Value>) -> Result<Option<HttpDesigns>> {
+    use serde_json::Value;
+    const FIELD: &str = "httpDesigns";
+    let map = match value {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
+        Some(Value::Bool(true)) => return Ok(Some(HttpDesigns::enabled())),
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            return Err(invalid(
+                FIELD,
+                format!(
+                    "must be true, false or {{ allowRanges?, timeoutMs?, maxRedirects? }} (got {other})"
+                ),
+            ))
+        }
+    };
+    let mut http = HttpDesigns::enabled();
+    for (key, value) in map {
+        if value.is_null() {
+            continue; // `undefined` or `null`: the default, as for every other option
+        }
+        let field = format!("{FIELD}.{key}");
+        match key.as_str() {
+            "allowRanges" => {
+                let bad = || {
+                    invalid(
+                        &field,
+                        "must be an array of IP ranges in CIDR notation, such as ['127.0.0.1/32']",
+                    )
+                };
+                let Value::Array(ranges) = value else {
+                    return Err(bad());
+                };
+                for (i, range) in ranges.iter().enumerate() {
+                    let text = range.as_str().ok_or_else(bad)?;
+                    let range = text.parse::<IpRange>().map_err(|e| {
+                        let why = e
+                            .fields()
+                            .first()
+                            .map_or_else(|| e.to_string(), |f| f.message.clone());
+                        invalid(&format!("{field}[{i}]"), why)
+                    })?;
+                    http = http.allow(range);
+                }
+            }
+            "timeoutMs" => match value.as_f64() {
+                Some(ms) => {
+                    if let Some(t) = millis(Some(ms), &field)? {
+                        http = http.with_timeout(t);
+                    }
+                }
+                None => {
+                    return Err(invalid(
+                        &field,
+                        format!("must be a positive number of milliseconds (got {value})"),
+                    ))
+                }
+            },
+            "maxRedirects" => match value.as_f64() {
+                Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+                    http = http.with_max_redirects(n as u32);
+                }
+                _ => {
+                    return Err(invalid(
+                        &field,
+                        format!("must be a whole number of redirects, 0 or more (got {value})"),
+                    ))
+                }
+            },
+            _ => {
+                return Err(invalid(
+                    &field,
+                    "is not an option of httpDesigns; use allowRanges, timeoutMs or maxRedirects",
+                ))
+            }
+        }
+    }
+    Ok(Some(http))
+}
+
+/// The `templates` option: an array of strings (absent or `null`: none).
+fn template_dirs(value: Option<serde_json::Value>) -> Result<Vec<String>> {
+    use serde_json::Value;
+    let items = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(invalid(
+                "templates",
+                format!("must be an array of template pack folders (got {other})"),
+            ))
+        }
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(dir) => Ok(dir),
+            other => Err(invalid(
+                &format!("templates[{i}]"),
+                format!("must be the path of a template pack folder (got {other})"),
+            )),
+        })
+        .collect()
+}
+
+/// Refuses a `file://` or `http(s)://` design this engine was not opened to accept, with a
+/// message in terms of the JS options (the core's names the Rust builder methods).
+fn check_design_url(design: &DesignSource, config: &EngineConfig) -> Result<()> {
+    let DesignSource::Url(url) = design else {
+        return Ok(());
+    };
+    // The same parser the engine uses, so both agree on the scheme.
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(()); // the engine says why it is not a URL
+    };
+    match parsed.scheme() {
+        "http" | "https" if !config.http.enabled => Err(invalid(
+            "design",
+            "http(s) design URLs are refused: this engine was opened without downloads; open it \
+             with `httpDesigns: true` (public servers only) or `httpDesigns: { allowRanges: \
+             ['10.0.0.0/8'] }` for a server on a private network, or pass the design's bytes",
+        )),
+        "file" if config.allowed_file_root.is_none() => Err(invalid(
+            "design",
+            "file:// designs are refused: this engine was opened without `allowedFileRoot`; \
+             open it with `allowedFileRoot: '/folder/of/designs'` or pass the design's bytes",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn submission(input: CreateJobInput) -> Result<Submission> {
@@ -294,12 +468,23 @@ impl RenderEngine {
         options: Option<Unknown>,
     ) -> napi::Result<PromiseRaw<'env, RenderEngine>> {
         let config = convert::object::<EngineOptions>(options, "options").and_then(|o| {
-            let o = o.ok_or_else(|| invalid("options", "is required: { database, dataDir }"))?;
+            let mut o =
+                o.ok_or_else(|| invalid("options", "is required: { database, dataDir }"))?;
             let blender = o.renderer.as_deref() == Some("blender");
-            Ok((engine_config(o)?, blender))
+            let templates = template_dirs(o.templates.take())?;
+            Ok((engine_config(o)?, blender, templates))
         });
         let open = async move {
-            let (mut config, blender) = config?;
+            let (mut config, blender, templates) = config?;
+            if !templates.is_empty() {
+                // Reading the pack folders is file I/O: off the JS thread.
+                let packs = tokio::task::spawn_blocking(move || load_packs(&templates))
+                    .await
+                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
+                for pack in packs {
+                    config = config.with_template(pack);
+                }
+            }
             if blender {
                 // Locating Blender runs it once (`--version`): off the JS thread.
                 let renderer =
@@ -319,9 +504,11 @@ impl RenderEngine {
         })
     }
 
-    /// Checks and stores the design, then creates the job `pending`; resolves to the job.
-    /// Rejects with `E_VALIDATION`, `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`,
-    /// `E_IMAGE_DECODE` or `E_NOT_FOUND` (a missing design file); nothing is written then.
+    /// Checks and stores the design (downloading an `http(s)://` one first), then creates
+    /// the job `pending`; resolves to the job. Rejects with `E_VALIDATION` (bad fields, an
+    /// unknown `template_id`, a URL this engine was not opened to accept, a refused or
+    /// failed download), `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`, `E_IMAGE_DECODE` or
+    /// `E_NOT_FOUND` (a missing design file); nothing is written then.
     #[napi(
         ts_args_type = "input: CreateJobInput",
         ts_return_type = "Promise<RenderJob>"
@@ -331,16 +518,30 @@ impl RenderEngine {
         env: &'env Env,
         input: Option<Unknown>,
     ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
-        let submission = convert::object::<CreateJobInput>(input, "input").and_then(|i| {
-            i.ok_or_else(|| invalid("input", "is required: { product_id, preset, design }"))
-                .and_then(submission)
-        });
         let engine = self.engine.clone();
+        let submission = convert::object::<CreateJobInput>(input, "input").and_then(|i| {
+            let submission = i
+                .ok_or_else(|| invalid("input", "is required: { product_id, preset, design }"))
+                .and_then(submission)?;
+            check_design_url(&submission.design, engine.config())?;
+            Ok(submission)
+        });
         promise(
             env,
             async move { engine.submit(submission?).await },
             |created| job_json(created.job),
         )
+    }
+
+    /// The template packs jobs of this engine can name in `template_id`: the built-in
+    /// `classic-tee` (unless a pack of the `templates` option replaces it), then the
+    /// packs of the `templates` option.
+    #[napi]
+    pub fn list_templates(&self) -> Vec<TemplateInfo> {
+        available_packs(&self.engine.config().templates)
+            .iter()
+            .map(template_info)
+            .collect()
     }
 
     /// The job with this id. Rejects with `E_NOT_FOUND` (unknown or deleted).

@@ -671,25 +671,113 @@ fn presets_of(pack: &TemplatePack) -> Vec<PresetInfo> {
         .collect()
 }
 
-/// The placement presets of the built-in template (`chest-large`, `dead-center-medium`,
-/// `back-small`) with their print areas.
-#[napi]
-pub fn list_presets() -> Vec<PresetInfo> {
-    presets_of(&TemplatePack::builtin())
+/// Loads the template packs named in `entries` (each `classic-tee` or the path of a pack
+/// folder holding `template.json`), as the `templates` option and argument name them.
+///
+/// Every failure is `E_VALIDATION` on `templates[i]` (the core's own field, such as
+/// `template.json` or `panels[0].polygon`, goes into the message); two packs with the
+/// same id are refused too, since one would silently replace the other.
+pub(crate) fn load_packs(entries: &[String]) -> Result<Vec<TemplatePack>> {
+    let mut packs: Vec<TemplatePack> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let field = format!("templates[{i}]");
+        let pack = TemplatePack::named(entry).map_err(|e| match e {
+            Error::Validation(fields) => Error::Validation(
+                fields
+                    .into_iter()
+                    .map(|f| {
+                        let message = if f.field == "template" {
+                            f.message
+                        } else {
+                            format!(
+                                "`{entry}` is not a valid template pack: {}: {}",
+                                f.field, f.message
+                            )
+                        };
+                        render_engine::FieldError::new(field.clone(), message)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
+        if let Some(j) = packs.iter().position(|p| p.id() == pack.id()) {
+            return Err(invalid(
+                &field,
+                format!(
+                    "`{entry}` has the id `{}` of templates[{j}] already; give each pack its own id",
+                    pack.id()
+                ),
+            ));
+        }
+        packs.push(pack);
+    }
+    Ok(packs)
 }
 
-/// The built-in template packs (`classic-tee`).
-#[napi]
-pub fn list_templates() -> Vec<TemplateInfo> {
-    let pack = TemplatePack::builtin();
+/// The packs a job can name: the built-in `classic-tee` (unless a configured pack has its
+/// id and replaces it), then the configured ones, as `EngineConfig::template` looks them up.
+pub(crate) fn available_packs(configured: &[TemplatePack]) -> Vec<TemplatePack> {
+    let mut packs = Vec::with_capacity(configured.len() + 1);
+    if !configured
+        .iter()
+        .any(|p| p.id() == render_engine::template::BUILTIN_ID)
+    {
+        packs.push(TemplatePack::builtin());
+    }
+    packs.extend(configured.iter().cloned());
+    packs
+}
+
+/// A pack as the JS `TemplateInfo`.
+pub(crate) fn template_info(pack: &TemplatePack) -> TemplateInfo {
     let (atlas_width, atlas_height) = pack.atlas_size_px();
-    vec![TemplateInfo {
+    TemplateInfo {
         id: pack.id().to_string(),
         name: pack.name().to_string(),
         panels: pack.panels().iter().map(|p| p.name.clone()).collect(),
         atlas_width,
         atlas_height,
         pixels_per_inch: pack.pixels_per_inch(),
-        presets: presets_of(&pack),
-    }]
+        presets: presets_of(pack),
+    }
+}
+
+/// An optional array of strings argument (`undefined`/`null` give an empty list).
+fn string_list(value: Option<Unknown>, field: &str) -> Result<Vec<String>> {
+    if convert::is_absent(&value).map_err(|e| crate::error::wrong_type(field, e))? {
+        return Ok(Vec::new());
+    }
+    let value = value.expect("checked present");
+    if !value.is_array().unwrap_or(false) {
+        return Err(invalid(field, "must be an array of template pack folders"));
+    }
+    // SAFETY: checked to be an array; `Vec<String>` checks every element's type.
+    unsafe { value.cast::<Vec<String>>() }.map_err(|e| crate::error::wrong_type(field, e))
+}
+
+/// The placement presets (`chest-large`, `dead-center-medium`, `back-small`) with their
+/// print areas on `template`: `classic-tee` (default) or the path of a pack folder, as
+/// the `template` option of `compose`, `render` and `preflight` takes it. Throws
+/// `E_VALIDATION` for anything else (on `template`) or a broken pack (on the manifest's
+/// field).
+#[napi(ts_args_type = "template?: string | undefined | null")]
+pub fn list_presets(env: Env, template: Option<Unknown>) -> napi::Result<Vec<PresetInfo>> {
+    let pack = match convert::is_absent(&template) {
+        Ok(true) => Ok(TemplatePack::builtin()),
+        _ => convert::string(template, "template").and_then(|t| TemplatePack::named(&t)),
+    };
+    pack.map(|p| presets_of(&p))
+        .map_err(|e| crate::error::to_js(&env, e))
+}
+
+/// The template packs: the built-in `classic-tee`, then the packs in `templates` (each
+/// `classic-tee` or the path of a pack folder, as `RenderEngine.open`'s `templates`
+/// option takes them; a pack with the id `classic-tee` replaces the built-in one). Throws
+/// `E_VALIDATION` on `templates[i]` for a folder that is not a valid pack.
+#[napi(ts_args_type = "templates?: string[] | undefined | null")]
+pub fn list_templates(env: Env, templates: Option<Unknown>) -> napi::Result<Vec<TemplateInfo>> {
+    string_list(templates, "templates")
+        .and_then(|entries| load_packs(&entries))
+        .map(|packs| available_packs(&packs).iter().map(template_info).collect())
+        .map_err(|e| crate::error::to_js(&env, e))
 }
