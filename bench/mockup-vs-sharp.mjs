@@ -2,20 +2,23 @@
 //
 // The same inputs both ways: a 4500 x 5400 PNG design fitted (contain, top) into the
 // chest-large print area (12 x 12 in, an 800 x 800 px square on the photo) of a
-// 2000 x 2000 garment photo, multiplied onto it, encoded as JPEG quality 90.
+// 2000 x 2000 garment photo, multiplied onto it, encoded as JPEG quality 90. Both place
+// the whole design (render-engine's trimming of transparent margins is off, as sharp
+// has none); render-engine also bends the print along the photo's folds and lights it.
 //
 // - single: one mockup in the photo's own colour;
 // - 8 colours: the garment re-tinted in 8 colours (a mask says where the garment is).
-//   sharp gets its best shot: the design is decoded and resized once, and the 8
-//   composites run concurrently on libvips' threads.
+//   sharp gets its best shot: the design is decoded and resized once, the photo and
+//   mask decoded once, intermediates stay raw pixels, and the 8 composites run
+//   concurrently on libvips' threads.
 //
 // Rounds alternate between the two after a warm-up; medians and ratios are printed.
 // With `--rust`, the same inputs are timed through the Rust call the binding makes
 // (the `mockup_timing` example, release build) to report the binding's overhead.
 //
-// Usage: npm run build:release && node bench/mockup-vs-sharp.mjs [--rounds N] [--rust]
+// Usage: npm run build:release && node bench/mockup-vs-sharp.mjs [--rounds N] [--rust] [--save DIR]
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,6 +31,7 @@ const engine = require('../index.js')
 const args = process.argv.slice(2)
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 7
 const withRust = args.includes('--rust')
+const saveDir = args.includes('--save') ? args[args.indexOf('--save') + 1] : null
 
 const PHOTO = 2000
 const AREA = { left: 600, top: 450, size: 800 } // the chest-large square on the photo
@@ -75,7 +79,7 @@ async function oursSingle(inputs) {
   const [jpeg] = await engine.mockup(
     inputs.design,
     { image: inputs.photo, printArea: { quad, widthIn: 12, heightIn: 12 } },
-    { format: 'jpeg', quality: 90 },
+    { format: 'jpeg', quality: 90, trim: false },
   )
   return [jpeg]
 }
@@ -84,42 +88,54 @@ async function oursColors(inputs) {
   return engine.mockup(
     inputs.design,
     { image: inputs.photo, mask: inputs.mask, printArea: { quad, widthIn: 12, heightIn: 12 } },
-    { colors: COLORS, format: 'jpeg', quality: 90 },
+    { colors: COLORS, format: 'jpeg', quality: 90, trim: false },
   )
 }
 
 // ---- sharp's own primitives
+// Intermediate images stay raw pixels (no PNG encode and decode between steps).
 async function fittedDesign(design) {
   // contain into the square, top-aligned: 4500 x 5400 -> 667 x 800
   const { data, info } = await sharp(design)
     .resize(AREA.size, AREA.size, { fit: 'inside', kernel: 'lanczos3' })
-    .png({ compressionLevel: 0 })
+    .raw()
     .toBuffer({ resolveWithObject: true })
-  return { data, left: AREA.left + Math.round((AREA.size - info.width) / 2), top: AREA.top }
+  return {
+    input: data,
+    raw: { width: info.width, height: info.height, channels: info.channels },
+    left: AREA.left + Math.round((AREA.size - info.width) / 2),
+    top: AREA.top,
+  }
 }
 
 async function sharpSingle(inputs) {
   const fitted = await fittedDesign(inputs.design)
   const jpeg = await sharp(inputs.photo)
-    .composite([{ input: fitted.data, left: fitted.left, top: fitted.top, blend: 'multiply' }])
+    .composite([{ ...fitted, blend: 'multiply' }])
     .jpeg({ quality: 90 })
     .toBuffer()
   return [jpeg]
 }
 
 async function sharpColors(inputs) {
-  const fitted = await fittedDesign(inputs.design) // decoded and resized once
+  // Everything shared by the 8 images is decoded (and the design resized) once.
+  const [fitted, photo, mask] = await Promise.all([
+    fittedDesign(inputs.design),
+    sharp(inputs.photo).raw().toBuffer({ resolveWithObject: true }),
+    sharp(inputs.mask).extractChannel(0).raw().toBuffer(),
+  ])
+  const size = { width: PHOTO, height: PHOTO }
   return Promise.all(
     COLORS.map(async (hex) => {
       // The colour where the mask says garment, multiplied onto the photo's shading.
-      const tint = await sharp({ create: { width: PHOTO, height: PHOTO, channels: 3, background: hex } })
-        .joinChannel(inputs.mask)
-        .png({ compressionLevel: 0 })
+      const tint = await sharp({ create: { ...size, channels: 3, background: hex } })
+        .joinChannel(mask, { raw: { ...size, channels: 1 } })
+        .raw()
         .toBuffer()
-      return sharp(inputs.photo)
+      return sharp(photo.data, { raw: photo.info })
         .composite([
-          { input: tint, blend: 'multiply' },
-          { input: fitted.data, left: fitted.left, top: fitted.top, blend: 'multiply' },
+          { input: tint, raw: { ...size, channels: 4 }, blend: 'multiply' },
+          { ...fitted, blend: 'multiply' },
         ])
         .jpeg({ quality: 90 })
         .toBuffer()
@@ -141,8 +157,14 @@ const median = (xs) => {
 }
 
 async function compare(name, ours, theirs, inputs, expected) {
-  await timed(ours, inputs, expected) // warm-up
-  await timed(theirs, inputs, expected)
+  // warm-up (its images saved with --save DIR, to look at both side by side)
+  for (const [who, fn] of [['render-engine', ours], ['sharp', theirs]]) {
+    const images = await fn(inputs)
+    if (saveDir) {
+      mkdirSync(saveDir, { recursive: true })
+      images.forEach((jpeg, i) => writeFileSync(join(saveDir, `${name.replace(/ /g, '-')}-${who}-${i}.jpg`), jpeg))
+    }
+  }
   const a = []
   const b = []
   for (let i = 0; i < rounds; i++) {

@@ -293,7 +293,14 @@ fn broken_pngs_fail_as_a_whole_decode_does() {
         ("cut after IDAT's header".into(), png[..idat + 40].to_vec()),
         ("cut before IDAT".into(), png[..idat - 4].to_vec()),
         ("header only".into(), png[..33].to_vec()),
+        // A damaged tail, after the last row's data: still refused, as a whole decode
+        // refuses it (the data is read to its end and the checksums checked).
+        ("no IEND".into(), png[..png.len() - 12].to_vec()),
     ];
+    let mut bad_crc = png.clone();
+    let last_idat_crc = png.len() - 13;
+    bad_crc[last_idat_crc] ^= 0x01;
+    cases.push(("the last IDAT's CRC flipped".into(), bad_crc));
     for offset in [idat + 8, idat + 200, png.len() / 3] {
         let mut bad = png.clone();
         bad[offset] ^= 0x5a;

@@ -71,7 +71,14 @@ fn decode_unguarded(
 ) -> Result<Option<ReducedRaster>> {
     let (w, h) = super::decode::raster_dimensions(bytes, super::DesignFormat::Png)?;
     check_pixels(w, h, limits, "image")?;
-    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    // The same allocation budget the whole decode gets (see `decode::reader`).
+    let budget = limits.max_pixels.saturating_mul(8).saturating_add(64 << 20);
+    let mut decoder = png::Decoder::new_with_limits(
+        Cursor::new(bytes),
+        png::Limits {
+            bytes: usize::try_from(budget).unwrap_or(usize::MAX),
+        },
+    );
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().map_err(map_err)?;
     let info = reader.info();
@@ -138,6 +145,18 @@ fn decode_unguarded(
             }
             column_sums.fill(0);
         }
+    }
+    // Past the last row: the rest of the image data and its checksums are read, as a
+    // whole decode does, so a damaged tail fails here too instead of passing unseen.
+    let target = if channels == 4 {
+        &mut rgba
+    } else {
+        &mut decoded
+    };
+    if reader.read_row(target).map_err(map_err)?.is_some() {
+        return Err(Error::ImageDecode(
+            "the PNG has more rows than its header says; the file is corrupt".into(),
+        ));
     }
     let premultiplied =
         RgbaImage::from_raw(rw as u32, rh as u32, reduced).expect("buffer is rw * rh * 4");

@@ -37,7 +37,7 @@ pub(crate) fn encode_rgba(img: &RgbaImage, quality: u8) -> Result<Vec<u8>> {
         .min(u32::from(u16::MAX) / mcus_per_row)
         .max(1)
         * 16;
-    if u32::from(height) <= strip_rows {
+    if u32::from(height) <= strip_rows || width == 0 {
         return encode_whole(img.as_raw(), width, height, quality);
     }
     let row_bytes = img.width() as usize * 4;
@@ -182,6 +182,14 @@ mod tests {
                 a == b,
                 "{w} x {h}: pixels differ from the single-threaded encode"
             );
+        }
+    }
+
+    #[test]
+    fn an_empty_image_is_an_error_not_a_panic() {
+        for (w, h) in [(0, 300), (300, 0), (0, 0)] {
+            let err = encode_rgba(&RgbaImage::new(w, h), 90).unwrap_err();
+            assert_eq!(err.code(), "E_VALIDATION", "{w} x {h}");
         }
     }
 

@@ -377,7 +377,14 @@ impl PhotoView {
     /// The L* codes of every photo pixel and the garment's mean L*, which re-tinting
     /// reads: computed on first use.
     pub(crate) fn fabric(&self) -> &FabricLightness {
-        self.fabric.get_or_init(|| {
+        if let Some(fabric) = self.fabric.get() {
+            return fabric;
+        }
+        // Computed outside the lock (it runs rayon tasks, and a thread waiting on them
+        // may pick up another task that asks for this view's fabric: inside
+        // `get_or_init` that would deadlock). Two threads may both compute it; the
+        // first to finish is kept.
+        let computed = {
             let to_linear = srgb_to_linear_table();
             let lstar_codes: Vec<u16> = self
                 .photo
@@ -402,7 +409,9 @@ impl PhotoView {
                 lstar_codes,
                 garment_mean_lstar: (sum / n.max(1) as f64) as f32,
             }
-        })
+        };
+        let _ = self.fabric.set(computed);
+        self.fabric.get().expect("set just now")
     }
 
     /// The view's name.

@@ -86,7 +86,7 @@ fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
 fn floor_i64(x: f64) -> i64 {
     let t = x as i64;
     if (t as f64) > x {
-        t - 1
+        t.saturating_sub(1)
     } else {
         t
     }

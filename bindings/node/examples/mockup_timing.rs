@@ -41,7 +41,8 @@ fn main() {
         quality: Some(90),
         fit: None,
         align: None,
-        trim: None,
+        // as the bench's sharp side: the whole design, transparent margins included
+        trim: Some(false),
     };
     let single_photo = PhotoBytes {
         image: &photo,
@@ -87,7 +88,7 @@ fn main() {
             &DecodeLimits::default(),
             &[view.design_canvas_size()],
             FitMode::Contain,
-            true,
+            false,
         )
         .expect("design");
         let decode_ms = ms(t);
@@ -102,7 +103,10 @@ fn main() {
             &prepared,
             &[view],
             &tints,
-            &render_engine::MockupOptions::default(),
+            &render_engine::MockupOptions {
+                trim: false,
+                ..Default::default()
+            },
         )
         .expect("render");
         let render_ms = ms(t);
