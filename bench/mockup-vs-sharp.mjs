@@ -182,23 +182,35 @@ const inputs = await makeInputs()
 console.log(
   `flat mockup, ${PHOTO}x${PHOTO} photo, 4500x5400 PNG design (${(inputs.design.length / 1e6).toFixed(1)} MB) in chest-large, JPEG q90; median of ${rounds} rounds, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`,
 )
-const single = await compare('single', oursSingle, sharpSingle, inputs, 1)
-const colors = await compare('8 colours', oursColors, sharpColors, inputs, COLORS.length)
+await compare('single', oursSingle, sharpSingle, inputs, 1)
+await compare('8 colours', oursColors, sharpColors, inputs, COLORS.length)
 
 if (withRust) {
+  // The binding's overhead: the same call from Rust (the `mockup_timing` example, release
+  // build, its own warm-up each run), interleaved round by round with this process's
+  // calls so both see the same machine (timings here drift by 10% between minutes).
   const dir = mkdtempSync(join(tmpdir(), 'mockup-bench-'))
   try {
     writeFileSync(join(dir, 'design.png'), inputs.design)
     writeFileSync(join(dir, 'photo.jpg'), inputs.photo)
     writeFileSync(join(dir, 'mask.png'), inputs.mask)
-    const out = execFileSync(
-      'cargo',
-      ['run', '--quiet', '--release', '-p', 'render-engine-node', '--example', 'mockup_timing', '--', dir, String(rounds), quad.flat().join(','), COLORS.join(',')],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    )
-    const rust = JSON.parse(out.trim().split('\n').pop())
-    const pct = (node, r) => `${(((node - r) / r) * 100).toFixed(1)}%`
-    console.log(`rust single ${rust.single_ms.toFixed(1)} ms (binding overhead ${pct(single, rust.single_ms)}), rust 8 colours ${rust.colors_ms.toFixed(1)} ms (binding overhead ${pct(colors, rust.colors_ms)})`)
+    const rustArgs = ['run', '--quiet', '--release', '-p', 'render-engine-node', '--example', 'mockup_timing', '--', dir, '1', quad.flat().join(','), COLORS.join(',')]
+    const node = { single: [], colors: [] }
+    const rust = { single: [], colors: [] }
+    for (let i = 0; i < rounds; i++) {
+      // The same sequence as the example: each call timed right after a warm-up call.
+      await timed(oursSingle, inputs, 1)
+      node.single.push(await timed(oursSingle, inputs, 1))
+      await timed(oursColors, inputs, COLORS.length)
+      node.colors.push(await timed(oursColors, inputs, COLORS.length))
+      const out = execFileSync('cargo', rustArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+      const r = JSON.parse(out.trim().split('\n').pop())
+      rust.single.push(r.single_ms)
+      rust.colors.push(r.colors_ms)
+    }
+    const pct = (n, r) => `${(((n - r) / r) * 100).toFixed(1)}%`
+    const [ns, nc, rs, rc] = [node.single, node.colors, rust.single, rust.colors].map(median)
+    console.log(`binding overhead (medians of ${rounds} interleaved rounds): single node ${ns.toFixed(1)} ms vs rust ${rs.toFixed(1)} ms = ${pct(ns, rs)}; 8 colours node ${nc.toFixed(1)} ms vs rust ${rc.toFixed(1)} ms = ${pct(nc, rc)}`)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

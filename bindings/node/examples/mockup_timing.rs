@@ -1,8 +1,9 @@
 //! Times the Rust call behind the Node `mockup` function on the benchmark's inputs, to
 //! measure the binding's overhead (`bench/mockup-vs-sharp.mjs --rust` runs it).
 //!
-//! Usage: `mockup_timing DIR ROUNDS QUAD COLORS` where DIR holds `design.png`,
-//! `photo.jpg` and `mask.png`, QUAD is `x0,y0,...,x3,y3` and COLORS `#rrggbb,...`.
+//! Usage: `mockup_timing DIR ROUNDS QUAD COLORS [stages]` where DIR holds `design.png`,
+//! `photo.jpg` and `mask.png`, QUAD is `x0,y0,...,x3,y3` and COLORS `#rrggbb,...`;
+//! `stages` also prints where one run of each spends its time (stderr).
 //! Prints one JSON line: `{"single_ms": .., "colors_ms": ..}` (medians).
 
 use std::time::Instant;
@@ -72,12 +73,16 @@ fn main() {
     };
     let single = time(&single_photo, &options(None), 1);
     let many = time(&masked_photo, &options(Some(colors.clone())), colors.len());
-    // Where the time goes, for one run of each (stderr): photo view, design decode,
-    // fit + render, encode.
+    // Where the time goes, for one run of each (stderr, with a fifth argument `stages`):
+    // photo view, design decode, fit + render, encode.
+    let stages = args.get(5).is_some_and(|a| a == "stages");
     for (name, photo, options) in [
         ("single", &single_photo, options(None)),
         ("8 colours", &masked_photo, options(Some(colors.clone()))),
     ] {
+        if !stages {
+            break;
+        }
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
         let t = Instant::now();
         let view = photo.encoded().and_then(|v| v.decode()).expect("view");
