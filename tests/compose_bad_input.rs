@@ -24,16 +24,9 @@ fn code_of(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// Writes a PNG chunk: length, type, data, CRC.
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(kind);
-    crc.update(data);
-    out.extend_from_slice(&crc.finalize().to_be_bytes());
-}
+#[path = "common/png.rs"]
+mod png_chunks;
+use png_chunks::chunk;
 
 fn ihdr(w: u32, h: u32, depth: u8, color: u8, interlace: u8) -> Vec<u8> {
     let mut d = Vec::new();

@@ -10,16 +10,9 @@ use render_engine::template::Alignment;
 /// Where the design goes: a 200 x 200 canvas, as a photo mockup's print area.
 const CANVAS: (u32, u32) = (200, 200);
 
-/// Writes a PNG chunk: length, type, data, CRC.
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(kind);
-    crc.update(data);
-    out.extend_from_slice(&crc.finalize().to_be_bytes());
-}
+#[path = "common/png.rs"]
+mod png_chunks;
+use png_chunks::chunk;
 
 /// How a test PNG stores its pixels.
 #[derive(Clone, Copy, Debug)]

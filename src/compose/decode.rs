@@ -256,6 +256,12 @@ fn image_format(format: DesignFormat) -> ImageFormat {
     }
 }
 
+/// What a decoder may allocate for an image of at most `max_pixels`: 16-bit RGBA is 8
+/// bytes a pixel, plus decoder working memory.
+pub(crate) fn alloc_budget(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(8).saturating_add(64 << 20)
+}
+
 fn reader(
     bytes: &[u8],
     format: DesignFormat,
@@ -264,8 +270,7 @@ fn reader(
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format(format));
     let mut limits = image::Limits::default();
     if let Some(max_pixels) = max_pixels {
-        // 16-bit RGBA is 8 bytes a pixel, plus decoder working memory.
-        limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+        limits.max_alloc = Some(alloc_budget(max_pixels));
     }
     reader.limits(limits);
     reader

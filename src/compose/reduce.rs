@@ -71,8 +71,8 @@ fn decode_unguarded(
 ) -> Result<Option<ReducedRaster>> {
     let (w, h) = super::decode::raster_dimensions(bytes, super::DesignFormat::Png)?;
     check_pixels(w, h, limits, "image")?;
-    // The same allocation budget the whole decode gets (see `decode::reader`).
-    let budget = limits.max_pixels.saturating_mul(8).saturating_add(64 << 20);
+    // The same allocation budget the whole decode gets.
+    let budget = super::decode::alloc_budget(limits.max_pixels);
     let mut decoder = png::Decoder::new_with_limits(
         Cursor::new(bytes),
         png::Limits {

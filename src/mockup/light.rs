@@ -18,7 +18,6 @@
 //! of black and white), then the output is `C` scaled to that luminance. A fold 15 L* darker than the fabric's mean stays 15 L* darker on a
 //! charcoal shirt, where a plain multiply would squash it to almost nothing.
 
-use image::RgbaImage;
 use rayon::prelude::*;
 
 /// sRGB (0..=255) to linear light (0.0..=1.0).
@@ -96,19 +95,14 @@ pub fn lstar_to_y(l: f32) -> f32 {
     }
 }
 
-/// The luminance (linear light) of every pixel of an sRGB photo.
-pub fn luminance_map(photo: &RgbaImage, to_linear: &[f32; 256]) -> Vec<f32> {
-    photo
-        .as_raw()
-        .par_chunks_exact(4)
-        .map(|p| {
-            luminance(
-                to_linear[p[0] as usize],
-                to_linear[p[1] as usize],
-                to_linear[p[2] as usize],
-            )
-        })
-        .collect()
+/// The luminance (linear light) of one sRGB pixel (`[r, g, b, ...]`).
+#[inline]
+pub fn pixel_luminance(p: &[u8], to_linear: &[f32; 256]) -> f32 {
+    luminance(
+        to_linear[p[0] as usize],
+        to_linear[p[1] as usize],
+        to_linear[p[2] as usize],
+    )
 }
 
 /// A box blur of `radius` pixels applied three times (close to a Gaussian), in place.

@@ -8,7 +8,7 @@ use image::{GrayImage, RgbaImage};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::light::{blur, lstar_code, luminance, srgb_to_linear_table};
+use super::light::{blur, lstar_code, pixel_luminance, srgb_to_linear_table};
 use super::warp::Homography;
 use crate::error::{Error, Result};
 
@@ -390,13 +390,7 @@ impl PhotoView {
                 .photo
                 .as_raw()
                 .par_chunks_exact(4)
-                .map(|p| {
-                    lstar_code(luminance(
-                        to_linear[p[0] as usize],
-                        to_linear[p[1] as usize],
-                        to_linear[p[2] as usize],
-                    ))
-                })
+                .map(|p| lstar_code(pixel_luminance(p, &to_linear)))
                 .collect();
             let garment = |i: usize| self.mask.as_ref().is_none_or(|m| m[i] >= 128);
             let (sum, n) = lstar_codes
@@ -628,11 +622,7 @@ fn luminance_within(photo: &RgbaImage, region: [u32; 4], to_linear: &[f32; 256])
             let y = y0 + r;
             let src = &photo.as_raw()[(y * w + x0) * 4..(y * w + x1) * 4];
             for (o, p) in row.iter_mut().zip(src.chunks_exact(4)) {
-                *o = luminance(
-                    to_linear[p[0] as usize],
-                    to_linear[p[1] as usize],
-                    to_linear[p[2] as usize],
-                );
+                *o = pixel_luminance(p, to_linear);
             }
         });
     out

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 
-import { rejectsWith, solidPng, throwsWith } from './fixtures.mjs'
+import { rejectsWith, solidPng, testEngineOptions, throwsWith, waitForJob } from './fixtures.mjs'
 
 const require = createRequire(import.meta.url)
 const { RenderEngine, compose, listPresets, listTemplates } = require('../../index.js')
@@ -62,15 +61,7 @@ after(() => {
 
 let opened = 0
 async function openEngine(options = {}) {
-  const name = `e${++opened}`
-  return RenderEngine.open({
-    database: `sqlite://${join(dir, `${name}.db`)}`,
-    dataDir: join(dir, name),
-    concurrency: 1,
-    pollMs: 50,
-    outputs: { printFile: true, allStills: false, turntable: false },
-    ...options,
-  })
+  return RenderEngine.open(testEngineOptions(dir, `e${++opened}`, options))
 }
 
 function openOptions(name, options) {
@@ -79,14 +70,8 @@ function openOptions(name, options) {
 
 async function runToEnd(engine, id, timeoutMs = 120_000) {
   engine.start()
-  const deadline = Date.now() + timeoutMs
   try {
-    for (;;) {
-      const job = await engine.getJob(id)
-      if (['completed', 'failed', 'cancelled'].includes(job.status)) return job
-      if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status}`)
-      await sleep(50)
-    }
+    return await waitForJob(engine, id, (job) => ['completed', 'failed', 'cancelled'].includes(job.status), timeoutMs)
   } finally {
     await engine.stop(5_000)
   }

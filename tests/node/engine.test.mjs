@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-import { rejectsWith, solidPng } from './fixtures.mjs'
+import { rejectsWith, solidPng, testEngineOptions, waitForJob } from './fixtures.mjs'
 
 const require = createRequire(import.meta.url)
 const { RenderEngine } = require('../../index.js')
@@ -18,23 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'render-engine-node-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 async function openEngine(name) {
-  return RenderEngine.open({
-    database: `sqlite://${join(dir, `${name}.db`)}`,
-    dataDir: join(dir, name),
-    concurrency: 1,
-    pollMs: 50,
-    outputs: { printFile: true, allStills: false, turntable: false },
-  })
-}
-
-async function waitFor(engine, id, done, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const job = await engine.getJob(id)
-    if (done(job)) return job
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status}`)
-    await sleep(50)
-  }
+  return RenderEngine.open(testEngineOptions(dir, name))
 }
 
 test('a job goes from createJob to completed on SQLite, with progress events', async () => {
@@ -59,7 +43,7 @@ test('a job goes from createJob to completed on SQLite, with progress events', a
 
   engine.start()
   engine.start() // a second start while running does nothing
-  const done = await waitFor(engine, created.id, (j) => ['completed', 'failed', 'cancelled'].includes(j.status))
+  const done = await waitForJob(engine, created.id, (j) => ['completed', 'failed', 'cancelled'].includes(j.status))
   assert.equal(done.status, 'completed', `${done.error_code}: ${done.error_message}`)
   assert.ok(done.composited_file_url)
   assert.ok(done.rendered_image_url)
@@ -90,7 +74,7 @@ test('a corrupt design fails its job with the decoding code; retryJob puts it ba
   const corrupt = good.subarray(0, good.length - 30)
   const job = await engine.createJob({ product_id: 'prod_bad', preset: 'chest-large', design: corrupt })
   engine.start()
-  const failed = await waitFor(engine, job.id, (j) => j.status === 'failed')
+  const failed = await waitForJob(engine, job.id, (j) => j.status === 'failed')
   assert.equal(failed.error_code, 'E_IMAGE_DECODE')
   assert.ok(failed.error_message)
   await engine.stop(5_000)

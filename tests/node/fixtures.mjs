@@ -1,4 +1,6 @@
 // Test images made on the fly with sharp (a dev dependency), so no binary fixtures.
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import sharp from 'sharp'
 
 /** A PNG of `width` x `height` filled with `rgba`, with a transparent margin if asked. */
@@ -68,4 +70,31 @@ export function throwsWith(assert, fn, code) {
   assert.ok(caught instanceof Error, `expected an Error with code ${code}, got ${caught}`)
   assert.equal(caught.code, code, `code of: ${caught.message}`)
   return caught
+}
+
+/**
+ * `RenderEngine.open` options for a small test engine in `dir`: its own SQLite file and
+ * data folder named `name`, one worker polling every 50 ms, the print file only;
+ * `options` override them.
+ */
+export function testEngineOptions(dir, name, options = {}) {
+  return {
+    database: `sqlite://${join(dir, `${name}.db`)}`,
+    dataDir: join(dir, name),
+    concurrency: 1,
+    pollMs: 50,
+    outputs: { printFile: true, allStills: false, turntable: false },
+    ...options,
+  }
+}
+
+/** Polls `engine.getJob(id)` every 50 ms until `done(job)` holds; throws after `timeoutMs`. */
+export async function waitForJob(engine, id, done, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const job = await engine.getJob(id)
+    if (done(job)) return job
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status}`)
+    await sleep(50)
+  }
 }
