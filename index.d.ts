@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'E_CANCELLED'
   | 'E_IO'
   | 'E_LEASE_LOST'
+  | 'E_INTERNAL'
 
 /** The shape of the errors this package throws or rejects with. */
 export interface RenderEngineError extends Error {

@@ -113,6 +113,11 @@ pub enum Error {
     /// reclaimed, finished or cancelled): the worker must stop working on it.
     #[error("lease lost: {0}")]
     LeaseLost(String),
+
+    /// A bug in this crate, not in the input: a panic caught at an API boundary, a
+    /// worker task that died, a value of our own that failed to serialise. Report it.
+    #[error("internal error (a bug in render-engine, please report it): {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -134,6 +139,7 @@ impl Error {
             Error::Cancelled(_) => "E_CANCELLED",
             Error::Io(_) => "E_IO",
             Error::LeaseLost(_) => "E_LEASE_LOST",
+            Error::Internal(_) => "E_INTERNAL",
         }
     }
 
@@ -154,6 +160,7 @@ impl Error {
         "E_CANCELLED",
         "E_IO",
         "E_LEASE_LOST",
+        "E_INTERNAL",
     ];
 
     /// Shorthand for a validation error on a single field.
@@ -218,6 +225,7 @@ mod tests {
             Error::Cancelled("c".into()),
             Error::Io(std::io::Error::other("io")),
             Error::LeaseLost("l".into()),
+            Error::Internal("i".into()),
         ];
         let codes: Vec<_> = samples.iter().map(Error::code).collect();
         assert_eq!(codes, Error::CODES);
