@@ -7,6 +7,9 @@
 
 use std::fmt;
 
+/// The cause of an [`Error`]: the library error behind it (sqlx, I/O, image, ...).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A convenient alias for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -70,8 +73,14 @@ pub enum Error {
     Conflict(String),
 
     /// The design could not be decoded (truncated, corrupt, or not what its header says).
-    #[error("the image could not be decoded: {0}")]
-    ImageDecode(String),
+    #[error("the image could not be decoded: {message}")]
+    ImageDecode {
+        /// What went wrong.
+        message: String,
+        /// The library error behind it, if one caused it.
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// The design is larger than the configured limits allow.
     #[error("the image is too large: {0}")]
@@ -82,20 +91,38 @@ pub enum Error {
     UnsupportedFormat(String),
 
     /// The job store failed (database unreachable, migration failed, ...).
-    #[error("job store error: {0}")]
-    Store(String),
+    #[error("job store error: {message}")]
+    Store {
+        /// What went wrong.
+        message: String,
+        /// The library error behind it, if one caused it.
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// Blob storage failed (writing or reading designs and outputs).
-    #[error("storage error: {0}")]
-    Storage(String),
+    #[error("storage error: {message}")]
+    Storage {
+        /// What went wrong.
+        message: String,
+        /// The library error behind it, if one caused it.
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// The requested renderer cannot run here (for example Blender is not installed).
     #[error("renderer unavailable: {0}")]
     RendererUnavailable(String),
 
     /// The renderer ran and failed.
-    #[error("render failed: {0}")]
-    RenderFailed(String),
+    #[error("render failed: {message}")]
+    RenderFailed {
+        /// What went wrong.
+        message: String,
+        /// The library error behind it, if one caused it.
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// The operation ran past its deadline.
     #[error("timed out: {0}")]
@@ -128,13 +155,13 @@ impl Error {
             Error::InvalidTransition { .. } => "E_INVALID_TRANSITION",
             Error::NotFound { .. } => "E_NOT_FOUND",
             Error::Conflict(_) => "E_CONFLICT",
-            Error::ImageDecode(_) => "E_IMAGE_DECODE",
+            Error::ImageDecode { .. } => "E_IMAGE_DECODE",
             Error::ImageTooLarge(_) => "E_IMAGE_TOO_LARGE",
             Error::UnsupportedFormat(_) => "E_UNSUPPORTED_FORMAT",
-            Error::Store(_) => "E_STORE",
-            Error::Storage(_) => "E_STORAGE",
+            Error::Store { .. } => "E_STORE",
+            Error::Storage { .. } => "E_STORAGE",
             Error::RendererUnavailable(_) => "E_RENDERER_UNAVAILABLE",
-            Error::RenderFailed(_) => "E_RENDER_FAILED",
+            Error::RenderFailed { .. } => "E_RENDER_FAILED",
             Error::Timeout(_) => "E_TIMEOUT",
             Error::Cancelled(_) => "E_CANCELLED",
             Error::Io(_) => "E_IO",
@@ -163,9 +190,70 @@ impl Error {
         "E_INTERNAL",
     ];
 
+    /// `E_IMAGE_DECODE` with `message`.
+    pub fn image_decode(message: impl Into<String>) -> Self {
+        Error::ImageDecode {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// `E_STORE` with `message`.
+    pub fn store(message: impl Into<String>) -> Self {
+        Error::Store {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// `E_STORAGE` with `message`.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::Storage {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// `E_RENDER_FAILED` with `message`.
+    pub fn render_failed(message: impl Into<String>) -> Self {
+        Error::RenderFailed {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error with `source` as its cause ([`std::error::Error::source`]): for
+    /// the kinds a library error can cause (store, storage, decoding, rendering); other
+    /// kinds are returned unchanged.
+    pub fn caused_by(self, source: impl Into<BoxError>) -> Self {
+        let source = Some(source.into());
+        match self {
+            Error::ImageDecode { message, .. } => Error::ImageDecode { message, source },
+            Error::Store { message, .. } => Error::Store { message, source },
+            Error::Storage { message, .. } => Error::Storage { message, source },
+            Error::RenderFailed { message, .. } => Error::RenderFailed { message, source },
+            other => other,
+        }
+    }
+
     /// Shorthand for a validation error on a single field.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The same error reported on `field`: a validation error's fields are renamed (for
+    /// a front end whose option has another name than the core's, such as `placement.align`
+    /// for `align`); every other kind is returned unchanged.
+    pub fn on_field(self, field: &str) -> Self {
+        match self {
+            Error::Validation(fields) => Error::Validation(
+                fields
+                    .into_iter()
+                    .map(|f| FieldError::new(field, f.message))
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 
     /// The failing fields of a validation error; empty for every other kind.
@@ -183,7 +271,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::Store(_) | Error::Storage(_) | Error::Timeout(_) | Error::Io(_)
+            Error::Store { .. } | Error::Storage { .. } | Error::Timeout(_) | Error::Io(_)
         )
     }
 }
@@ -214,13 +302,13 @@ mod tests {
                 id: "x".into(),
             },
             Error::Conflict("c".into()),
-            Error::ImageDecode("d".into()),
+            Error::image_decode("d"),
             Error::ImageTooLarge("l".into()),
             Error::UnsupportedFormat("u".into()),
-            Error::Store("s".into()),
-            Error::Storage("s".into()),
+            Error::store("s"),
+            Error::storage("s"),
             Error::RendererUnavailable("r".into()),
-            Error::RenderFailed("r".into()),
+            Error::render_failed("r"),
             Error::Timeout("t".into()),
             Error::Cancelled("c".into()),
             Error::Io(std::io::Error::other("io")),
@@ -229,6 +317,20 @@ mod tests {
         ];
         let codes: Vec<_> = samples.iter().map(Error::code).collect();
         assert_eq!(codes, Error::CODES);
+    }
+
+    #[test]
+    fn library_errors_stay_reachable_as_the_source() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no access");
+        let err = Error::storage("cannot write jobs/x/front.png").caused_by(io);
+        assert_eq!(err.code(), "E_STORAGE");
+        let source = err.source().expect("the io error is the source");
+        assert_eq!(source.to_string(), "no access");
+        assert!(Error::store("plain").source().is_none());
+        // Kinds no library error causes keep no source.
+        let v = Error::validation("f", "m").caused_by(std::io::Error::other("x"));
+        assert!(v.source().is_none());
     }
 
     #[test]

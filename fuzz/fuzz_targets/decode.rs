@@ -10,9 +10,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use render_engine::compose::{compose_design, decode_design, ComposeOptions, DecodeLimits};
 use render_engine::template::TemplatePack;
-use render_engine::Preset;
+use render_engine::{compose_batch, ComposeOptions, DecodeLimits, Preset};
 
 fn options() -> &'static ComposeOptions {
     static OPTIONS: OnceLock<ComposeOptions> = OnceLock::new();
@@ -20,9 +19,15 @@ fn options() -> &'static ComposeOptions {
         let mut manifest = TemplatePack::builtin().manifest().clone();
         manifest.atlas.pixels_per_inch = 4;
         let pack = TemplatePack::from_manifest(manifest, None).unwrap();
+        // Small limits keep each run fast; the limit checks themselves are under test.
+        let limits = DecodeLimits {
+            max_bytes: 1 << 20,
+            max_pixels: 4_000_000,
+        };
         let mut o = ComposeOptions::new(Preset::BackSmall)
             .with_template(pack)
-            .with_print_dpi(72);
+            .with_print_dpi(72)
+            .with_limits(limits);
         o.preview_width = 32;
         o
     })
@@ -39,12 +44,5 @@ fn quiet_caught_panics() {
 
 fuzz_target!(|data: &[u8]| {
     quiet_caught_panics();
-    // Small limits keep each run fast; the limit checks themselves are under test.
-    let limits = DecodeLimits {
-        max_bytes: 1 << 20,
-        max_pixels: 4_000_000,
-    };
-    if let Ok(design) = decode_design(data, &limits) {
-        let _ = compose_design(design, std::slice::from_ref(options()));
-    }
+    let _ = compose_batch(data, std::slice::from_ref(options()));
 });

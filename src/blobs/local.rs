@@ -80,7 +80,7 @@ impl LocalStorage {
 }
 
 fn storage_error(action: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Storage(format!("could not {action} {}: {e}", path.display()))
+    Error::storage(format!("could not {action} {}: {e}", path.display())).caused_by(e)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -88,7 +88,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::Storage(format!("a storage task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("a storage task stopped unexpectedly: {e}")))?
 }
 
 #[async_trait::async_trait]

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use image::RgbaImage;
 use resvg::tiny_skia;
 
-use super::color::GarmentColor;
-use super::pixels;
+use crate::color::GarmentColor;
+use crate::pixels;
 use crate::error::Result;
 use crate::template::{PrintArea, TemplatePack};
 
@@ -133,9 +133,12 @@ pub(crate) fn compose_atlas(
     out
 }
 
-/// The plain garment's atlas: colour inside the panels, transparent outside.
-pub fn garment_atlas(pack: &TemplatePack, color: GarmentColor) -> RgbaImage {
-    compose_atlas(&PanelMask::new(pack), color, None)
+impl TemplatePack {
+    /// The plain garment's atlas, with no design: `color` inside the pattern's panels,
+    /// transparent outside. Rendering it shows the blank garment.
+    pub fn garment_atlas(&self, color: GarmentColor) -> RgbaImage {
+        compose_atlas(&PanelMask::new(self), color, None)
+    }
 }
 
 /// Background of the preview outside the panels (light grey).

@@ -3,23 +3,22 @@
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
 
-use super::color::GarmentColor;
-use super::decode::DesignFormat;
-use super::fit::FitMode;
+use crate::color::{srgb_to_lab, GarmentColor};
+use crate::design::{DesignFormat, FitMode};
 use crate::template::PrintArea;
 
 /// Effective DPI below which preflight warns (`W_LOW_RESOLUTION`, severity `warning`).
-pub const LOW_DPI: f64 = 150.0;
+pub(crate) const LOW_DPI: f64 = 150.0;
 /// Effective DPI below which the warning is `severe`.
-pub const SEVERE_DPI: f64 = 100.0;
+pub(crate) const SEVERE_DPI: f64 = 100.0;
 /// Colour difference (CIE76 ΔE) from the garment above which a design pixel counts as
 /// clearly visible.
-pub const VISIBLE_DELTA_E: f64 = 20.0;
+pub(crate) const VISIBLE_DELTA_E: f64 = 20.0;
 /// Preflight warns `W_LOW_CONTRAST` when less than this share of the design (weighted by
 /// opacity) is clearly visible on the garment.
-pub const MIN_VISIBLE_SHARE: f64 = 0.15;
+pub(crate) const MIN_VISIBLE_SHARE: f64 = 0.15;
 /// Preflight warns `W_CLIPPED_BY_COVER` when `cover` cuts off more than this share.
-pub const CLIP_TOLERANCE: f64 = 0.005;
+pub(crate) const CLIP_TOLERANCE: f64 = 0.005;
 
 /// A preflight warning's stable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -305,31 +304,6 @@ impl PreflightReport {
         w.sort_by_key(|w| std::cmp::Reverse(w.severity));
         self.warnings = w;
     }
-}
-
-fn srgb_to_lab(rgb: [f64; 3]) -> [f64; 3] {
-    let lin = |c: f64| {
-        let c = c / 255.0;
-        if c <= 0.04045 {
-            c / 12.92
-        } else {
-            ((c + 0.055) / 1.055).powf(2.4)
-        }
-    };
-    let (r, g, b) = (lin(rgb[0]), lin(rgb[1]), lin(rgb[2]));
-    // D65 white
-    let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
-    let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-    let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
-    let f = |t: f64| {
-        if t > 0.008856 {
-            t.cbrt()
-        } else {
-            7.787 * t + 16.0 / 116.0
-        }
-    };
-    let (fx, fy, fz) = (f(x), f(y), f(z));
-    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
 }
 
 /// The share of a premultiplied design layer (weighted by opacity) whose colour, laid on

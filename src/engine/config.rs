@@ -7,59 +7,23 @@ use std::time::Duration;
 
 use super::fetch::HttpDesigns;
 use crate::error::{Error, Result};
-use crate::render::{RenderOutputs, Renderer, View};
+use crate::pipeline::OutputSelection;
+use crate::render::{Renderer, View};
 use crate::blobs::BlobStorage;
 use crate::template::TemplatePack;
 
 /// The default number of jobs one engine works on at once.
-pub const DEFAULT_CONCURRENCY: usize = 2;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 2;
 /// The default time limit of one attempt of a job: 5 minutes.
-pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default lease a worker takes on a job: 30 seconds, renewed by heartbeats.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// The default time between heartbeats: 5 seconds.
-pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
 /// The default time an idle worker waits before looking for jobs again.
-pub const DEFAULT_POLL: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_POLL: Duration = Duration::from_millis(500);
 /// The default largest design accepted: 10 MiB.
-pub const DEFAULT_MAX_DESIGN_BYTES: u64 = 10 * 1024 * 1024;
-
-/// Which outputs a job produces. The atlas and the front still are always produced:
-/// they are the job's `composited_file_url` and `rendered_image_url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputSelection {
-    /// Store the print file (`print.png`).
-    pub print_file: bool,
-    /// Store the back and three-quarter stills as well as the front one.
-    pub all_stills: bool,
-    /// Render the turntable and store it as MP4 and animated WebP.
-    pub turntable: bool,
-}
-
-impl Default for OutputSelection {
-    fn default() -> Self {
-        Self {
-            print_file: true,
-            all_stills: true,
-            turntable: true,
-        }
-    }
-}
-
-impl OutputSelection {
-    /// What to ask the renderer for.
-    pub(crate) fn render_outputs(&self) -> RenderOutputs {
-        let stills = if self.all_stills {
-            vec![View::Front, View::Back, View::ThreeQuarter]
-        } else {
-            vec![View::Front]
-        };
-        RenderOutputs {
-            stills,
-            turntable: self.turntable,
-        }
-    }
-}
+pub(crate) const DEFAULT_MAX_DESIGN_BYTES: u64 = 10 * 1024 * 1024;
 
 /// The engine's configuration: build it with [`EngineConfig::new`] and the `with_*`
 /// methods, then [`crate::engine::Engine::open`] it.
@@ -133,6 +97,19 @@ impl fmt::Debug for EngineConfig {
 }
 
 impl EngineConfig {
+    /// The default number of jobs one engine works on at once (2).
+    pub const DEFAULT_CONCURRENCY: usize = DEFAULT_CONCURRENCY;
+    /// The default time limit of one attempt of a job (5 minutes).
+    pub const DEFAULT_JOB_TIMEOUT: Duration = DEFAULT_JOB_TIMEOUT;
+    /// The default lease a worker takes on a job (30 seconds, renewed by heartbeats).
+    pub const DEFAULT_LEASE: Duration = DEFAULT_LEASE;
+    /// The default time between heartbeats (5 seconds).
+    pub const DEFAULT_HEARTBEAT: Duration = DEFAULT_HEARTBEAT;
+    /// The default time an idle worker waits before looking for jobs again (0.5 s).
+    pub const DEFAULT_POLL: Duration = DEFAULT_POLL;
+    /// The default largest design accepted (10 MiB).
+    pub const DEFAULT_MAX_DESIGN_BYTES: u64 = DEFAULT_MAX_DESIGN_BYTES;
+
     /// A configuration with every default, keeping its files in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -217,7 +194,8 @@ impl EngineConfig {
         self
     }
 
-    /// Produces these outputs.
+    /// Produces these outputs. The atlas always is; the selection must include the front
+    /// still, which becomes every job's `rendered_image_url`.
     pub fn with_outputs(mut self, outputs: OutputSelection) -> Self {
         self.outputs = outputs;
         self
@@ -235,11 +213,24 @@ impl EngineConfig {
         self
     }
 
-    /// Makes `pack` available to jobs whose `template_id` is its id.
+    /// Makes `pack` available to jobs whose `template_id` is its id. A pack with the id
+    /// `classic-tee` replaces the built-in one; two configured packs with one id are
+    /// refused when the engine opens (`E_VALIDATION` on `templates[i]`).
     pub fn with_template(mut self, pack: TemplatePack) -> Self {
-        self.templates.retain(|t| t.id() != pack.id());
         self.templates.push(pack);
         self
+    }
+
+    /// Offers every pack of `packs` too (see [`EngineConfig::with_template`]).
+    pub fn with_templates(mut self, packs: impl IntoIterator<Item = TemplatePack>) -> Self {
+        self.templates.extend(packs);
+        self
+    }
+
+    /// The packs jobs can name in `template_id`: the built-in `classic-tee` (unless a
+    /// configured pack has its id and replaces it), then the configured ones.
+    pub fn available_templates(&self) -> Vec<TemplatePack> {
+        TemplatePack::with_builtin(&self.templates)
     }
 
     /// The template pack with id `id` (`None`: the built-in `classic-tee`), or
@@ -315,6 +306,19 @@ impl EngineConfig {
         }
         if self.worker_name.trim().is_empty() {
             bad("worker_name", "must not be empty");
+        }
+        for (i, pack) in self.templates.iter().enumerate() {
+            if let Err(e) = crate::template::check_unique(&self.templates[..i], pack, i) {
+                for f in e.fields() {
+                    bad(&f.field, &f.message);
+                }
+            }
+        }
+        if !self.outputs.stills.contains(&View::Front) {
+            bad(
+                "outputs",
+                "must include the front still: it is every job's rendered_image_url",
+            );
         }
         if fields.is_empty() {
             Ok(())

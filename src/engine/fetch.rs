@@ -20,9 +20,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 
 /// The default time limit of one design download, redirects included: 20 seconds.
-pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The default number of redirects followed: 3.
-pub const DEFAULT_HTTP_REDIRECTS: u32 = 3;
+pub(crate) const DEFAULT_HTTP_REDIRECTS: u32 = 3;
 
 /// A range of IP addresses in CIDR notation (`10.0.0.0/8`, `::1/128`, `127.0.0.1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +164,7 @@ impl HttpDesigns {
 }
 
 /// The kind of address `addr` is when it is one design downloads never reach by default.
-pub fn refused_kind(addr: IpAddr) -> Option<&'static str> {
+pub(super) fn refused_kind(addr: IpAddr) -> Option<&'static str> {
     match addr {
         IpAddr::V4(v4) => refused_v4(v4),
         IpAddr::V6(v6) => {

@@ -32,6 +32,7 @@
 //!
 //! Progress is a broadcast stream of [`ProgressEvent`]s ([`Engine::subscribe`]).
 
+mod attempt;
 mod config;
 mod fetch;
 mod progress;
@@ -49,13 +50,10 @@ use crate::error::{Error, Result};
 use crate::job::JobId;
 use crate::render::{BakedRenderer, Renderer};
 use crate::blobs::{BlobStorage, LocalStorage};
-use crate::store::{open_store, CreateOptions, CreatedJob, JobStore};
+use crate::store::{open_store, CreateOptions, CreatedJob, JobFilter, JobPage, JobStore, StoredJob};
 
-pub use config::{
-    EngineConfig, OutputSelection, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_JOB_TIMEOUT,
-    DEFAULT_LEASE, DEFAULT_MAX_DESIGN_BYTES, DEFAULT_POLL,
-};
-pub use fetch::{refused_kind, HttpDesigns, IpRange, DEFAULT_HTTP_REDIRECTS, DEFAULT_HTTP_TIMEOUT};
+pub use config::EngineConfig;
+pub use fetch::{HttpDesigns, IpRange};
 pub use progress::{ProgressEvent, Stage};
 pub use submit::{DesignSource, Submission};
 
@@ -182,8 +180,79 @@ impl Engine {
         inner.store.create(new, options).await
     }
 
+    /// The job with this id, with its attempt history. `E_NOT_FOUND` when there is none
+    /// (or it was deleted).
+    pub async fn job(&self, id: &JobId) -> Result<StoredJob> {
+        self.inner.store.get(id).await
+    }
+
+    /// One page of jobs, newest first, as `filter` selects them.
+    pub async fn jobs(&self, filter: &JobFilter) -> Result<JobPage> {
+        self.inner.store.list(filter).await
+    }
+
+    /// Retries a failed job with its configuration intact. `E_NOT_FOUND`, or
+    /// `E_INVALID_TRANSITION` when the job has not failed or has no attempts left.
+    pub async fn retry(&self, id: &JobId) -> Result<StoredJob> {
+        self.inner.store.retry(id).await
+    }
+
+    /// Cancels a job: at once when it is pending, at its worker's next heartbeat when it
+    /// is running. `E_NOT_FOUND`, or `E_INVALID_TRANSITION` when it completed or failed.
+    pub async fn cancel(&self, id: &JobId) -> Result<StoredJob> {
+        self.inner.store.cancel(id).await
+    }
+
+    /// Soft-deletes a job: kept for audit, hidden from [`Engine::job`] and
+    /// [`Engine::jobs`]. `E_NOT_FOUND` when there is none.
+    pub async fn delete(&self, id: &JobId) -> Result<StoredJob> {
+        self.inner.store.delete(id).await
+    }
+
+    /// Waits until the job has ended (`completed`, `failed` for good, or `cancelled`)
+    /// and returns it. Something must work on it meanwhile: workers of this engine
+    /// ([`Engine::start`]) or of another process sharing the store. Wakes on this
+    /// engine's progress events and polls the store every `poll_every` otherwise.
+    ///
+    /// Errors: `E_NOT_FOUND` (unknown or deleted job), `E_TIMEOUT` after `timeout`.
+    pub async fn wait(&self, id: &JobId, timeout: Duration) -> Result<StoredJob> {
+        let mut events = self.subscribe();
+        let poll = self.inner.config.poll_every;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let job = self.job(id).await?;
+            if job.job.status.is_terminal() {
+                return Ok(job);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout(format!(
+                    "job {id} was still {} after {:.1} s",
+                    job.job.status,
+                    timeout.as_secs_f64()
+                )));
+            }
+            let wake = (now + poll).min(deadline);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wake) => break,
+                    event = events.recv() => match event {
+                        Ok(e) if &e.job_id == id => break,
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => {
+                            tokio::time::sleep_until(wake).await;
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+
     /// Starts the workers: up to `concurrency` jobs at once, until
-    /// [`Workers::shutdown`].
+    /// [`Workers::shutdown`]. Dropping the returned [`Workers`] stops them claiming jobs:
+    /// keep it for as long as the workers should run.
+    #[must_use = "dropping `Workers` stops the workers at once; keep it and call `shutdown`"]
     pub fn start(&self) -> Workers {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (hard_tx, hard_rx) = watch::channel(false);
@@ -196,8 +265,10 @@ impl Engine {
     }
 }
 
-/// Running workers; stop them with [`Workers::shutdown`].
+/// Running workers; stop them with [`Workers::shutdown`]. Dropping this handle stops
+/// them claiming new jobs at once (jobs already running finish in the background).
 #[derive(Debug)]
+#[must_use = "dropping `Workers` stops the workers at once; keep it and call `shutdown`"]
 pub struct Workers {
     stop: watch::Sender<bool>,
     hard: watch::Sender<bool>,
@@ -239,5 +310,5 @@ impl Workers {
 }
 
 pub(crate) fn join_error(e: tokio::task::JoinError) -> Error {
-    Error::RenderFailed(format!("a worker task stopped unexpectedly: {e}"))
+    Error::Internal(format!("a worker task stopped unexpectedly: {e}"))
 }

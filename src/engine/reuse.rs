@@ -18,12 +18,13 @@
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::worker::{store_outputs, Output};
+use super::attempt::{store_outputs, StoredOutput};
 use super::Inner;
-use crate::compose::GarmentColor;
+use crate::color::GarmentColor;
 use crate::error::{Error, Result};
 use crate::job::{JobId, JobStatus};
-use crate::blobs::{BlobKey, StoredBlob};
+use crate::blobs::BlobKey;
+use crate::pipeline::{Output, OutputKind};
 use crate::store::StoredJob;
 use crate::template::TemplatePack;
 
@@ -38,7 +39,7 @@ pub(crate) fn fingerprint(
     let outputs = &inner.config.outputs;
     let manifest = serde_json::to_string(pack.manifest()).unwrap_or_default();
     let inputs = json!({
-        "version": 1,
+        "version": 2,
         "design": design_key.as_str(),
         "template": pack.id(),
         "template_manifest": hex(&Sha256::digest(manifest.as_bytes())),
@@ -46,8 +47,9 @@ pub(crate) fn fingerprint(
         "color": color.to_string(),
         "outputs": {
             "print_file": outputs.print_file,
-            "all_stills": outputs.all_stills,
-            "turntable": outputs.turntable,
+            "stills": outputs.stills.iter().map(|v| v.name()).collect::<Vec<_>>(),
+            "mp4": outputs.turntable_mp4,
+            "webp": outputs.turntable_webp,
         },
         "renderer": inner.renderer.name(),
     });
@@ -75,7 +77,7 @@ pub(crate) async fn remember(inner: &Inner, fingerprint: &str, job: &JobId) {
 /// A completed job with the same fingerprint whose outputs are all present.
 pub(crate) struct Earlier {
     job: StoredJob,
-    outputs: Vec<(String, BlobKey, String)>,
+    outputs: Vec<(OutputKind, BlobKey)>,
 }
 
 impl Earlier {
@@ -105,13 +107,12 @@ pub(crate) async fn find(inner: &Inner, fingerprint: &str, this: &JobId) -> Opti
     }
     let mut outputs = Vec::new();
     for o in metadata.get("outputs")?.as_array()? {
-        let name = o.get("name")?.as_str()?.to_string();
+        let kind = OutputKind::from_file_name(o.get("name")?.as_str()?)?;
         let key = inner.blobs.key_for_url(o.get("url")?.as_str()?)?;
-        let content_type = o.get("content_type")?.as_str()?.to_string();
         if !inner.blobs.exists(&key).await.ok()? {
             return None;
         }
-        outputs.push((name, key, content_type));
+        outputs.push((kind, key));
     }
     if outputs.is_empty() {
         return None;
@@ -125,13 +126,12 @@ pub(crate) async fn copy_outputs(
     current: &StoredJob,
     staged: &mut Vec<BlobKey>,
     earlier: &Earlier,
-) -> Result<Vec<(String, StoredBlob)>> {
+) -> Result<Vec<StoredOutput>> {
     let mut files = Vec::new();
-    for (name, key, content_type) in &earlier.outputs {
+    for (kind, key) in &earlier.outputs {
         files.push(Output {
-            name: name.clone(),
+            kind: *kind,
             bytes: inner.blobs.get(key).await?,
-            content_type: content_type.clone(),
         });
     }
     store_outputs(inner, current, staged, files).await
@@ -145,7 +145,7 @@ pub(crate) fn metadata(earlier: &Earlier) -> Result<Map<String, Value>> {
         .job
         .metadata
         .as_ref()
-        .ok_or_else(|| Error::Store("the reused job lost its metadata".into()))?;
+        .ok_or_else(|| Error::store("the reused job lost its metadata"))?;
     let mut out = Map::new();
     for key in ["preflight", "renderer"] {
         if let Some(v) = old.get(key) {

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::config::{inside_root, EngineConfig};
-use crate::compose::{sniff_format, DecodeLimits, DesignFormat, GarmentColor};
+use crate::color::GarmentColor;
+use crate::design::{sniff_format, DecodeLimits, DesignFormat};
 use crate::error::{Error, Result};
 use crate::job::{NewRenderJob, Preset};
 use crate::blobs::BlobKey;
@@ -78,6 +79,24 @@ impl Submission {
     /// Sets the idempotency key.
     pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Sets the template pack by id (one the engine was configured with).
+    pub fn with_template(mut self, template_id: impl Into<String>) -> Self {
+        self.template_id = Some(template_id.into());
+        self
+    }
+
+    /// Sets the free metadata kept on the job.
+    pub fn with_metadata(mut self, metadata: Map<String, Value>) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// Sets the priority: higher runs first.
+    pub fn with_priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
         self
     }
 }
@@ -173,10 +192,10 @@ pub(crate) fn check(bytes: Vec<u8>, max_bytes: u64) -> Result<CheckedDesign> {
         let (w, h) = image::ImageReader::with_format(Cursor::new(&bytes), f)
             .into_dimensions()
             .map_err(|e| {
-                Error::ImageDecode(format!(
+                Error::image_decode(format!(
                     "the {} header cannot be read: {e}",
                     format.as_str()
-                ))
+                )).caused_by(e)
             })?;
         let pixels = u64::from(w) * u64::from(h);
         let max_pixels = DecodeLimits::default().max_pixels;

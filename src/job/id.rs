@@ -5,10 +5,10 @@ use std::fmt;
 use crate::error::{Error, Result};
 
 /// The longest identifier accepted from callers, in characters.
-pub const MAX_ID_LEN: usize = 255;
+pub(crate) const MAX_ID_LEN: usize = 255;
 
 /// The prefix of identifiers this crate generates, as Medusa does for its own models.
-pub const JOB_ID_PREFIX: &str = "rjob_";
+pub(crate) const JOB_ID_PREFIX: &str = "rjob_";
 
 /// A render job's identifier: an opaque string.
 ///

@@ -224,12 +224,23 @@ fn require_text(field: &str, value: &str) -> Result<()> {
     }
 }
 
+impl RenderJob {
+    /// Checks the invariants every job satisfies, naming the first one broken: a
+    /// completed job has `completed_at` and a rendered image, a failed one an error
+    /// message, `started_at <= completed_at`, `1 <= attempt <= max_attempts`,
+    /// `created_at <= updated_at`. For callers that store jobs themselves and want to
+    /// catch a corrupted record.
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        check_invariants(self)
+    }
+}
+
 /// Checks the invariants every job must satisfy, returning the first one broken.
 ///
 /// Stores and tests use it to catch corrupted records: completed implies `completed_at`
 /// and a rendered image; failed implies an error message; `started_at <= completed_at`;
 /// `1 <= attempt <= max_attempts`; `created_at <= updated_at`.
-pub fn check_invariants(job: &RenderJob) -> std::result::Result<(), String> {
+pub(crate) fn check_invariants(job: &RenderJob) -> std::result::Result<(), String> {
     if job.status == JobStatus::Completed {
         if job.completed_at.is_none() {
             return Err("completed without completed_at".into());

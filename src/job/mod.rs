@@ -9,11 +9,9 @@ mod model;
 mod preset;
 mod status;
 
-pub use id::{JobId, JOB_ID_PREFIX, MAX_ID_LEN};
-pub use machine::{apply_event, can_transition, check_invariants, JobEvent};
-pub use model::{
-    normalize_time, NewRenderJob, RenderJob, DEFAULT_MAX_ATTEMPTS, MAX_MAX_ATTEMPTS,
-    MAX_METADATA_BYTES,
-};
+pub use id::JobId;
+pub use machine::{apply_event, can_transition, JobEvent};
+pub use model::{NewRenderJob, RenderJob};
+pub(crate) use model::{normalize_time, DEFAULT_MAX_ATTEMPTS, MAX_MAX_ATTEMPTS, MAX_METADATA_BYTES};
 pub use preset::Preset;
 pub use status::JobStatus;

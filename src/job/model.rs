@@ -8,13 +8,13 @@ use super::{JobId, JobStatus, Preset};
 use crate::error::{Error, FieldError, Result};
 
 /// The number of attempts a job gets unless its creator says otherwise.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// The most attempts a caller may ask for.
-pub const MAX_MAX_ATTEMPTS: u32 = 100;
+pub(crate) const MAX_MAX_ATTEMPTS: u32 = 100;
 
 /// The largest `metadata` object accepted, in bytes of compact JSON.
-pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// One run of the pipeline for one design, as stored and as shown to callers.
 ///
@@ -190,7 +190,7 @@ impl NewRenderJob {
 
 /// Truncates a timestamp to whole microseconds, the precision every store keeps, so that
 /// a job read back from a database equals the job that was written.
-pub fn normalize_time(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn normalize_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 

@@ -1,4 +1,4 @@
-//! Light and colour on a garment photo: sRGB conversions, luminance, blurring, the
+//! Light and colour on a garment photo: blurring, the
 //! shading/highlight maps that fold the print, and the re-tint that recolours the fabric.
 //!
 //! ## Formulas
@@ -20,94 +20,11 @@
 
 use rayon::prelude::*;
 
-/// sRGB (0..=255) to linear light (0.0..=1.0).
-pub fn srgb_to_linear_table() -> [f32; 256] {
-    let mut table = [0.0; 256];
-    for (i, v) in table.iter_mut().enumerate() {
-        let c = i as f32 / 255.0;
-        *v = if c <= 0.04045 {
-            c / 12.92
-        } else {
-            ((c + 0.055) / 1.055).powf(2.4)
-        };
-    }
-    table
-}
-
-/// Resolution of [`LinearToSrgb`].
-const LINEAR_STEPS: usize = 4096;
-
-/// Linear light (0.0..=1.0) back to sRGB bytes, through a table.
-#[derive(Clone)]
-pub struct LinearToSrgb(Box<[u8; LINEAR_STEPS + 1]>);
-
-impl LinearToSrgb {
-    /// Builds the table.
-    pub fn new() -> Self {
-        let mut table = Box::new([0u8; LINEAR_STEPS + 1]);
-        for (i, v) in table.iter_mut().enumerate() {
-            let l = i as f32 / LINEAR_STEPS as f32;
-            let c = if l <= 0.003_130_8 {
-                l * 12.92
-            } else {
-                1.055 * l.powf(1.0 / 2.4) - 0.055
-            };
-            *v = (c * 255.0).round().clamp(0.0, 255.0) as u8;
-        }
-        Self(table)
-    }
-
-    /// Converts one value (clamped to 0..=1).
-    #[inline]
-    pub fn convert(&self, linear: f32) -> u8 {
-        let i = (linear.clamp(0.0, 1.0) * LINEAR_STEPS as f32 + 0.5) as usize;
-        self.0[i.min(LINEAR_STEPS)]
-    }
-}
-
-impl Default for LinearToSrgb {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Relative luminance of linear RGB.
-#[inline]
-pub fn luminance(r: f32, g: f32, b: f32) -> f32 {
-    0.2126 * r + 0.7152 * g + 0.0722 * b
-}
-
-/// CIE L* (0..=100) of a relative luminance.
-pub fn lstar(y: f32) -> f32 {
-    if y > 216.0 / 24389.0 {
-        116.0 * y.cbrt() - 16.0
-    } else {
-        y * 24389.0 / 27.0
-    }
-}
-
-/// Relative luminance of a CIE L* value.
-pub fn lstar_to_y(l: f32) -> f32 {
-    if l > 8.0 {
-        ((l + 16.0) / 116.0).powi(3)
-    } else {
-        l * 27.0 / 24389.0
-    }
-}
-
-/// The luminance (linear light) of one sRGB pixel (`[r, g, b, ...]`).
-#[inline]
-pub fn pixel_luminance(p: &[u8], to_linear: &[f32; 256]) -> f32 {
-    luminance(
-        to_linear[p[0] as usize],
-        to_linear[p[1] as usize],
-        to_linear[p[2] as usize],
-    )
-}
+use crate::color::{lstar, lstar_to_y, luminance, LinearToSrgb};
 
 /// A box blur of `radius` pixels applied three times (close to a Gaussian), in place.
 /// Edges are clamped. Rows, and strips of columns, are blurred in parallel.
-pub fn blur(values: &mut [f32], width: usize, height: usize, radius: usize) {
+pub(super) fn blur(values: &mut [f32], width: usize, height: usize, radius: usize) {
     if radius == 0 || width == 0 || height == 0 {
         return;
     }
@@ -195,17 +112,17 @@ fn soft_clip(l: f32) -> f32 {
 }
 
 /// The number of steps of the L* codes that index a [`Retint`] (tenths of L*, 0..=1000).
-pub const LSTAR_CODES: usize = 1001;
+pub(super) const LSTAR_CODES: usize = 1001;
 
 /// The L* code (tenths of L*, 0..=1000) of a relative luminance.
 #[inline]
-pub fn lstar_code(y: f32) -> u16 {
+pub(super) fn lstar_code(y: f32) -> u16 {
     ((lstar(y.clamp(0.0, 1.0)) * 10.0 + 0.5) as u16).min(1000)
 }
 
 /// The re-tint to one colour, as lookup tables from a photo pixel's L* code to the output
 /// colour (linear and sRGB), implementing the formula in the module docs.
-pub struct Retint {
+pub(super) struct Retint {
     linear: Vec<[f32; 3]>,
     srgb: Vec<[u8; 3]>,
 }
@@ -213,7 +130,7 @@ pub struct Retint {
 impl Retint {
     /// Prepares the re-tint to `color` (sRGB bytes) for a fabric whose mean L* is
     /// `garment_mean_lstar`.
-    pub fn new(color: [u8; 3], garment_mean_lstar: f32, to_linear: &[f32; 256]) -> Self {
+    pub(super) fn new(color: [u8; 3], garment_mean_lstar: f32, to_linear: &[f32; 256]) -> Self {
         let mut color_linear = color.map(|c| to_linear[c as usize]);
         let mut y_color = luminance(color_linear[0], color_linear[1], color_linear[2]);
         if y_color < 1e-5 {
@@ -240,18 +157,19 @@ impl Retint {
 
     /// The re-tinted linear colour of a photo pixel with L* code `code`.
     #[inline]
-    pub fn linear(&self, code: u16) -> [f32; 3] {
+    pub(super) fn linear(&self, code: u16) -> [f32; 3] {
         self.linear[code as usize]
     }
 
     /// The re-tinted sRGB colour of a photo pixel with L* code `code`.
     #[inline]
-    pub fn srgb(&self, code: u16) -> [u8; 3] {
+    pub(super) fn srgb(&self, code: u16) -> [u8; 3] {
         self.srgb[code as usize]
     }
 
     /// The re-tinted linear colour of a photo pixel with luminance `y`.
-    pub fn apply(&self, y: f32) -> [f32; 3] {
+    #[cfg(test)]
+    fn apply(&self, y: f32) -> [f32; 3] {
         self.linear(lstar_code(y))
     }
 }
@@ -259,22 +177,7 @@ impl Retint {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn srgb_round_trips_through_linear() {
-        let to_linear = srgb_to_linear_table();
-        let to_srgb = LinearToSrgb::new();
-        for v in 0..=255u8 {
-            assert_eq!(to_srgb.convert(to_linear[v as usize]), v);
-        }
-    }
-
-    #[test]
-    fn lstar_round_trips() {
-        for l in [0.0f32, 5.0, 8.0, 20.0, 50.0, 99.0, 100.0] {
-            assert!((lstar(lstar_to_y(l)) - l).abs() < 1e-3, "{l}");
-        }
-    }
+    use crate::color::srgb_to_linear_table;
 
     /// The blur one line at a time (columns read down the image), as a reference.
     fn blur_line_by_line(values: &mut [f32], width: usize, height: usize, radius: usize) {

@@ -19,7 +19,7 @@
 //! ```
 
 mod jpeg;
-pub mod light;
+mod light;
 mod view;
 mod warp;
 
@@ -33,10 +33,12 @@ pub use view::{
 pub use warp::Homography;
 
 use crate::cancel::CancelToken;
-use crate::compose::{DecodeLimits, FitMode, GarmentColor, PreparedDesign};
+use crate::color::GarmentColor;
+use crate::design::{DecodeLimits, FitMode, PreparedDesign};
 use crate::error::{Error, Result};
 use crate::template::Alignment;
-use light::{srgb_to_linear_table, LinearToSrgb, Retint};
+use crate::color::{srgb_to_linear_table, LinearToSrgb};
+use light::Retint;
 use warp::sample_bilinear;
 
 /// How strongly highlights lift the print (see [`light`]).
@@ -50,6 +52,22 @@ pub enum MockupFormat {
     Jpeg,
     /// PNG (lossless).
     Png,
+}
+
+impl std::str::FromStr for MockupFormat {
+    type Err = Error;
+
+    /// `jpeg` (or `jpg`) or `png`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "jpeg" | "jpg" => Ok(MockupFormat::Jpeg),
+            "png" => Ok(MockupFormat::Png),
+            other => Err(Error::validation(
+                "format",
+                format!("unknown format `{other}`; use jpeg or png"),
+            )),
+        }
+    }
 }
 
 impl MockupFormat {
@@ -491,6 +509,6 @@ pub fn encode_mockup(img: &RgbaImage, format: MockupFormat, quality: u8) -> Resu
             }
             jpeg::encode_rgba(img, quality)
         }
-        MockupFormat::Png => crate::compose::encode_png(img, None),
+        MockupFormat::Png => crate::pixels::encode_png(img, None),
     }
 }

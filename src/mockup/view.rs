@@ -8,7 +8,8 @@ use image::{GrayImage, RgbaImage};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::light::{blur, lstar_code, pixel_luminance, srgb_to_linear_table};
+use super::light::{blur, lstar_code};
+use crate::color::{pixel_luminance, srgb_to_linear_table};
 use super::warp::Homography;
 use crate::error::{Error, Result};
 
@@ -20,7 +21,7 @@ pub const MAX_PHOTO_PIXELS: u64 = 64_000_000;
 pub const DERIVED_DISPLACEMENT_SHARE: f64 = 0.008;
 
 /// The blur radius, in pixels, of the luminance that shades the print.
-pub const PRINT_SHADING_BLUR: usize = 1;
+pub(super) const PRINT_SHADING_BLUR: usize = 1;
 
 /// How a displacement map's channels drive the shift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -545,14 +546,14 @@ fn decode_checked(bytes: &[u8], field: &str) -> Result<image::DynamicImage> {
     }
     let (w, h) = reader
         .into_dimensions()
-        .map_err(|e| Error::ImageDecode(format!("the {field} is corrupt: {e}")))?;
+        .map_err(|e| Error::image_decode(format!("the {field} is corrupt: {e}")).caused_by(e))?;
     if w as u64 * h as u64 > MAX_PHOTO_PIXELS {
         return Err(Error::ImageTooLarge(format!(
             "the {field} is {w} x {h}; at most {MAX_PHOTO_PIXELS} pixels are accepted"
         )));
     }
     image::load_from_memory(bytes)
-        .map_err(|e| Error::ImageDecode(format!("the {field} is corrupt: {e}")))
+        .map_err(|e| Error::image_decode(format!("the {field} is corrupt: {e}")).caused_by(e))
 }
 
 /// A mask's coverage: the luminance of each pixel (white = garment). For a grey mask in

@@ -95,7 +95,7 @@ fn floor_i64(x: f64) -> i64 {
 /// Samples a premultiplied RGBA image at a fractional position (pixel centres at
 /// `i + 0.5`), bilinearly; positions outside the image read as transparent, so edges fade
 /// over one pixel (anti-aliased, with no dark fringe since the data is premultiplied).
-pub fn sample_bilinear(img: &RgbaImage, x: f64, y: f64) -> [f32; 4] {
+pub(super) fn sample_bilinear(img: &RgbaImage, x: f64, y: f64) -> [f32; 4] {
     let (w, h) = (img.width() as i64, img.height() as i64);
     let fx = x - 0.5;
     let fy = y - 0.5;

@@ -131,11 +131,11 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
         let (y, u, v) = to_yuv420(frame, w, h);
         let yuv = YUVSlices::new((&y, &u, &v), (w, h), (w, w / 2, w / 2));
         let stream = encoder.encode(&yuv).map_err(|e| {
-            Error::RenderFailed(format!("the H.264 encoder failed on frame {i}: {e}"))
+            Error::render_failed(format!("the H.264 encoder failed on frame {i}: {e}")).caused_by(e)
         })?;
         let frame_type = stream.frame_type();
         if matches!(frame_type, FrameType::Skip | FrameType::Invalid) {
-            return Err(Error::RenderFailed(format!(
+            return Err(Error::render_failed(format!(
                 "the H.264 encoder dropped frame {i} ({frame_type:?})"
             )));
         }
@@ -160,7 +160,7 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
             }
         }
         if data.is_empty() {
-            return Err(Error::RenderFailed(format!(
+            return Err(Error::render_failed(format!(
                 "the H.264 encoder produced no picture for frame {i}"
             )));
         }
@@ -170,12 +170,12 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
         });
     }
     let (Some(sps), Some(pps)) = (sps, pps) else {
-        return Err(Error::RenderFailed(
-            "the H.264 encoder produced no SPS/PPS parameter sets".into(),
+        return Err(Error::render_failed(
+            "the H.264 encoder produced no SPS/PPS parameter sets",
         ));
     };
     if sps.len() < 4 {
-        return Err(Error::RenderFailed("the H.264 SPS is truncated".into()));
+        return Err(Error::render_failed("the H.264 SPS is truncated"));
     }
     Ok(mp4::write(&Track {
         width: w as u16,
@@ -220,7 +220,7 @@ pub fn encode_webp(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
     }
     let data = encoder
         .try_encode()
-        .map_err(|e| Error::RenderFailed(format!("the WebP encoder failed: {e:?}")))?;
+        .map_err(|e| Error::render_failed(format!("the WebP encoder failed: {e:?}")))?;
     Ok(data.to_vec())
 }
 

@@ -22,14 +22,12 @@ use image::{DynamicImage, RgbaImage};
 use rayon::prelude::*;
 
 use super::{RenderOutput, RenderProgress, RenderRequest, Renderer, Still, View};
-use crate::compose::GarmentColor;
+use crate::color::{linear_u16_to_srgb_table, srgb_to_linear_u16_table, GarmentColor};
 use crate::error::{Error, Result};
 
 /// Fixed-point scale of the diffuse factor (1.0 = 8192).
 const DIFFUSE_ONE: f32 = 8192.0;
 const DIFFUSE_SHIFT: u32 = 13;
-/// Entries of the linear (16-bit) to sRGB (8-bit) table, indexed by `linear >> 2`.
-const TO_SRGB_LEN: usize = 16384;
 
 macro_rules! builtin_file {
     ($name:literal) => {
@@ -160,7 +158,7 @@ impl BakedViews {
                     .map_err(|e| e.to_string())
             })
             .clone()
-            .map_err(Error::RenderFailed)
+            .map_err(Error::render_failed)
     }
 
     /// Loads a pack from a directory holding `views.json` and the PNGs it names (the
@@ -185,20 +183,20 @@ impl BakedViews {
 
     fn from_index(source: Source, json: &[u8]) -> Result<BakedViews> {
         let index: Index = serde_json::from_slice(json)
-            .map_err(|e| Error::RenderFailed(format!("views.json is malformed: {e}")))?;
+            .map_err(|e| Error::render_failed(format!("views.json is malformed: {e}")).caused_by(e))?;
         if index.format_version != 1 {
-            return Err(Error::RenderFailed(format!(
+            return Err(Error::render_failed(format!(
                 "views.json has format_version {}; this version reads 1 (re-bake with scripts/blender/bake.sh)",
                 index.format_version
             )));
         }
         if index.turntable.frames < 2 {
-            return Err(Error::RenderFailed(
-                "views.json: the turntable needs at least 2 frames".into(),
+            return Err(Error::render_failed(
+                "views.json: the turntable needs at least 2 frames",
             ));
         }
         let background = GarmentColor::parse_field(&index.background, "background")
-            .map_err(|e| Error::RenderFailed(format!("views.json: {e}")))?
+            .map_err(|e| Error::render_failed(format!("views.json: {e}")).caused_by(e))?
             .to_array();
         let mut stills = Vec::new();
         for view in View::ALL {
@@ -266,15 +264,15 @@ impl BakedViews {
                 .find(|(n, _)| *n == name)
                 .map(|(_, bytes)| Cow::Borrowed(*bytes))
                 .ok_or_else(|| {
-                    Error::RenderFailed(format!("the built-in view pack has no file `{name}`"))
+                    Error::render_failed(format!("the built-in view pack has no file `{name}`"))
                 }),
             Source::Dir(dir) => {
                 let path = dir.join(name);
                 std::fs::read(&path).map(Cow::Owned).map_err(|e| {
-                    Error::RenderFailed(format!(
+                    Error::render_failed(format!(
                         "cannot read baked view file {}: {e} (re-bake with scripts/blender/bake.sh)",
                         path.display()
-                    ))
+                    )).caused_by(e)
                 })
             }
         }
@@ -298,7 +296,7 @@ impl BakedViews {
                 .map_err(|e| e.to_string())
         })
         .clone()
-        .map_err(Error::RenderFailed)
+        .map_err(Error::render_failed)
     }
 
     fn turntable_tables(&self) -> Result<Arc<Vec<ViewTable>>> {
@@ -310,7 +308,7 @@ impl BakedViews {
                     .map_err(|e| e.to_string())
             })
             .clone()
-            .map_err(Error::RenderFailed)
+            .map_err(Error::render_failed)
     }
 
     /// Decodes a UV/shade PNG pair holding `frames` views stacked top to bottom.
@@ -328,7 +326,7 @@ impl BakedViews {
             || image::load_from_memory_with_format(&shade_bytes, image::ImageFormat::Png),
         );
         let bad = |name: &str, what: String| {
-            Error::RenderFailed(format!("baked view file `{name}`: {what}"))
+            Error::render_failed(format!("baked view file `{name}`: {what}"))
         };
         let uv = match uv.map_err(|e| bad(uv_name, e.to_string()))? {
             DynamicImage::ImageLumaA16(img) => img,
@@ -530,43 +528,6 @@ impl Renderer for BakedRenderer {
     }
 }
 
-fn srgb_to_linear(c: f32) -> f32 {
-    if c <= 0.04045 {
-        c / 12.92
-    } else {
-        ((c + 0.055) / 1.055).powf(2.4)
-    }
-}
-
-fn linear_to_srgb(c: f32) -> f32 {
-    if c <= 0.003_130_8 {
-        c * 12.92
-    } else {
-        1.055 * c.powf(1.0 / 2.4) - 0.055
-    }
-}
-
-/// 8-bit sRGB to 16-bit linear.
-fn to_linear_table() -> &'static [u16; 256] {
-    static T: OnceLock<[u16; 256]> = OnceLock::new();
-    T.get_or_init(|| {
-        std::array::from_fn(|i| (srgb_to_linear(i as f32 / 255.0) * 65535.0).round() as u16)
-    })
-}
-
-/// 16-bit linear (>> 2) to 8-bit sRGB.
-fn to_srgb_table() -> &'static [u8] {
-    static T: OnceLock<Vec<u8>> = OnceLock::new();
-    T.get_or_init(|| {
-        (0..TO_SRGB_LEN)
-            .map(|i| {
-                let lin = (i as f32 + 0.5) / TO_SRGB_LEN as f32;
-                (linear_to_srgb(lin) * 255.0).round() as u8
-            })
-            .collect()
-    })
-}
-
 /// The atlas prepared for lookups: linear light, composited over the garment colour.
 struct Shader {
     /// Per atlas texel `[r, g, b, 0]`, linear, 65535 = 1.0. Compositing over the garment
@@ -579,7 +540,7 @@ struct Shader {
 
 impl Shader {
     fn new(atlas: &RgbaImage, color: GarmentColor, background: [u8; 3]) -> Shader {
-        let lin = to_linear_table();
+        let lin = srgb_to_linear_u16_table();
         let g = color.to_array().map(|c| lin[c as usize] as u32);
         let raw = atlas.as_raw();
         let mut albedo = vec![[0u16; 4]; (atlas.width() * atlas.height()) as usize];
@@ -646,7 +607,7 @@ impl Shader {
             dst[3] = 255;
             return;
         }
-        let srgb = to_srgb_table();
+        let srgb = linear_u16_to_srgb_table();
         let i = px.idx as usize;
         let aw = self.atlas_width;
         let (fx, fy) = (px.fx as u32, px.fy as u32);
@@ -678,8 +639,8 @@ mod tests {
 
     #[test]
     fn colour_tables_round_trip() {
-        let lin = to_linear_table();
-        let srgb = to_srgb_table();
+        let lin = srgb_to_linear_u16_table();
+        let srgb = linear_u16_to_srgb_table();
         for c in 0..=255u8 {
             let back = srgb[(lin[c as usize] >> 2) as usize];
             assert!((back as i32 - c as i32).abs() <= 1, "{c} -> {back}");

@@ -21,19 +21,19 @@
 //! ```
 
 mod animation;
-pub mod baked;
-pub mod blender;
+mod baked;
+mod blender;
 mod mp4;
 
 use image::RgbaImage;
 
 use crate::cancel::CancelToken;
-use crate::compose::GarmentColor;
+use crate::color::GarmentColor;
 use crate::error::{Error, Result};
 
 pub use animation::{encode_mp4, encode_webp};
 pub use baked::{BakedRenderer, BakedViews};
-pub use blender::{BlenderOptions, BlenderRenderer};
+pub use blender::{BlenderInstall, BlenderOptions, BlenderRenderer, BlenderVersion};
 
 /// A still camera preset of the product renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -71,6 +71,13 @@ impl View {
                     format!("unknown view `{name}`; use front, back or three-quarter"),
                 )
             })
+    }
+}
+
+impl std::str::FromStr for View {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<View> {
+        View::parse(name)
     }
 }
 

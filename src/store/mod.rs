@@ -58,8 +58,10 @@ mod sqlite;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 
 /// The longest backoff between attempts: one hour.
@@ -177,6 +179,13 @@ pub struct CreatedJob {
     pub job: StoredJob,
     /// Whether this call created the job (false when the key was already used).
     pub created: bool,
+}
+
+impl CreatedJob {
+    /// The job's id.
+    pub fn id(&self) -> &JobId {
+        self.job.id()
+    }
 }
 
 /// What [`JobStore::list`] returns, and how to page.
@@ -335,8 +344,8 @@ pub trait JobStore: Send + Sync + fmt::Debug {
         let events = std::slice::from_ref(event);
         let mut results = self.apply_many(&[JobUpdate { current, events }]).await?;
         results.pop().unwrap_or_else(|| {
-            Err(Error::Store(
-                "apply_many returned no result for one update".into(),
+            Err(Error::store(
+                "apply_many returned no result for one update",
             ))
         })
     }

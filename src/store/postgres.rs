@@ -165,7 +165,7 @@ async fn run_script(conn: &mut PgConnection, sql: &str) -> std::result::Result<(
 }
 
 fn corrupt(e: impl std::fmt::Display) -> Error {
-    Error::Store(format!(
+    Error::store(format!(
         "render_job holds a row this version cannot read: {e}"
     ))
 }
@@ -295,10 +295,10 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| {
-                Error::Store(format!(
+                Error::store(format!(
                     "cannot connect to PostgreSQL at `{name}`: {e}; check that the server is \
                      running and the URL (user, host, port, database) is right"
-                ))
+                )).caused_by(e)
             })?;
         let store = PostgresStore {
             pool,
@@ -311,7 +311,7 @@ impl PostgresStore {
     }
 
     fn err(&self, e: sqlx::Error) -> Error {
-        Error::Store(format!("PostgreSQL `{}`: {e}", self.name))
+        Error::store(format!("PostgreSQL `{}`: {e}", self.name)).caused_by(e)
     }
 
     async fn find_opt(&self, conn: &mut PgConnection, id: &JobId) -> Result<Option<StoredJob>> {
@@ -462,10 +462,10 @@ impl JobStore for PostgresStore {
                 continue;
             }
             run_script(&mut tx, sql).await.map_err(|e| {
-                Error::Store(format!(
+                Error::store(format!(
                     "PostgreSQL `{}`: migration {version} ({name}) failed: {e}",
                     self.name
-                ))
+                )).caused_by(e)
             })?;
             sqlx::query("INSERT INTO render_engine_migrations (version, name) VALUES ($1, $2)")
                 .bind(version)

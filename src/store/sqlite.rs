@@ -75,7 +75,7 @@ impl SqliteStore {
             .acquire_timeout(BUSY_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|e| Error::Store(format!("cannot open SQLite database `{url}`: {e}")))?;
+            .map_err(|e| Error::store(format!("cannot open SQLite database `{url}`: {e}")).caused_by(e))?;
         let store = SqliteStore {
             pool,
             write_lock: Mutex::new(()),
@@ -86,7 +86,7 @@ impl SqliteStore {
     }
 
     fn err(&self, e: sqlx::Error) -> Error {
-        Error::Store(format!("SQLite `{}`: {e}", self.name))
+        Error::store(format!("SQLite `{}`: {e}", self.name)).caused_by(e)
     }
 
     /// Starts a write transaction: the process's write turn, then `BEGIN IMMEDIATE`.
@@ -208,7 +208,7 @@ fn duration_micros(d: Duration) -> i64 {
 fn time(v: i64) -> Result<DateTime<Utc>> {
     Utc.timestamp_micros(v)
         .single()
-        .ok_or_else(|| Error::Store(format!("render_job holds an impossible time ({v} µs)")))
+        .ok_or_else(|| Error::store(format!("render_job holds an impossible time ({v} µs)")))
 }
 
 fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
@@ -225,7 +225,7 @@ async fn run_script(
 }
 
 fn corrupt(e: impl std::fmt::Display) -> Error {
-    Error::Store(format!(
+    Error::store(format!(
         "render_job holds a row this version cannot read: {e}"
     ))
 }
@@ -312,10 +312,10 @@ impl JobStore for SqliteStore {
                 continue;
             }
             run_script(&mut tx, sql).await.map_err(|e| {
-                Error::Store(format!(
+                Error::store(format!(
                     "SQLite `{}`: migration {version} ({name}) failed: {e}",
                     self.name
-                ))
+                )).caused_by(e)
             })?;
             sqlx::query(&format!(
                 "INSERT INTO render_engine_migrations (version, name, applied_at) \
@@ -509,7 +509,7 @@ impl JobStore for SqliteStore {
             let result = match p {
                 Err(e) => Err(e),
                 Ok(p) => match self.write_or_explain(&mut tx, u.current, &p).await {
-                    Err(e @ Error::Store(_)) => return Err(e),
+                    Err(e @ Error::Store { .. }) => return Err(e),
                     other => other,
                 },
             };

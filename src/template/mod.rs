@@ -89,6 +89,21 @@ impl PrintArea {
     }
 }
 
+/// `E_VALIDATION` on `templates[index]` when `pack` has the id of one of `earlier`.
+pub(crate) fn check_unique(earlier: &[TemplatePack], pack: &TemplatePack, index: usize) -> Result<()> {
+    match earlier.iter().position(|p| p.id() == pack.id()) {
+        None => Ok(()),
+        Some(j) => Err(Error::validation(
+            format!("templates[{index}]"),
+            format!(
+                "the pack `{}` has the id `{}` of templates[{j}] already; give each pack its own id",
+                pack.name(),
+                pack.id()
+            ),
+        )),
+    }
+}
+
 impl TemplatePack {
     /// The built-in `classic-tee` pack (a standard adult size-M crew-neck tee), embedded
     /// in the crate so it works with no configuration.
@@ -118,6 +133,54 @@ impl TemplatePack {
                 "`{name_or_dir}` is neither a built-in template ({BUILTIN_ID}) nor a template pack folder"
             ),
         ))
+    }
+
+    /// Loads the packs named in `entries` (each a built-in id or a pack folder, as
+    /// [`TemplatePack::named`] takes them), in order, for a configuration that offers
+    /// several packs.
+    ///
+    /// Every failure is `E_VALIDATION` on `templates[i]` (the pack's own failing field,
+    /// such as `template.json` or `panels[0].polygon`, goes into the message). Two packs
+    /// with the same id are refused too, since one would silently replace the other.
+    pub fn load_all<S: AsRef<str>>(entries: &[S]) -> Result<Vec<TemplatePack>> {
+        let mut packs: Vec<TemplatePack> = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            let entry = entry.as_ref();
+            let field = format!("templates[{i}]");
+            let pack = TemplatePack::named(entry).map_err(|e| match e {
+                Error::Validation(fields) => Error::Validation(
+                    fields
+                        .into_iter()
+                        .map(|f| {
+                            let message = if f.field == "template" {
+                                f.message
+                            } else {
+                                format!(
+                                    "`{entry}` is not a valid template pack: {}: {}",
+                                    f.field, f.message
+                                )
+                            };
+                            crate::error::FieldError::new(field.clone(), message)
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })?;
+            check_unique(&packs, &pack, i)?;
+            packs.push(pack);
+        }
+        Ok(packs)
+    }
+
+    /// The built-in `classic-tee` (unless one of `packs` has its id and replaces it),
+    /// then `packs`: what a configuration with these packs offers.
+    pub fn with_builtin(packs: &[TemplatePack]) -> Vec<TemplatePack> {
+        let mut all = Vec::with_capacity(packs.len() + 1);
+        if !packs.iter().any(|p| p.id() == BUILTIN_ID) {
+            all.push(TemplatePack::builtin());
+        }
+        all.extend(packs.iter().cloned());
+        all
     }
 
     /// Loads and validates the pack in folder `dir` (which holds `template.json`).

@@ -173,10 +173,39 @@ pub(crate) fn timestamp(
         .ok_or_else(bad)
 }
 
+/// A JSON-shaped option value (as napi-rs hands over `serde_json::Value`) converted to
+/// the typed `T`: absent or `null` give `None`. A value of the wrong shape is
+/// `E_VALIDATION` on the exact path that failed (`httpDesigns.allowRanges[1]`), saying
+/// `expected` for the option as a whole.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    value: Option<serde_json::Value>,
+    field: &str,
+    expected: &str,
+) -> Result<Option<T>> {
+    let value = match value {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(v) => v,
+    };
+    let shown = value.to_string();
+    serde_path_to_error::deserialize::<_, T>(value)
+        .map(Some)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path == "." {
+                invalid(field, format!("{expected} (got {shown})"))
+            } else if path.starts_with('[') {
+                invalid(&format!("{field}{path}"), inner)
+            } else {
+                invalid(&format!("{field}.{path}"), inner)
+            }
+        })
+}
+
 /// A JSON value from the core crate as a plain JS value.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
     serde_json::to_value(value)
-        .map_err(|e| render_engine::Error::RenderFailed(format!("cannot convert a result: {e}")))
+        .map_err(|e| render_engine::Error::Internal(format!("cannot convert a result: {e}")))
 }
 
 /// A JSON result handed to JS as a plain value (an object, usually).

@@ -12,16 +12,17 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use render_engine::render::{BlenderOptions, BlenderRenderer};
+use render_engine::pipeline::RendererKind;
+use render_engine::render::View;
 use render_engine::{
     DesignSource, Engine, EngineConfig, Error, GarmentColor, HttpDesigns, IpRange, JobFilter,
-    JobId, OutputSelection, Preset, Result, StoredJob, Submission, Workers,
+    JobId, JobStatus, OutputSelection, Preset, Result, StoredJob, Submission, Workers,
 };
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::convert;
 use crate::error::{invalid, to_js};
-use crate::functions::{available_packs, load_packs, template_info};
+use crate::functions::template_info;
 use crate::types::TemplateInfo;
 
 /// Which outputs the engine's jobs produce (the atlas and the front still always are).
@@ -39,6 +40,8 @@ pub struct EngineOutputs {
 /// turns downloads on). Every address a host resolves to is checked and the connection
 /// goes only to checked addresses; redirects are checked again at every hop.
 #[napi(object)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpDesignOptions {
     /// IP ranges in CIDR notation (`'127.0.0.1/32'`, `'10.0.0.0/8'`, `'::1/128'`; a bare
     /// address is one host) that designs may come from although they are refused by
@@ -99,6 +102,35 @@ pub struct EngineOptions {
     pub worker_name: Option<String>,
     /// Which outputs jobs produce.
     pub outputs: Option<EngineOutputs>,
+}
+
+/// `listJobs`'s filter as JS gives it: every field optional, `undefined` and `null`
+/// meaning "no condition" (its TypeScript type is `JobFilter` in the header).
+#[derive(Default, serde::Deserialize)]
+struct JobFilterInput {
+    product_id: Option<String>,
+    variant_id: Option<String>,
+    statuses: Option<Vec<JobStatus>>,
+    created_after: Option<chrono::DateTime<chrono::Utc>>,
+    created_before: Option<chrono::DateTime<chrono::Utc>>,
+    include_deleted: Option<bool>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl From<JobFilterInput> for JobFilter {
+    fn from(f: JobFilterInput) -> JobFilter {
+        let mut filter = JobFilter::default();
+        filter.product_id = f.product_id;
+        filter.variant_id = f.variant_id;
+        filter.statuses = f.statuses.unwrap_or_default();
+        filter.created_after = f.created_after;
+        filter.created_before = f.created_before;
+        filter.include_deleted = f.include_deleted.unwrap_or(false);
+        filter.limit = f.limit;
+        filter.cursor = f.cursor;
+        filter
+    }
 }
 
 /// A job to create. Fields are snake_case, like the job itself.
@@ -216,174 +248,131 @@ fn millis(value: Option<f64>, field: &str) -> Result<Option<Duration>> {
     }
 }
 
-fn engine_config(options: EngineOptions) -> Result<EngineConfig> {
-    let mut config = EngineConfig::new(options.data_dir).with_store_url(options.database);
-    if let Some(url) = options.public_base_url {
-        config = config.with_public_base_url(url);
-    }
-    match options.renderer.as_deref() {
-        None | Some("baked") | Some("blender") => {}
-        Some(other) => {
-            return Err(invalid(
-                "renderer",
-                format!("unknown renderer `{other}`; use baked or blender"),
-            ))
+/// The `httpDesigns` option as JS gives it: `true`/`false` or the settings object.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum HttpDesignsOption {
+    Switch(bool),
+    Settings(HttpDesignOptions),
+}
+
+impl TryFrom<HttpDesignOptions> for HttpDesigns {
+    type Error = Error;
+
+    fn try_from(o: HttpDesignOptions) -> Result<HttpDesigns> {
+        const FIELD: &str = "httpDesigns";
+        let mut http = HttpDesigns::enabled();
+        for (i, text) in o.allow_ranges.iter().flatten().enumerate() {
+            let range = text
+                .parse::<IpRange>()
+                .map_err(|e| e.on_field(&format!("{FIELD}.allowRanges[{i}]")))?;
+            http = http.allow(range);
         }
-    }
-    if let Some(n) = options.concurrency {
-        config = config.with_concurrency(n as usize);
-    }
-    if let Some(t) = millis(options.job_timeout_ms, "jobTimeoutMs")? {
-        config = config.with_job_timeout(t);
-    }
-    if let Some(n) = options.max_attempts {
-        config = config.with_max_attempts(n);
-    }
-    let lease = millis(options.lease_ms, "leaseMs")?;
-    let heartbeat = millis(options.heartbeat_ms, "heartbeatMs")?;
-    if lease.is_some() || heartbeat.is_some() {
-        let lease = lease.unwrap_or(config.lease_for);
-        let every = heartbeat.unwrap_or(config.heartbeat_every);
-        config = config.with_lease(lease, every);
-    }
-    if let Some(p) = millis(options.poll_ms, "pollMs")? {
-        config = config.with_poll_every(p);
-    }
-    if let Some(bytes) = options.max_design_bytes {
-        if !(bytes.is_finite() && bytes >= 1.0) {
-            return Err(invalid(
-                "maxDesignBytes",
-                "must be a positive number of bytes",
-            ));
+        if let Some(t) = millis(o.timeout_ms, &format!("{FIELD}.timeoutMs"))? {
+            http = http.with_timeout(t);
         }
-        config = config.with_max_design_bytes(bytes as u64);
+        if let Some(n) = o.max_redirects {
+            if n.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&n) {
+                return Err(invalid(
+                    &format!("{FIELD}.maxRedirects"),
+                    format!("must be a whole number of redirects, 0 or more (got {n})"),
+                ));
+            }
+            http = http.with_max_redirects(n as u32);
+        }
+        Ok(http)
     }
-    if let Some(root) = options.allowed_file_root {
-        config = config.with_allowed_file_root(root);
-    }
-    if let Some(name) = options.worker_name {
-        config = config.with_worker_name(name);
-    }
-    if let Some(http) = http_designs(options.http_designs)? {
-        config = config.with_http_designs(http);
-    }
-    if let Some(o) = options.outputs {
-        let default = OutputSelection::default();
-        config = config.with_outputs(OutputSelection {
-            print_file: o.print_file.unwrap_or(default.print_file),
-            all_stills: o.all_stills.unwrap_or(default.all_stills),
-            turntable: o.turntable.unwrap_or(default.turntable),
-        });
-    }
-    Ok(config)
 }
 
 /// The `httpDesigns` option: absent, `null` or `false` (off), `true` (on, defaults) or a
 /// [`HttpDesignOptions`] object (on, with its settings).
 fn http_designs(value: Option<serde_json::Value>) -> Result<Option<HttpDesigns>> {
-    use serde_json::Value;
-    const FIELD: &str = "httpDesigns";
-    let map = match value {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
-        Some(Value::Bool(true)) => return Ok(Some(HttpDesigns::enabled())),
-        Some(Value::Object(map)) => map,
-        Some(other) => {
-            return Err(invalid(
-                FIELD,
-                format!(
-                    "must be true, false or {{ allowRanges?, timeoutMs?, maxRedirects? }} (got {other})"
-                ),
-            ))
-        }
-    };
-    let mut http = HttpDesigns::enabled();
-    for (key, value) in map {
-        if value.is_null() {
-            continue; // `undefined` or `null`: the default, as for every other option
-        }
-        let field = format!("{FIELD}.{key}");
-        match key.as_str() {
-            "allowRanges" => {
-                let bad = || {
-                    invalid(
-                        &field,
-                        "must be an array of IP ranges in CIDR notation, such as ['127.0.0.1/32']",
-                    )
-                };
-                let Value::Array(ranges) = value else {
-                    return Err(bad());
-                };
-                for (i, range) in ranges.iter().enumerate() {
-                    let text = range.as_str().ok_or_else(bad)?;
-                    let range = text.parse::<IpRange>().map_err(|e| {
-                        let why = e
-                            .fields()
-                            .first()
-                            .map_or_else(|| e.to_string(), |f| f.message.clone());
-                        invalid(&format!("{field}[{i}]"), why)
-                    })?;
-                    http = http.allow(range);
-                }
-            }
-            "timeoutMs" => match value.as_f64() {
-                Some(ms) => {
-                    if let Some(t) = millis(Some(ms), &field)? {
-                        http = http.with_timeout(t);
-                    }
-                }
-                None => {
-                    return Err(invalid(
-                        &field,
-                        format!("must be a positive number of milliseconds (got {value})"),
-                    ))
-                }
-            },
-            "maxRedirects" => match value.as_f64() {
-                Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
-                    http = http.with_max_redirects(n as u32);
-                }
-                _ => {
-                    return Err(invalid(
-                        &field,
-                        format!("must be a whole number of redirects, 0 or more (got {value})"),
-                    ))
-                }
-            },
-            _ => {
-                return Err(invalid(
-                    &field,
-                    "is not an option of httpDesigns; use allowRanges, timeoutMs or maxRedirects",
-                ))
-            }
-        }
+    let option: Option<HttpDesignsOption> = convert::from_json(
+        value,
+        "httpDesigns",
+        "must be true, false or { allowRanges?, timeoutMs?, maxRedirects? }",
+    )?;
+    match option {
+        None | Some(HttpDesignsOption::Switch(false)) => Ok(None),
+        Some(HttpDesignsOption::Switch(true)) => Ok(Some(HttpDesigns::enabled())),
+        Some(HttpDesignsOption::Settings(settings)) => settings.try_into().map(Some),
     }
-    Ok(Some(http))
 }
 
-/// The `templates` option: an array of strings (absent or `null`: none).
-fn template_dirs(value: Option<serde_json::Value>) -> Result<Vec<String>> {
-    use serde_json::Value;
-    let items = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(invalid(
-                "templates",
-                format!("must be an array of template pack folders (got {other})"),
-            ))
+impl TryFrom<EngineOptions> for EngineConfig {
+    type Error = Error;
+
+    fn try_from(options: EngineOptions) -> Result<EngineConfig> {
+        let mut config = EngineConfig::new(options.data_dir).with_store_url(options.database);
+        if let Some(url) = options.public_base_url {
+            config = config.with_public_base_url(url);
         }
-    };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| match item {
-            Value::String(dir) => Ok(dir),
-            other => Err(invalid(
-                &format!("templates[{i}]"),
-                format!("must be the path of a template pack folder (got {other})"),
-            )),
-        })
-        .collect()
+        if let Some(kind) = &options.renderer {
+            kind.parse::<RendererKind>()?;
+        }
+        if let Some(n) = options.concurrency {
+            config = config.with_concurrency(n as usize);
+        }
+        if let Some(t) = millis(options.job_timeout_ms, "jobTimeoutMs")? {
+            config = config.with_job_timeout(t);
+        }
+        if let Some(n) = options.max_attempts {
+            config = config.with_max_attempts(n);
+        }
+        let lease = millis(options.lease_ms, "leaseMs")?;
+        let heartbeat = millis(options.heartbeat_ms, "heartbeatMs")?;
+        if lease.is_some() || heartbeat.is_some() {
+            let lease = lease.unwrap_or(config.lease_for);
+            let every = heartbeat.unwrap_or(config.heartbeat_every);
+            config = config.with_lease(lease, every);
+        }
+        if let Some(p) = millis(options.poll_ms, "pollMs")? {
+            config = config.with_poll_every(p);
+        }
+        if let Some(bytes) = options.max_design_bytes {
+            if !(bytes.is_finite() && bytes >= 1.0) {
+                return Err(invalid(
+                    "maxDesignBytes",
+                    "must be a positive number of bytes",
+                ));
+            }
+            config = config.with_max_design_bytes(bytes as u64);
+        }
+        if let Some(root) = options.allowed_file_root {
+            config = config.with_allowed_file_root(root);
+        }
+        if let Some(name) = options.worker_name {
+            config = config.with_worker_name(name);
+        }
+        if let Some(http) = http_designs(options.http_designs)? {
+            config = config.with_http_designs(http);
+        }
+        if let Some(o) = options.outputs {
+            let stills = if o.all_stills.unwrap_or(true) {
+                View::ALL.to_vec()
+            } else {
+                vec![View::Front]
+            };
+            let turntable = o.turntable.unwrap_or(true);
+            config = config.with_outputs(
+                OutputSelection::all()
+                    .with_print_file(o.print_file.unwrap_or(true))
+                    .with_stills(stills)
+                    .with_turntable(turntable, turntable),
+            );
+        }
+        Ok(config)
+    }
+}
+
+/// The `templates` option: an array of pack folders or ids (absent or `null`: none).
+fn template_dirs(value: Option<serde_json::Value>) -> Result<Vec<String>> {
+    let dirs: Option<Vec<String>> = convert::from_json(
+        value,
+        "templates",
+        "must be an array of template pack folders",
+    )?;
+    Ok(dirs.unwrap_or_default())
 }
 
 /// Refuses a `file://` or `http(s)://` design this engine was not opened to accept, with a
@@ -472,15 +461,15 @@ impl RenderEngine {
                 o.ok_or_else(|| invalid("options", "is required: { database, dataDir }"))?;
             let blender = o.renderer.as_deref() == Some("blender");
             let templates = template_dirs(o.templates.take())?;
-            Ok((engine_config(o)?, blender, templates))
+            Ok((EngineConfig::try_from(o)?, blender, templates))
         });
         let open = async move {
             let (mut config, blender, templates) = config?;
             if !templates.is_empty() {
                 // Reading the pack folders is file I/O: off the JS thread.
-                let packs = tokio::task::spawn_blocking(move || load_packs(&templates))
+                let packs = tokio::task::spawn_blocking(move || TemplatePack::load_all(&templates))
                     .await
-                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
+                    .map_err(|e| Error::Internal(format!("loading the template packs: {e}")))??;
                 for pack in packs {
                     config = config.with_template(pack);
                 }
@@ -488,10 +477,10 @@ impl RenderEngine {
             if blender {
                 // Locating Blender runs it once (`--version`): off the JS thread.
                 let renderer =
-                    tokio::task::spawn_blocking(|| BlenderRenderer::new(BlenderOptions::default()))
+                    tokio::task::spawn_blocking(|| RendererKind::Blender.open(None))
                         .await
-                        .map_err(|e| Error::RendererUnavailable(e.to_string()))??;
-                config = config.with_renderer(Arc::new(renderer));
+                        .map_err(|e| Error::Internal(format!("locating Blender: {e}")))??;
+                config = config.with_renderer(Arc::from(renderer));
             }
             Engine::open(config).await
         };
@@ -538,7 +527,9 @@ impl RenderEngine {
     /// packs of the `templates` option.
     #[napi]
     pub fn list_templates(&self) -> Vec<TemplateInfo> {
-        available_packs(&self.engine.config().templates)
+        self.engine
+            .config()
+            .available_templates()
             .iter()
             .map(template_info)
             .collect()
@@ -553,7 +544,7 @@ impl RenderEngine {
     ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
         let id = job_id(id);
         let engine = self.engine.clone();
-        promise(env, async move { engine.store().get(&id?).await }, job_json)
+        promise(env, async move { engine.job(&id?).await }, job_json)
     }
 
     /// One page of jobs, newest first: `{ jobs, next_cursor }`. The filter's fields are
@@ -572,14 +563,13 @@ impl RenderEngine {
         let filter = match convert::is_absent(&filter) {
             Ok(true) => Ok(JobFilter::default()),
             _ => convert::json(env, filter, "filter").and_then(|v| {
-                serde_json::from_value::<JobFilter>(v)
-                    .map_err(|e| invalid("filter", format!("is not a job filter: {e}")))
+                convert::from_json::<JobFilterInput>(Some(v), "filter", "must be a job filter")
+                    .map(|f| JobFilter::from(f.unwrap_or_default()))
             }),
         };
-        let engine = self.engine.clone();
         promise(
             env,
-            async move { engine.store().list(&filter?).await },
+            async move { engine.jobs(&filter?).await },
             |page| {
                 let jobs = page
                     .jobs
@@ -603,7 +593,7 @@ impl RenderEngine {
         let engine = self.engine.clone();
         promise(
             env,
-            async move { engine.store().retry(&id?).await },
+            async move { engine.retry(&id?).await },
             job_json,
         )
     }
@@ -621,7 +611,7 @@ impl RenderEngine {
         let engine = self.engine.clone();
         promise(
             env,
-            async move { engine.store().cancel(&id?).await },
+            async move { engine.cancel(&id?).await },
             job_json,
         )
     }
@@ -638,7 +628,7 @@ impl RenderEngine {
         let engine = self.engine.clone();
         promise(
             env,
-            async move { engine.store().delete(&id?).await },
+            async move { engine.delete(&id?).await },
             job_json,
         )
     }

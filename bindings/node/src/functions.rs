@@ -6,16 +6,15 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use render_engine::compose::{encode_png, DecodeLimits, FitMode, Placement};
+use render_engine::compose::{DecodeLimits, FitMode, Placement};
 use render_engine::mockup::{
     encode_mockups, render_mockups_encoded, DisplacementChannels, EncodedPhotoView, MockupFormat,
     PrintAreaSpec,
 };
-use render_engine::render::{RenderOutputs, RenderRequest, View};
+use render_engine::pipeline::{render_design, OutputKind, OutputSelection, RendererKind};
+use render_engine::render::View;
 use render_engine::template::Alignment;
-use render_engine::{
-    BakedRenderer, CancelToken, Error, GarmentColor, Preset, Renderer, Result, TemplatePack,
-};
+use render_engine::{CancelToken, GarmentColor, Preset, Result, TemplatePack};
 
 use crate::convert;
 use crate::error::invalid;
@@ -58,25 +57,11 @@ impl From<ComposeOptions> for ComposeFields {
 }
 
 fn parse_fit(text: &str, field: &str) -> Result<FitMode> {
-    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
-        invalid(
-            field,
-            format!("unknown fit `{text}`; use contain, cover or stretch"),
-        )
-    })
+    text.parse::<FitMode>().map_err(|e| e.on_field(field))
 }
 
 fn parse_align(text: &str, field: &str) -> Result<Alignment> {
-    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
-        let valid: Vec<_> = Alignment::ALL.iter().map(|a| a.as_str()).collect();
-        invalid(
-            field,
-            format!(
-                "unknown alignment `{text}`; use one of {}",
-                valid.join(", ")
-            ),
-        )
-    })
+    text.parse::<Alignment>().map_err(|e| e.on_field(field))
 }
 
 fn limit(value: Option<f64>, default: u64, field: &str) -> Result<u64> {
@@ -90,63 +75,64 @@ fn limit(value: Option<f64>, default: u64, field: &str) -> Result<u64> {
     }
 }
 
-fn compose_options(
-    fields: ComposeFields,
-    cancel: &CancelToken,
-) -> Result<render_engine::ComposeOptions> {
-    let placement = match (fields.preset, fields.placement) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "placement",
-                "give either `preset` or `placement`, not both",
-            ))
+impl TryFrom<ComposeFields> for render_engine::ComposeOptions {
+    type Error = Error;
+
+    fn try_from(fields: ComposeFields) -> Result<render_engine::ComposeOptions> {
+        let placement = match (fields.preset, fields.placement) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "placement",
+                    "give either `preset` or `placement`, not both",
+                ))
+            }
+            (_, Some(p)) => Placement::Custom(render_engine::CustomPlacement {
+                panel: p.panel,
+                x_in: p.x_in,
+                y_in: p.y_in,
+                width_in: p.width_in,
+                height_in: p.height_in,
+                align: match p.align {
+                    Some(a) => parse_align(&a, "placement.align")?,
+                    None => Alignment::default(),
+                },
+            }),
+            (Some(name), None) => Placement::Preset(Preset::parse_field(&name, "preset")?),
+            (None, None) => Placement::Preset(Preset::ChestLarge),
+        };
+        let mut options = render_engine::ComposeOptions::new(placement);
+        if let Some(template) = fields.template {
+            options = options.with_template(TemplatePack::named(&template)?);
         }
-        (_, Some(p)) => Placement::Custom(render_engine::CustomPlacement {
-            panel: p.panel,
-            x_in: p.x_in,
-            y_in: p.y_in,
-            width_in: p.width_in,
-            height_in: p.height_in,
-            align: match p.align {
-                Some(a) => parse_align(&a, "placement.align")?,
-                None => Alignment::default(),
-            },
-        }),
-        (Some(name), None) => Placement::Preset(Preset::parse_field(&name, "preset")?),
-        (None, None) => Placement::Preset(Preset::ChestLarge),
-    };
-    let mut options = render_engine::ComposeOptions::new(placement).with_cancel(cancel.clone());
-    if let Some(template) = fields.template {
-        options = options.with_template(TemplatePack::named(&template)?);
+        if let Some(fit) = fields.fit {
+            options = options.with_fit(parse_fit(&fit, "fit")?);
+        }
+        if let Some(color) = fields.color {
+            options = options.with_color(GarmentColor::parse_field(&color, "color")?);
+        }
+        if let Some(dpi) = fields.print_dpi {
+            options = options.with_print_dpi(dpi);
+        }
+        if let Some(trim) = fields.trim {
+            options = options.with_trim(trim);
+        }
+        options = options.with_limits(DecodeLimits {
+            max_bytes: limit(
+                fields.max_bytes,
+                DecodeLimits::DEFAULT_MAX_BYTES,
+                "maxBytes",
+            )?,
+            max_pixels: limit(
+                fields.max_pixels,
+                DecodeLimits::DEFAULT_MAX_PIXELS,
+                "maxPixels",
+            )?,
+        });
+        if let Some(width) = fields.preview_width {
+            options.preview_width = width;
+        }
+        Ok(options)
     }
-    if let Some(fit) = fields.fit {
-        options = options.with_fit(parse_fit(&fit, "fit")?);
-    }
-    if let Some(color) = fields.color {
-        options = options.with_color(GarmentColor::parse_field(&color, "color")?);
-    }
-    if let Some(dpi) = fields.print_dpi {
-        options = options.with_print_dpi(dpi);
-    }
-    if let Some(trim) = fields.trim {
-        options = options.with_trim(trim);
-    }
-    options = options.with_limits(DecodeLimits {
-        max_bytes: limit(
-            fields.max_bytes,
-            DecodeLimits::DEFAULT_MAX_BYTES,
-            "maxBytes",
-        )?,
-        max_pixels: limit(
-            fields.max_pixels,
-            DecodeLimits::DEFAULT_MAX_PIXELS,
-            "maxPixels",
-        )?,
-    });
-    if let Some(width) = fields.preview_width {
-        options.preview_width = width;
-    }
-    Ok(options)
 }
 
 /// Builds the task for `work` once the arguments checked out, or a task that rejects.
@@ -184,7 +170,7 @@ fn compose_args(
 }
 
 fn compose_work((design, fields): ComposeArgs, cancel: &CancelToken) -> Result<Composition> {
-    let options = compose_options(fields, cancel)?;
+    let options = render_engine::ComposeOptions::try_from(fields)?.with_cancel(cancel.clone());
     let composition = render_engine::compose(&design, &options)?;
     Ok(Composition {
         print_file: composition.print_png()?.into(),
@@ -234,7 +220,7 @@ pub fn compose_sync(
 
 fn preflight_work(args: ComposeArgs, cancel: &CancelToken) -> Result<convert::Json> {
     let (design, fields) = args;
-    let options = compose_options(fields, cancel)?;
+    let options = render_engine::ComposeOptions::try_from(fields)?.with_cancel(cancel.clone());
     let composition = render_engine::compose(&design, &options)?;
     convert::to_json(&composition.preflight).map(convert::Json)
 }
@@ -279,9 +265,7 @@ pub fn preflight_sync(
 struct RenderArgs {
     design: Buffer,
     fields: ComposeFields,
-    stills: Vec<View>,
-    mp4: bool,
-    webp: bool,
+    selection: OutputSelection,
 }
 
 fn render_args(
@@ -312,23 +296,23 @@ fn render_args(
             o.turntable,
         ),
     };
-    let stills = match stills {
-        None => View::ALL.to_vec(),
-        Some(names) => names
+    let mut selection = OutputSelection::all().with_print_file(false);
+    if let Some(names) = stills {
+        let views = names
             .iter()
             .map(|n| {
-                View::parse(n).map_err(|_| {
+                n.parse::<View>().map_err(|_| {
                     invalid(
                         "stills",
                         format!("unknown still `{n}`; use front, back or three-quarter"),
                     )
                 })
             })
-            .collect::<Result<_>>()?,
-    };
-    let (mut mp4, mut webp) = (true, true);
+            .collect::<Result<Vec<_>>>()?;
+        selection = selection.with_stills(views);
+    }
     if let Some(formats) = turntable {
-        (mp4, webp) = (false, false);
+        let (mut mp4, mut webp) = (false, false);
         for f in &formats {
             match f.as_str() {
                 "mp4" => mp4 = true,
@@ -341,63 +325,44 @@ fn render_args(
                 }
             }
         }
+        selection = selection.with_turntable(mp4, webp);
     }
     let args = RenderArgs {
         design,
         fields,
-        stills,
-        mp4,
-        webp,
+        selection,
     };
     Ok((args, cancel))
 }
 
 fn render_work(args: RenderArgs, cancel: &CancelToken) -> Result<RenderResult> {
-    let options = compose_options(args.fields, cancel)?;
-    let composition = render_engine::compose(&args.design, &options)?;
-    let renderer = BakedRenderer::builtin()?;
-    let outputs = RenderOutputs {
-        stills: args.stills,
-        turntable: args.mp4 || args.webp,
+    let options = render_engine::ComposeOptions::try_from(args.fields)?.with_cancel(cancel.clone());
+    let renderer = RendererKind::Baked.open(None)?;
+    let (preflight, outputs) =
+        render_design(&args.design, &options, &args.selection, renderer.as_ref(), None)?;
+    let mut result = RenderResult {
+        stills: Stills {
+            front: None,
+            back: None,
+            three_quarter: None,
+        },
+        turntable_mp4: None,
+        turntable_webp: None,
+        preflight: convert::to_json(&preflight)?,
     };
-    let request = RenderRequest::new(&composition.atlas, options.color)
-        .with_outputs(outputs)
-        .with_cancel(cancel.clone());
-    let rendered = renderer.render(&request)?;
-    let mut stills = Stills {
-        front: None,
-        back: None,
-        three_quarter: None,
-    };
-    for still in &rendered.stills {
-        let png: Buffer = encode_png(&still.image, None)?.into();
-        match still.view {
-            View::Front => stills.front = Some(png),
-            View::Back => stills.back = Some(png),
-            View::ThreeQuarter => stills.three_quarter = Some(png),
+    for output in outputs {
+        let bytes = Some(Buffer::from(output.bytes));
+        match output.kind {
+            OutputKind::Still(View::Front) => result.stills.front = bytes,
+            OutputKind::Still(View::Back) => result.stills.back = bytes,
+            OutputKind::Still(View::ThreeQuarter) => result.stills.three_quarter = bytes,
+            OutputKind::TurntableMp4 => result.turntable_mp4 = bytes,
+            OutputKind::TurntableWebp => result.turntable_webp = bytes,
+            // The atlas is not part of `render`'s result (`compose` returns it).
+            _ => {}
         }
     }
-    cancel_point(cancel)?;
-    let frames = &rendered.turntable;
-    let (mp4, webp) = std::thread::scope(|s| {
-        let mp4 = s.spawn(|| {
-            args.mp4
-                .then(|| render_engine::encode_mp4(frames, rendered.fps))
-                .transpose()
-        });
-        let webp = args
-            .webp
-            .then(|| render_engine::encode_webp(frames, rendered.fps))
-            .transpose();
-        (mp4.join(), webp)
-    });
-    let mp4 = mp4.map_err(|_| Error::RenderFailed("the MP4 encoder panicked".into()))??;
-    Ok(RenderResult {
-        stills,
-        turntable_mp4: mp4.map(Into::into),
-        turntable_webp: webp?.map(Into::into),
-        preflight: convert::to_json(&composition.preflight)?,
-    })
+    Ok(result)
 }
 
 fn cancel_point(cancel: &CancelToken) -> Result<()> {
@@ -558,14 +523,8 @@ pub fn mockup_images(
     cancel: &CancelToken,
 ) -> Result<Vec<Vec<u8>>> {
     let format = match options.format.as_deref() {
-        None | Some("jpeg") | Some("jpg") => MockupFormat::Jpeg,
-        Some("png") => MockupFormat::Png,
-        Some(other) => {
-            return Err(invalid(
-                "format",
-                format!("unknown format `{other}`; use jpeg or png"),
-            ))
-        }
+        None => MockupFormat::Jpeg,
+        Some(text) => text.parse::<MockupFormat>()?,
     };
     let quality = match options.quality {
         None => 90,
@@ -671,63 +630,6 @@ fn presets_of(pack: &TemplatePack) -> Vec<PresetInfo> {
         .collect()
 }
 
-/// Loads the template packs named in `entries` (each `classic-tee` or the path of a pack
-/// folder holding `template.json`), as the `templates` option and argument name them.
-///
-/// Every failure is `E_VALIDATION` on `templates[i]` (the core's own field, such as
-/// `template.json` or `panels[0].polygon`, goes into the message); two packs with the
-/// same id are refused too, since one would silently replace the other.
-pub(crate) fn load_packs(entries: &[String]) -> Result<Vec<TemplatePack>> {
-    let mut packs: Vec<TemplatePack> = Vec::with_capacity(entries.len());
-    for (i, entry) in entries.iter().enumerate() {
-        let field = format!("templates[{i}]");
-        let pack = TemplatePack::named(entry).map_err(|e| match e {
-            Error::Validation(fields) => Error::Validation(
-                fields
-                    .into_iter()
-                    .map(|f| {
-                        let message = if f.field == "template" {
-                            f.message
-                        } else {
-                            format!(
-                                "`{entry}` is not a valid template pack: {}: {}",
-                                f.field, f.message
-                            )
-                        };
-                        render_engine::FieldError::new(field.clone(), message)
-                    })
-                    .collect(),
-            ),
-            other => other,
-        })?;
-        if let Some(j) = packs.iter().position(|p| p.id() == pack.id()) {
-            return Err(invalid(
-                &field,
-                format!(
-                    "`{entry}` has the id `{}` of templates[{j}] already; give each pack its own id",
-                    pack.id()
-                ),
-            ));
-        }
-        packs.push(pack);
-    }
-    Ok(packs)
-}
-
-/// The packs a job can name: the built-in `classic-tee` (unless a configured pack has its
-/// id and replaces it), then the configured ones, as `EngineConfig::template` looks them up.
-pub(crate) fn available_packs(configured: &[TemplatePack]) -> Vec<TemplatePack> {
-    let mut packs = Vec::with_capacity(configured.len() + 1);
-    if !configured
-        .iter()
-        .any(|p| p.id() == render_engine::template::BUILTIN_ID)
-    {
-        packs.push(TemplatePack::builtin());
-    }
-    packs.extend(configured.iter().cloned());
-    packs
-}
-
 /// A pack as the JS `TemplateInfo`.
 pub(crate) fn template_info(pack: &TemplatePack) -> TemplateInfo {
     let (atlas_width, atlas_height) = pack.atlas_size_px();
@@ -777,7 +679,12 @@ pub fn list_presets(env: Env, template: Option<Unknown>) -> napi::Result<Vec<Pre
 #[napi(ts_args_type = "templates?: string[] | undefined | null")]
 pub fn list_templates(env: Env, templates: Option<Unknown>) -> napi::Result<Vec<TemplateInfo>> {
     string_list(templates, "templates")
-        .and_then(|entries| load_packs(&entries))
-        .map(|packs| available_packs(&packs).iter().map(template_info).collect())
+        .and_then(|entries| TemplatePack::load_all(&entries))
+        .map(|packs| {
+            TemplatePack::with_builtin(&packs)
+                .iter()
+                .map(template_info)
+                .collect()
+        })
         .map_err(|e| crate::error::to_js(&env, e))
 }

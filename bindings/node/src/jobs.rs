@@ -13,14 +13,9 @@ use crate::convert;
 use crate::error::{invalid, to_js};
 
 fn status(value: Option<Unknown>, field: &str) -> Result<JobStatus> {
-    let text = convert::string(value, field)?;
-    serde_json::from_value(serde_json::Value::String(text.clone())).map_err(|_| {
-        let valid: Vec<_> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
-        invalid(
-            field,
-            format!("unknown status `{text}`; use one of {}", valid.join(", ")),
-        )
-    })
+    convert::string(value, field)?
+        .parse::<JobStatus>()
+        .map_err(|e| e.on_field(field))
 }
 
 /// Whether a job in status `from` may move to status `to` (the transition table:

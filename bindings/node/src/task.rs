@@ -55,7 +55,7 @@ where
         let work = match self.work.take() {
             Some(Ok(work)) => work,
             Some(Err(error)) => return Ok(Err(error)),
-            None => return Ok(Err(Error::RenderFailed("the task ran twice".into()))),
+            None => return Ok(Err(Error::Internal("the task ran twice".into()))),
         };
         if self.cancel.is_cancelled() {
             return Ok(Err(cancelled()));

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 /// The contract version this library writes and the bundled script reads.
-pub const JOB_CONTRACT: u32 = 1;
+pub(super) const JOB_CONTRACT: u32 = 1;
 
 /// One render job for the script, serialised as its JSON job file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RenderJobSpec {
+pub(super) struct RenderJobSpec {
     /// Always [`JOB_CONTRACT`].
     pub contract: u32,
     /// The template's `template.json` (pattern polygons the garment is built from).
@@ -37,7 +37,7 @@ pub struct RenderJobSpec {
 
 /// The stills of a job: one image per camera, all of one size.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StillsSpec {
+pub(super) struct StillsSpec {
     /// Image width, pixels.
     pub width: u32,
     /// Image height, pixels.
@@ -49,7 +49,7 @@ pub struct StillsSpec {
 /// One still camera. A built-in still name (`front`, `back`, `three-quarter`) takes the
 /// bake's angles unless they are given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CameraSpec {
+pub(super) struct CameraSpec {
     /// The camera's name, also its output file stem (`front` -> `front.png`).
     pub name: String,
     /// The garment's turn about the vertical axis, degrees.
@@ -62,7 +62,7 @@ pub struct CameraSpec {
 
 /// The turntable of a job: frame `i` shows the garment turned `360 * i / frames` degrees.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TurntableSpec {
+pub(super) struct TurntableSpec {
     /// Frame width, pixels.
     pub width: u32,
     /// Frame height, pixels.
@@ -74,12 +74,12 @@ pub struct TurntableSpec {
 }
 
 /// The file the script writes for the still named `name`.
-pub fn still_file_name(name: &str) -> String {
+pub(super) fn still_file_name(name: &str) -> String {
     format!("{name}.png")
 }
 
 /// The file the script writes for turntable frame `index`.
-pub fn frame_file_name(index: usize) -> String {
+pub(super) fn frame_file_name(index: usize) -> String {
     format!("turntable_{index:04}.png")
 }
 

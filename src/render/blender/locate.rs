@@ -8,14 +8,14 @@ use std::sync::{Mutex, OnceLock};
 use crate::error::{Error, Result};
 
 /// The oldest Blender the scripts are written for (Debian 12 ships 3.4).
-pub const MIN_BLENDER_VERSION: BlenderVersion = BlenderVersion {
+pub(crate) const MIN_BLENDER_VERSION: BlenderVersion = BlenderVersion {
     major: 3,
     minor: 4,
     patch: 0,
 };
 
 /// How to install Blender, quoted in `E_RENDERER_UNAVAILABLE` errors.
-pub const INSTALL_HINT: &str = "install it with `apt-get install -y --no-install-recommends blender libegl1 libegl-mesa0 libgl1-mesa-dri`, or point BLENDER_PATH (or the blender path option) at a Blender 3.4 or newer";
+pub(super) const INSTALL_HINT: &str = "install it with `apt-get install -y --no-install-recommends blender libegl1 libegl-mesa0 libgl1-mesa-dri`, or point BLENDER_PATH (or the blender path option) at a Blender 3.4 or newer";
 
 /// A Blender release number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,7 +44,7 @@ pub struct BlenderInstall {
 }
 
 /// Reads the version from the first line of `blender --version` (`Blender 3.4.1`).
-pub fn parse_version(output: &str) -> Option<BlenderVersion> {
+pub(super) fn parse_version(output: &str) -> Option<BlenderVersion> {
     let line = output
         .lines()
         .find(|l| l.trim_start().starts_with("Blender "))?;
@@ -67,7 +67,7 @@ pub fn parse_version(output: &str) -> Option<BlenderVersion> {
 /// Finds Blender: the explicit path when given, else `BLENDER_PATH`, else `blender` on
 /// `PATH`; probes its version (cached per executable) and refuses one older than
 /// [`MIN_BLENDER_VERSION`]. Failures are `E_RENDERER_UNAVAILABLE` with an install hint.
-pub fn locate_blender(explicit: Option<&Path>) -> Result<BlenderInstall> {
+pub(super) fn locate_blender(explicit: Option<&Path>) -> Result<BlenderInstall> {
     let from_env = std::env::var_os("BLENDER_PATH").filter(|v| !v.is_empty());
     let (path, source) = match (explicit, from_env) {
         (Some(path), _) => (path.to_path_buf(), "the blender path option"),

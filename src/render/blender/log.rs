@@ -9,11 +9,11 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 /// The prefix of every machine-readable line the project's Blender scripts print.
-pub const SCRIPT_LINE_PREFIX: &str = "RENDER_ENGINE ";
+pub(super) const SCRIPT_LINE_PREFIX: &str = "RENDER_ENGINE ";
 
 /// One meaningful line of Blender's output.
 #[derive(Debug, Clone, PartialEq)]
-pub enum LogLine {
+pub(super) enum LogLine {
     /// The script reports progress: `done` of `total` units of `stage`.
     ScriptProgress {
         /// What is being rendered (`still`, `turntable`, ...).
@@ -48,7 +48,7 @@ pub enum LogLine {
 }
 
 /// Parses one line of output; `None` for lines that carry nothing useful.
-pub fn parse_line(line: &str) -> Option<LogLine> {
+pub(super) fn parse_line(line: &str) -> Option<LogLine> {
     let line = line.trim_end_matches(['\r', '\n']);
     if let Some(json) = line.strip_prefix(SCRIPT_LINE_PREFIX) {
         return parse_script_line(json);
@@ -94,7 +94,7 @@ fn parse_script_line(json: &str) -> Option<LogLine> {
 
 /// Progress of one Blender run, as a fraction with an estimate of the time left.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
+pub(super) struct Progress {
     /// From 0.0 to 1.0; never decreases during a run.
     pub fraction: f64,
     /// The time left, once enough progress was seen to estimate it.
@@ -106,7 +106,7 @@ pub struct Progress {
 /// Script progress lines win when present; otherwise each `Sample a/b` line counts as
 /// `(frames done + a/b) / frames`.
 #[derive(Debug, Clone)]
-pub struct ProgressTracker {
+pub(super) struct ProgressTracker {
     frames: u64,
     frames_done: u64,
     last_frame: Option<u64>,
@@ -115,7 +115,7 @@ pub struct ProgressTracker {
 
 impl ProgressTracker {
     /// A tracker for a run that renders `frames` frames (at least 1).
-    pub fn new(frames: u64) -> Self {
+    pub(super) fn new(frames: u64) -> Self {
         Self {
             frames: frames.max(1),
             frames_done: 0,
@@ -126,7 +126,7 @@ impl ProgressTracker {
 
     /// Feeds one parsed line, `elapsed` after the run started. Returns the new progress
     /// when the line moved it forward.
-    pub fn observe(&mut self, line: &LogLine, elapsed: Duration) -> Option<Progress> {
+    pub(super) fn observe(&mut self, line: &LogLine, elapsed: Duration) -> Option<Progress> {
         let candidate = match line {
             LogLine::ScriptProgress { done, total, .. } if *total > 0 => {
                 (*done as f64 / *total as f64).min(1.0)
@@ -158,21 +158,22 @@ impl ProgressTracker {
     }
 
     /// The progress so far.
-    pub fn fraction(&self) -> f64 {
+    #[cfg(test)]
+    fn fraction(&self) -> f64 {
         self.fraction
     }
 }
 
 /// The last lines of a process's output, kept for error messages.
 #[derive(Debug, Clone)]
-pub struct LogTail {
+pub(super) struct LogTail {
     lines: VecDeque<String>,
     capacity: usize,
 }
 
 impl LogTail {
     /// Keeps at most `capacity` lines.
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         Self {
             lines: VecDeque::with_capacity(capacity),
             capacity: capacity.max(1),
@@ -180,7 +181,7 @@ impl LogTail {
     }
 
     /// Adds a line, dropping the oldest when full.
-    pub fn push(&mut self, line: &str) {
+    pub(super) fn push(&mut self, line: &str) {
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
         }
@@ -188,7 +189,7 @@ impl LogTail {
     }
 
     /// The kept lines joined with newlines.
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         self.lines.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 }

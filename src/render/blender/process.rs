@@ -13,7 +13,7 @@ use crate::cancel::CancelToken;
 
 /// How long a supervised process may run and how it is stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunLimits {
+pub(super) struct RunLimits {
     /// The deadline, counted from the start.
     pub timeout: Duration,
     /// How long the group gets to exit after SIGINT before SIGKILL.
@@ -32,7 +32,7 @@ impl Default for RunLimits {
 /// How a supervised run ended. A timeout or a cancel wins over whatever the process did
 /// or printed after it was asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunOutcome {
+pub(super) enum RunOutcome {
     /// The process exited by itself.
     Exited(ExitStatus),
     /// The deadline passed; the group was stopped.
@@ -46,7 +46,7 @@ pub enum RunOutcome {
 ///
 /// When it stops the run, the whole group gets SIGINT, then SIGKILL after the grace
 /// period; when the leader exits by itself, stragglers left in its group are killed too.
-pub fn run_supervised(
+pub(super) fn run_supervised(
     mut command: Command,
     limits: RunLimits,
     cancel: &CancelToken,

@@ -41,9 +41,9 @@ const TEMPLATE_JSON: &str = include_str!(concat!(
 ));
 
 /// The status Blender exits with when the render script raises (`--python-exit-code`).
-pub const PYTHON_EXCEPTION_EXIT_CODE: i32 = 17;
+pub(super) const PYTHON_EXCEPTION_EXIT_CODE: i32 = 17;
 /// The status the render script exits with when it refuses a job (after an error line).
-pub const INVALID_JOB_EXIT_CODE: i32 = 2;
+pub(super) const INVALID_JOB_EXIT_CODE: i32 = 2;
 /// How many of Blender's last output lines an `E_RENDER_FAILED` message quotes.
 const LOG_TAIL_LINES: usize = 20;
 
@@ -285,7 +285,7 @@ impl Renderer for BlenderRenderer {
             Some(dir) => builder.tempdir_in(dir),
             None => builder.tempdir(),
         }
-        .map_err(|e| Error::RenderFailed(format!("cannot make a temporary directory: {e}")))?;
+        .map_err(|e| Error::render_failed(format!("cannot make a temporary directory: {e}")).caused_by(e))?;
         let dir = work.path();
         let out = dir.join("out");
         std::fs::create_dir(&out)?;
@@ -335,7 +335,7 @@ impl Renderer for BlenderRenderer {
                     self.install.path.display()
                 ))
             }
-            _ => Error::RenderFailed(format!("cannot run Blender: {e}")),
+            _ => Error::render_failed(format!("cannot run Blender: {e}")).caused_by(e),
         })?;
 
         match outcome {
@@ -381,7 +381,7 @@ impl Renderer for BlenderRenderer {
         };
         let written = std::fs::read_dir(&out)?.count();
         if written != total {
-            return Err(Error::RenderFailed(format!(
+            return Err(Error::render_failed(format!(
                 "Blender wrote {written} images; {total} were asked for"
             )));
         }
@@ -408,7 +408,7 @@ fn write_atlas(atlas: &RgbaImage, path: &Path) -> Result<()> {
         atlas.height(),
         image::ExtendedColorType::Rgba8,
     )
-    .map_err(|e| Error::RenderFailed(format!("cannot write the atlas for Blender: {e}")))
+    .map_err(|e| Error::render_failed(format!("cannot write the atlas for Blender: {e}")).caused_by(e))
 }
 
 /// Reads one image the script wrote and checks its size.
@@ -418,15 +418,15 @@ fn read_output(path: &Path, size: (u32, u32)) -> Result<RgbaImage> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let bytes = std::fs::read(path).map_err(|e| {
-        Error::RenderFailed(format!(
+        Error::render_failed(format!(
             "Blender reported success but {name} is missing ({e})"
         ))
     })?;
     let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-        .map_err(|e| Error::RenderFailed(format!("Blender's {name} does not decode: {e}")))?
+        .map_err(|e| Error::render_failed(format!("Blender's {name} does not decode: {e}")).caused_by(e))?
         .to_rgba8();
     if image.dimensions() != size {
-        return Err(Error::RenderFailed(format!(
+        return Err(Error::render_failed(format!(
             "Blender's {name} is {}x{}; {}x{} was asked for",
             image.width(),
             image.height(),
@@ -508,7 +508,7 @@ impl RunReport {
 /// * status 0 with a `result` line: success (the images are checked next);
 /// * status 0 without one, status 17 (a Python exception), any other status or a signal:
 ///   `E_RENDER_FAILED` quoting the last lines of Blender's output.
-pub fn classify_exit(
+pub(super) fn classify_exit(
     status: ExitStatus,
     script_error: Option<&(Option<String>, String)>,
     result_seen: bool,
@@ -518,7 +518,7 @@ pub fn classify_exit(
     if let Some((code, message)) = script_error {
         return Err(match code.as_deref() {
             Some("E_VALIDATION") => Error::validation("blender job", message.clone()),
-            _ => Error::RenderFailed(format!(
+            _ => Error::render_failed(format!(
                 "the Blender render script failed: {message}\n--- last lines of Blender's output ---\n{tail}"
             )),
         });
@@ -536,7 +536,7 @@ pub fn classify_exit(
         (None, Some(signal)) => format!("Blender was killed by signal {signal}"),
         (None, None) => format!("Blender ended abnormally ({status})"),
     };
-    Err(Error::RenderFailed(format!(
+    Err(Error::render_failed(format!(
         "{why}\n--- last lines of Blender's output ---\n{tail}"
     )))
 }

@@ -1,0 +1,13 @@
+//! The command line's integration tests, one binary: each module drives the built
+//! `render-engine` executable as a user would.
+
+// The PostgreSQL test-schema helper is the library's own (one helper for every test).
+#[path = "../../../tests/it/common/pg.rs"]
+mod pg;
+
+mod cli_mockup;
+mod compose_cli;
+mod engine_cli;
+mod engine_workers;
+mod render_cli;
+
