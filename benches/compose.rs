@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::{Rgba, RgbaImage};
-use render_engine::compose::{
-    compose, compose_batch, decode_design, encode_png, ComposeOptions, DecodeLimits,
+use render_engine::{
+    compose, compose_batch, encode_png, ComposeOptions, DecodeLimits, GarmentColor, PreparedDesign,
+    Preset,
 };
-use render_engine::{GarmentColor, Preset};
 
 /// Counts live heap bytes and remembers the peak.
 struct Counting;
@@ -207,8 +207,8 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("compose-4500x5400");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(20));
-    g.bench_function("decode", |b| {
-        b.iter(|| decode_design(&png, &DecodeLimits::default()).unwrap())
+    g.bench_function("decode and prepare (premultiply, ink bounds)", |b| {
+        b.iter(|| PreparedDesign::decode(&png, &DecodeLimits::default()).unwrap())
     });
     g.bench_function("compose (decode, fit, print file, atlas, preview)", |b| {
         b.iter(|| compose(&png, &opts).unwrap())

@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use image::{Rgba, RgbaImage};
-use render_engine::compose::{compose, encode_png, ComposeOptions};
 use render_engine::render::{
     encode_mp4, encode_webp, BakedRenderer, RenderOutputs, RenderRequest, Renderer, View,
 };
 use render_engine::{
-    DesignSource, Engine, EngineConfig, GarmentColor, JobStatus, Preset, Submission,
+    compose, encode_png, ComposeOptions, DesignSource, Engine, EngineConfig, GarmentColor,
+    JobStatus, Preset, Submission,
 };
 
 /// Jobs per round.

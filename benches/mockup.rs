@@ -30,7 +30,7 @@ fn design_png() -> Vec<u8> {
             alpha,
         ])
     });
-    render_engine::compose::encode_png(&img, None).unwrap()
+    render_engine::encode_png(&img, None).unwrap()
 }
 
 /// The example pack's view resampled to 2000 x 2000, as encoded files (the photo as

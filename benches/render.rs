@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::{Rgba, RgbaImage};
-use render_engine::compose::{compose, encode_png, ComposeOptions};
 use render_engine::render::{
     encode_mp4, encode_webp, BakedRenderer, RenderOutputs, RenderRequest, Renderer, View,
 };
-use render_engine::{GarmentColor, Preset};
+use render_engine::{compose, encode_png, ComposeOptions, GarmentColor, Preset};
 
 /// A 3600 x 3600 design (12 in at 300 DPI): colour bands and a disc.
 fn design_png() -> Vec<u8> {

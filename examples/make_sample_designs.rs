@@ -58,7 +58,7 @@ fn main() {
         env!("CARGO_MANIFEST_DIR"),
         "/examples/designs/sunset-badge.png"
     );
-    let png = render_engine::compose::encode_png(&img, Some(300)).expect("encode");
+    let png = render_engine::encode_png(&img, Some(300)).expect("encode");
     std::fs::write(out, png).expect("write the sample design");
     println!("wrote {out}");
 }

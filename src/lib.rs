@@ -70,20 +70,21 @@ pub use compose::{
     PixelSize, Placement, PreflightReport, PreflightWarning, Severity, WarningCode,
     DEFAULT_PRINT_DPI, MAX_PRINT_DPI, MIN_PRINT_DPI,
 };
-pub use design::{read_design_file, DecodeLimits, DesignFormat, FitMode};
+pub use design::{
+    decode_design, read_design_file, DecodeLimits, Design, DesignFormat, FitMode, PreparedDesign,
+};
 pub use engine::{
-    DesignSource, Engine, EngineConfig, HttpDesigns, IpRange, ProgressEvent, ShutdownReport,
-    Stage, Submission, Workers,
+    DesignSource, Engine, EngineConfig, HttpDesigns, IpRange, ProgressEvent, ShutdownReport, Stage,
+    Submission, Workers,
 };
 pub use error::{BoxError, Error, FieldError, Result};
 pub use job::{
     apply_event, can_transition, JobEvent, JobId, JobStatus, NewRenderJob, Preset, RenderJob,
 };
 pub use pipeline::{
-    compose_stage, render_design, ComposedStage, Output, OutputKind, OutputSelection,
-    RendererKind,
+    compose_stage, render_design, ComposedStage, Output, OutputKind, OutputSelection, RendererKind,
 };
 pub use pixels::{encode_png, png_dpi};
+pub use render::View;
 pub use store::{open_store, AttemptError, CreatedJob, JobFilter, JobPage, StoredJob};
 pub use template::{Alignment, TemplatePack};
-

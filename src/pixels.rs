@@ -87,9 +87,7 @@ pub(crate) fn resize_into(
     let mut canvas_view = view(canvas);
     let mut dst =
         fr::images::CroppedImageMut::new(&mut canvas_view, dest[0], dest[1], dest[2], dest[3])
-            .map_err(|e| {
-                Error::Internal(format!("placement outside its canvas: {e}"))
-            })?;
+            .map_err(|e| Error::Internal(format!("placement outside its canvas: {e}")))?;
     fr::Resizer::new()
         .resize(&src_view, &mut dst, &options)
         .map_err(|e| Error::Internal(format!("resizing failed: {e}")))

@@ -4,12 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use render_engine::compose::{
-    compose, ComposeOptions, CustomPlacement, DecodeLimits, FitMode, Placement,
+use render_engine::{
+    compose, read_design_file, Alignment, ComposeOptions, CustomPlacement, DecodeLimits, Error,
+    FitMode, GarmentColor, Placement, Preset, Result, TemplatePack,
 };
-use render_engine::design::read_design_file;
-use render_engine::template::{Alignment, TemplatePack};
-use render_engine::{Error, GarmentColor, Preset, Result};
 
 use crate::output::{ensure_dir, write_atomic};
 
@@ -49,7 +47,7 @@ pub struct ComposeArgs {
     #[arg(long, default_value = "classic-tee")]
     pub template: String,
     /// Print resolution in DPI.
-    #[arg(long, default_value_t = render_engine::compose::DEFAULT_PRINT_DPI)]
+    #[arg(long, default_value_t = render_engine::DEFAULT_PRINT_DPI)]
     pub dpi: u32,
     /// Keep fully transparent margins instead of trimming them before fitting.
     #[arg(long)]
@@ -86,10 +84,11 @@ impl ComposeArgs {
             .with_color(GarmentColor::parse(&self.color)?)
             .with_print_dpi(self.dpi)
             .with_trim(!self.no_trim)
-            .with_limits(DecodeLimits {
-                max_bytes: self.max_bytes,
-                max_pixels: self.max_pixels,
-            });
+            .with_limits(
+                DecodeLimits::default()
+                    .with_max_bytes(self.max_bytes)
+                    .with_max_pixels(self.max_pixels),
+            );
         options.area()?;
         Ok(options)
     }
@@ -100,9 +99,8 @@ pub fn run(args: ComposeArgs) -> Result<()> {
     let options = args.options()?;
     let design = read_design_file(&args.design, &options.limits)?;
     let result = compose(&design, &options)?;
-    let report = serde_json::to_vec_pretty(&result.preflight).map_err(|e| {
-        Error::Internal(format!("cannot serialise the report: {e}"))
-    })?;
+    let report = serde_json::to_vec_pretty(&result.preflight)
+        .map_err(|e| Error::Internal(format!("cannot serialise the report: {e}")))?;
     // Encode everything before writing anything.
     let files = [
         ("print.png", result.print_png()?),

@@ -67,12 +67,10 @@ pub fn run(global: &Global, args: JobsArgs) -> Result<()> {
                     .iter()
                     .map(|s| s.parse::<JobStatus>())
                     .collect::<Result<Vec<_>>>()?;
-                let filter = JobFilter {
-                    statuses,
-                    product_id: product,
-                    limit: Some(limit),
-                    ..JobFilter::default()
-                };
+                let mut filter = JobFilter::new().with_statuses(statuses).with_limit(limit);
+                if let Some(product) = product {
+                    filter = filter.with_product(product);
+                }
                 let page = store.list(&filter).await?;
                 if args.json {
                     println!("{}", to_json(&page.jobs)?);

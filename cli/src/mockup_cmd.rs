@@ -4,12 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use render_engine::design::{read_design_file, DecodeLimits, FitMode};
 use render_engine::mockup::{
     encode_mockups, render_mockups, MockupFormat, MockupOptions, PhotoView,
 };
-use render_engine::template::Alignment;
-use render_engine::{Error, GarmentColor, Result};
+use render_engine::{read_design_file, Alignment, DecodeLimits, FitMode, GarmentColor, Result};
 
 use crate::output::{ensure_dir, write_atomic};
 
@@ -54,11 +52,7 @@ pub fn run(args: MockupArgs) -> Result<()> {
     let align: Alignment = args.align.parse()?;
     let design = read_design_file(&args.design, &DecodeLimits::default())?;
     let views = PhotoView::load(&args.photo)?;
-    let options = MockupOptions {
-        fit,
-        align,
-        ..MockupOptions::default()
-    };
+    let options = MockupOptions::default().with_fit(fit).with_align(align);
     let mockups = render_mockups(&design, &views, &colors, &options)?;
     ensure_dir(&args.out)?;
     let encoded = encode_mockups(&mockups, format, args.quality)?;

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use render_engine::compose::ComposeOptions;
-use render_engine::design::{read_design_file, DecodeLimits};
-use render_engine::pipeline::{compose_stage, OutputKind, OutputSelection, RendererKind};
 use render_engine::render::{BlenderOptions, RenderProgress, Renderer};
-use render_engine::{Error, GarmentColor, Preset, Result};
+use render_engine::{
+    compose_stage, read_design_file, ComposeOptions, DecodeLimits, Error, GarmentColor, OutputKind,
+    OutputSelection, Preset, RendererKind, Result,
+};
 
 use crate::output::{ensure_dir, write_atomic};
 
@@ -123,13 +123,21 @@ pub fn run(args: RenderArgs) -> Result<()> {
     bar.set_message("writing");
     let preflight = serde_json::to_vec_pretty(stage.preflight())
         .map_err(|e| Error::Internal(format!("cannot write preflight.json: {e}")))?;
-    let by_kind = |kind: OutputKind| stage.outputs.iter().chain(&rendered).find(|o| o.kind == kind);
+    let by_kind = |kind: OutputKind| {
+        stage
+            .outputs
+            .iter()
+            .chain(&rendered)
+            .find(|o| o.kind == kind)
+    };
     let mut files: Vec<(&str, &[u8])> = Vec::with_capacity(OUTPUTS.len());
     for name in OUTPUTS {
         let bytes: &[u8] = match OutputKind::from_file_name(name) {
-            Some(kind) => &by_kind(kind)
-                .ok_or_else(|| Error::Internal(format!("the pipeline produced no {name}")))?
-                .bytes,
+            Some(kind) => {
+                &by_kind(kind)
+                    .ok_or_else(|| Error::Internal(format!("the pipeline produced no {name}")))?
+                    .bytes
+            }
             None => &preflight,
         };
         files.push((name, bytes));

@@ -56,19 +56,22 @@ pub fn run(global: &Global, args: SubmitArgs) -> Result<()> {
         )
     } else {
         let config = global.config();
-        let limits = render_engine::DecodeLimits {
-            max_bytes: config.max_design_bytes,
-            ..Default::default()
-        };
-        let bytes = render_engine::design::read_design_file(&args.design, &limits)?;
+        let limits = render_engine::DecodeLimits::default().with_max_bytes(config.max_design_bytes);
+        let bytes = render_engine::read_design_file(&args.design, &limits)?;
         (DesignSource::Bytes(bytes), config)
     };
     crate::runtime()?.block_on(async {
         let engine = Engine::open(config).await?;
         let mut submission = Submission::new(&args.product, preset, source);
-        submission.color = color;
-        submission.variant_id = args.variant.clone();
-        submission.idempotency_key = args.idempotency_key.clone();
+        if let Some(color) = color {
+            submission = submission.with_color(color);
+        }
+        if let Some(variant) = &args.variant {
+            submission = submission.with_variant(variant);
+        }
+        if let Some(key) = &args.idempotency_key {
+            submission = submission.with_idempotency_key(key);
+        }
         let created = engine.submit(submission).await?;
         let id = created.job.id().clone();
         eprintln!(
@@ -101,7 +104,7 @@ pub fn run(global: &Global, args: SubmitArgs) -> Result<()> {
                 }
             }
             workers.shutdown(std::time::Duration::from_secs(10)).await?;
-            job = engine.store().get(&id).await?;
+            job = engine.job(&id).await?;
         }
         crate::jobs_cmd::print_job(&job, args.json)?;
         if job.job.status == JobStatus::Failed {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use render_engine::render::View;
 use render_engine::{Engine, OutputSelection, Result};
 
 use crate::Global;
@@ -10,50 +11,37 @@ use crate::Global;
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
     /// How many jobs to work on at once.
-    #[arg(long, default_value_t = render_engine::engine::DEFAULT_CONCURRENCY)]
+    #[arg(long, default_value_t = render_engine::EngineConfig::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// How long running jobs may finish after a stop signal before they are released.
     #[arg(long, default_value_t = 30)]
     pub shutdown_secs: u64,
     /// The lease taken on a claimed job, in seconds: a worker that dies loses its jobs to
     /// the other workers this long after its last heartbeat.
-    #[arg(long, default_value_t = render_engine::engine::DEFAULT_LEASE.as_secs_f64())]
+    #[arg(long, default_value_t = render_engine::EngineConfig::DEFAULT_LEASE.as_secs_f64())]
     pub lease_secs: f64,
     /// The time between heartbeats, in seconds (shorter than the lease).
-    #[arg(long, default_value_t = render_engine::engine::DEFAULT_HEARTBEAT.as_secs_f64())]
+    #[arg(long, default_value_t = render_engine::EngineConfig::DEFAULT_HEARTBEAT.as_secs_f64())]
     pub heartbeat_secs: f64,
     /// How long an idle worker waits before looking for jobs again, in milliseconds.
-    #[arg(long, default_value_t = render_engine::engine::DEFAULT_POLL.as_millis() as u64)]
+    #[arg(long, default_value_t = render_engine::EngineConfig::DEFAULT_POLL.as_millis() as u64)]
     pub poll_ms: u64,
     /// The outputs to produce besides the atlas and the front still, comma-separated:
     /// `print` (the print file), `stills` (back and three-quarter), `turntable` (MP4 and
-    /// WebP); `none` for only the atlas and the front still.
+    /// WebP), or single ones (`back`, `three-quarter`, `mp4`, `webp`); `none` for only
+    /// the atlas and the front still.
     #[arg(long, default_value = "print,stills,turntable")]
     pub outputs: String,
 }
 
-/// The output selection a `--outputs` list names.
+/// The output selection a `--outputs` list names, with the front still always in it
+/// (it is every job's `rendered_image_url`).
 fn outputs(list: &str) -> Result<OutputSelection> {
-    let mut selection = OutputSelection {
-        print_file: false,
-        all_stills: false,
-        turntable: false,
-    };
-    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        match item {
-            "print" => selection.print_file = true,
-            "stills" => selection.all_stills = true,
-            "turntable" => selection.turntable = true,
-            "none" => {}
-            other => {
-                return Err(render_engine::Error::validation(
-                    "outputs",
-                    format!("unknown output `{other}`; use print, stills, turntable or none"),
-                ))
-            }
-        }
-    }
-    Ok(selection)
+    let named: OutputSelection = list.parse()?;
+    let stills: Vec<View> = std::iter::once(View::Front)
+        .chain(named.stills.iter().copied())
+        .collect();
+    Ok(named.with_stills(stills))
 }
 
 fn seconds(value: f64, field: &str) -> Result<Duration> {
@@ -79,7 +67,7 @@ pub fn run(global: &Global, args: WorkerArgs) -> Result<()> {
         eprintln!(
             "worker: {} jobs at once on {}; stop with Ctrl-C",
             args.concurrency,
-            engine.store().backend()
+            engine.store_backend()
         );
         wait_for_signal().await?;
         eprintln!(

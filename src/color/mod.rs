@@ -145,7 +145,6 @@ pub(crate) fn srgb_to_lab(rgb: [f64; 3]) -> [f64; 3] {
     [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
 }
 
-
 /// The colour of the garment fabric, in sRGB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GarmentColor {

@@ -7,8 +7,8 @@ use image::RgbaImage;
 use resvg::tiny_skia;
 
 use crate::color::GarmentColor;
-use crate::pixels;
 use crate::error::Result;
+use crate::pixels;
 use crate::template::{PrintArea, TemplatePack};
 
 /// Per-pixel coverage of the pattern's panels at atlas resolution (0 outside, 255

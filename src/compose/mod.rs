@@ -51,11 +51,11 @@ use crate::design::{decode_design, DecodeLimits, Design, FitMode};
 use crate::pixels::encode_png;
 
 use crate::cancel::CancelToken;
+use crate::design::{FitPlan, Source, SourceContent};
 use crate::error::{Error, Result};
+use crate::pixels;
 use crate::template::{Alignment, PrintArea, TemplatePack};
 use crate::Preset;
-use crate::design::{FitPlan, Source, SourceContent};
-use crate::pixels;
 
 /// The default print resolution.
 pub const DEFAULT_PRINT_DPI: u32 = 300;
@@ -114,6 +114,7 @@ pub struct CustomPlacement {
 
 /// Everything [`compose`] needs besides the design.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ComposeOptions {
     /// The template pack (default: the built-in `classic-tee`).
     pub template: TemplatePack,
@@ -143,6 +144,12 @@ impl Default for ComposeOptions {
 }
 
 impl ComposeOptions {
+    /// The same options with a preview `width` pixels wide (16 to 8192; default 600).
+    pub fn with_preview_width(mut self, width: u32) -> Self {
+        self.preview_width = width;
+        self
+    }
+
     /// Options with the given placement and every default.
     pub fn new(placement: impl Into<Placement>) -> Self {
         ComposeOptions {

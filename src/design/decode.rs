@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 
 /// Limits applied to a design before and while decoding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DecodeLimits {
     /// The largest file accepted, in bytes (default 25 MiB).
     pub max_bytes: u64,
@@ -23,6 +24,18 @@ impl DecodeLimits {
     pub const DEFAULT_MAX_BYTES: u64 = 25 * 1024 * 1024;
     /// The default maximum pixel count: 100 megapixels.
     pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+
+    /// The same limits accepting files of at most `max_bytes` bytes.
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The same limits accepting designs of at most `max_pixels` pixels.
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> Self {
+        self.max_pixels = max_pixels;
+        self
+    }
 }
 
 impl Default for DecodeLimits {
@@ -185,7 +198,7 @@ impl Design {
 /// before any pixel is decoded) exceeds `limits`; `E_UNSUPPORTED_FORMAT` when the bytes
 /// are not PNG, JPEG, WebP or SVG; `E_IMAGE_DECODE` when they are truncated or corrupt.
 /// Never panics on any input.
-pub(crate) fn decode_design(bytes: &[u8], limits: &DecodeLimits) -> Result<Design> {
+pub fn decode_design(bytes: &[u8], limits: &DecodeLimits) -> Result<Design> {
     if bytes.is_empty() {
         return Err(Error::image_decode(
             "the file is empty (0 bytes); upload a PNG, JPEG, WebP or SVG design",

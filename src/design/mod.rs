@@ -13,10 +13,10 @@ mod svg;
 
 use image::RgbaImage;
 
-pub use decode::{DecodeLimits, DesignFormat};
+pub use decode::{decode_design, DecodeLimits, Design, DesignFormat};
 pub use fit::FitMode;
 
-pub(crate) use decode::{decode_design, sniff_format, Design, DesignContent};
+pub(crate) use decode::{sniff_format, DesignContent};
 pub(crate) use fit::FitPlan;
 
 use crate::error::Result;

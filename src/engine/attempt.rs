@@ -217,8 +217,14 @@ pub(crate) async fn run(
         let on_progress = |p: RenderProgress| {
             let percent = 20 + (60 * p.done / p.total.max(1)).min(60) as u8;
             let send = |stage, message: String| {
-                hub.progress
-                    .send(&job_id, attempt, JobStatus::Rendering, stage, percent, message)
+                hub.progress.send(
+                    &job_id,
+                    attempt,
+                    JobStatus::Rendering,
+                    stage,
+                    percent,
+                    message,
+                )
             };
             send(
                 Stage::Rendering,

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::fetch::HttpDesigns;
+use crate::blobs::BlobStorage;
 use crate::error::{Error, Result};
 use crate::pipeline::OutputSelection;
 use crate::render::{Renderer, View};
-use crate::blobs::BlobStorage;
 use crate::template::TemplatePack;
 
 /// The default number of jobs one engine works on at once.
@@ -28,6 +28,7 @@ pub(crate) const DEFAULT_MAX_DESIGN_BYTES: u64 = 10 * 1024 * 1024;
 /// The engine's configuration: build it with [`EngineConfig::new`] and the `with_*`
 /// methods, then [`crate::engine::Engine::open`] it.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// The data directory: the default home of the SQLite file and the blob directory.
     pub data_dir: PathBuf,

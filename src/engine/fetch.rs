@@ -100,6 +100,7 @@ impl fmt::Display for IpRange {
 
 /// How `http(s)://` designs are fetched; refused altogether unless `enabled`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpDesigns {
     /// Accept `http://` and `https://` design URLs (default: no).
     pub enabled: bool,

@@ -46,11 +46,13 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use crate::blobs::{BlobStorage, LocalStorage};
 use crate::error::{Error, Result};
 use crate::job::JobId;
 use crate::render::{BakedRenderer, Renderer};
-use crate::blobs::{BlobStorage, LocalStorage};
-use crate::store::{open_store, CreateOptions, CreatedJob, JobFilter, JobPage, JobStore, StoredJob};
+use crate::store::{
+    open_store, CreateOptions, CreatedJob, JobFilter, JobPage, JobStore, StoredJob,
+};
 
 pub use config::EngineConfig;
 pub use fetch::{HttpDesigns, IpRange};
@@ -122,6 +124,11 @@ impl Engine {
     /// The job store (to get, list, cancel or retry jobs).
     pub fn store(&self) -> &Arc<dyn JobStore> {
         &self.inner.store
+    }
+
+    /// The job store's kind: `"memory"`, `"sqlite"` or `"postgres"`.
+    pub fn store_backend(&self) -> &'static str {
+        self.inner.store.backend()
     }
 
     /// The blob storage holding designs and outputs.

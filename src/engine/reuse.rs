@@ -20,10 +20,10 @@ use sha2::{Digest, Sha256};
 
 use super::attempt::{store_outputs, StoredOutput};
 use super::Inner;
+use crate::blobs::BlobKey;
 use crate::color::GarmentColor;
 use crate::error::{Error, Result};
 use crate::job::{JobId, JobStatus};
-use crate::blobs::BlobKey;
 use crate::pipeline::{Output, OutputKind};
 use crate::store::StoredJob;
 use crate::template::TemplatePack;

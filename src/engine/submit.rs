@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::config::{inside_root, EngineConfig};
+use crate::blobs::BlobKey;
 use crate::color::GarmentColor;
 use crate::design::{sniff_format, DecodeLimits, DesignFormat};
 use crate::error::{Error, Result};
 use crate::job::{NewRenderJob, Preset};
-use crate::blobs::BlobKey;
 
 /// Where a submitted design comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,7 @@ pub enum DesignSource {
 
 /// A job to submit: its fields and its design.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Submission {
     /// The Medusa product the renders are for.
     pub product_id: String,
@@ -195,7 +196,8 @@ pub(crate) fn check(bytes: Vec<u8>, max_bytes: u64) -> Result<CheckedDesign> {
                 Error::image_decode(format!(
                     "the {} header cannot be read: {e}",
                     format.as_str()
-                )).caused_by(e)
+                ))
+                .caused_by(e)
             })?;
         let pixels = u64::from(w) * u64::from(h);
         let max_pixels = DecodeLimits::default().max_pixels;

@@ -11,7 +11,9 @@ mod status;
 
 pub use id::JobId;
 pub use machine::{apply_event, can_transition, JobEvent};
+pub(crate) use model::{
+    normalize_time, DEFAULT_MAX_ATTEMPTS, MAX_MAX_ATTEMPTS, MAX_METADATA_BYTES,
+};
 pub use model::{NewRenderJob, RenderJob};
-pub(crate) use model::{normalize_time, DEFAULT_MAX_ATTEMPTS, MAX_MAX_ATTEMPTS, MAX_METADATA_BYTES};
 pub use preset::Preset;
 pub use status::JobStatus;

@@ -34,10 +34,10 @@ pub use warp::Homography;
 
 use crate::cancel::CancelToken;
 use crate::color::GarmentColor;
+use crate::color::{srgb_to_linear_table, LinearToSrgb};
 use crate::design::{DecodeLimits, FitMode, PreparedDesign};
 use crate::error::{Error, Result};
 use crate::template::Alignment;
-use crate::color::{srgb_to_linear_table, LinearToSrgb};
 use light::Retint;
 use warp::sample_bilinear;
 
@@ -82,6 +82,7 @@ impl MockupFormat {
 
 /// How a batch of mockups fits the design and encodes the images.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct MockupOptions {
     /// How the design fits the print area (contain by default).
     pub fit: FitMode,
@@ -109,6 +110,30 @@ impl Default for MockupOptions {
 }
 
 impl MockupOptions {
+    /// The same options fitting the design with `fit`.
+    pub fn with_fit(mut self, fit: FitMode) -> Self {
+        self.fit = fit;
+        self
+    }
+
+    /// The same options placing the design with `align` where it does not fill the area.
+    pub fn with_align(mut self, align: Alignment) -> Self {
+        self.align = align;
+        self
+    }
+
+    /// The same options trimming transparent margins first (or not).
+    pub fn with_trim(mut self, trim: bool) -> Self {
+        self.trim = trim;
+        self
+    }
+
+    /// The same options decoding the design within `limits`.
+    pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Stops the batch early (`E_CANCELLED`) once `cancel` is cancelled.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
         self.cancel = Some(cancel);
@@ -512,3 +537,6 @@ pub fn encode_mockup(img: &RgbaImage, format: MockupFormat, quality: u8) -> Resu
         MockupFormat::Png => crate::pixels::encode_png(img, None),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::light::{blur, lstar_code};
-use crate::color::{pixel_luminance, srgb_to_linear_table};
 use super::warp::Homography;
+use crate::color::{pixel_luminance, srgb_to_linear_table};
 use crate::error::{Error, Result};
 
 /// The largest photo (or map) accepted, in pixels.

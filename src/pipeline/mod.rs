@@ -280,9 +280,9 @@ impl RendererKind {
                 "renderer",
                 "Blender options apply to the live renderer; choose the `blender` renderer",
             )),
-            (RendererKind::Blender, options) => Ok(Box::new(BlenderRenderer::new(
-                options.unwrap_or_default(),
-            )?)),
+            (RendererKind::Blender, options) => {
+                Ok(Box::new(BlenderRenderer::new(options.unwrap_or_default())?))
+            }
         }
     }
 }
@@ -462,12 +462,18 @@ mod tests {
     fn output_lists_parse() {
         let none: OutputSelection = "none".parse().unwrap();
         assert_eq!(none, OutputSelection::none());
-        assert_eq!("all".parse::<OutputSelection>().unwrap(), OutputSelection::all());
+        assert_eq!(
+            "all".parse::<OutputSelection>().unwrap(),
+            OutputSelection::all()
+        );
         let some: OutputSelection = "print, front,mp4".parse().unwrap();
         assert!(some.print_file && some.turntable_mp4 && !some.turntable_webp);
         assert_eq!(some.stills, vec![View::Front]);
         let stills: OutputSelection = "back,stills".parse().unwrap();
-        assert_eq!(stills.stills, vec![View::Back, View::Front, View::ThreeQuarter]);
+        assert_eq!(
+            stills.stills,
+            vec![View::Back, View::Front, View::ThreeQuarter]
+        );
         let err = "print,side".parse::<OutputSelection>().unwrap_err();
         assert_eq!(err.code(), "E_VALIDATION");
         assert!(err.to_string().contains("`side`"), "{err}");
@@ -475,7 +481,10 @@ mod tests {
 
     #[test]
     fn renderer_kinds_parse() {
-        assert_eq!("baked".parse::<RendererKind>().unwrap(), RendererKind::Baked);
+        assert_eq!(
+            "baked".parse::<RendererKind>().unwrap(),
+            RendererKind::Baked
+        );
         assert_eq!(
             "blender".parse::<RendererKind>().unwrap(),
             RendererKind::Blender

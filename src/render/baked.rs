@@ -182,8 +182,9 @@ impl BakedViews {
     }
 
     fn from_index(source: Source, json: &[u8]) -> Result<BakedViews> {
-        let index: Index = serde_json::from_slice(json)
-            .map_err(|e| Error::render_failed(format!("views.json is malformed: {e}")).caused_by(e))?;
+        let index: Index = serde_json::from_slice(json).map_err(|e| {
+            Error::render_failed(format!("views.json is malformed: {e}")).caused_by(e)
+        })?;
         if index.format_version != 1 {
             return Err(Error::render_failed(format!(
                 "views.json has format_version {}; this version reads 1 (re-bake with scripts/blender/bake.sh)",

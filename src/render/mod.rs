@@ -123,6 +123,7 @@ pub struct RenderProgress {
 
 /// What to render: the atlas, the garment colour and the outputs wanted.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RenderRequest<'a> {
     /// The texture atlas (straight alpha): the design placed on the garment's UV layout,
     /// transparent where the fabric shows its own colour.

@@ -191,6 +191,7 @@ impl CreatedJob {
 /// What [`JobStore::list`] returns, and how to page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct JobFilter {
     /// Only jobs of this product.
     pub product_id: Option<String>,
@@ -208,6 +209,60 @@ pub struct JobFilter {
     pub limit: Option<u32>,
     /// Continue after this cursor ([`JobPage::next_cursor`] of the previous page).
     pub cursor: Option<String>,
+}
+
+impl JobFilter {
+    /// Every job (not deleted), newest first, in pages of [`DEFAULT_PAGE_SIZE`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only jobs of `product_id`.
+    pub fn with_product(mut self, product_id: impl Into<String>) -> Self {
+        self.product_id = Some(product_id.into());
+        self
+    }
+
+    /// Only jobs of `variant_id`.
+    pub fn with_variant(mut self, variant_id: impl Into<String>) -> Self {
+        self.variant_id = Some(variant_id.into());
+        self
+    }
+
+    /// Only jobs in one of `statuses`.
+    pub fn with_statuses(mut self, statuses: impl IntoIterator<Item = JobStatus>) -> Self {
+        self.statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// Only jobs created at or after `after` and before `before` (each optional).
+    pub fn with_created(
+        mut self,
+        after: Option<DateTime<Utc>>,
+        before: Option<DateTime<Utc>>,
+    ) -> Self {
+        self.created_after = after;
+        self.created_before = before;
+        self
+    }
+
+    /// Soft-deleted jobs too.
+    pub fn with_deleted(mut self, include: bool) -> Self {
+        self.include_deleted = include;
+        self
+    }
+
+    /// Pages of `limit` jobs (1 to [`MAX_PAGE_SIZE`]).
+    pub fn with_limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The page after `cursor` ([`JobPage::next_cursor`] of the previous page).
+    pub fn with_cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
 }
 
 /// One page of [`JobStore::list`]: newest first (`created_at`, then `id`, descending).
@@ -343,11 +398,9 @@ pub trait JobStore: Send + Sync + fmt::Debug {
     async fn apply(&self, current: &StoredJob, event: &JobEvent) -> Result<StoredJob> {
         let events = std::slice::from_ref(event);
         let mut results = self.apply_many(&[JobUpdate { current, events }]).await?;
-        results.pop().unwrap_or_else(|| {
-            Err(Error::store(
-                "apply_many returned no result for one update",
-            ))
-        })
+        results
+            .pop()
+            .unwrap_or_else(|| Err(Error::store("apply_many returned no result for one update")))
     }
 
     /// Applies a list of events to each of several jobs, one write per job and as few

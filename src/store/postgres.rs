@@ -298,7 +298,8 @@ impl PostgresStore {
                 Error::store(format!(
                     "cannot connect to PostgreSQL at `{name}`: {e}; check that the server is \
                      running and the URL (user, host, port, database) is right"
-                )).caused_by(e)
+                ))
+                .caused_by(e)
             })?;
         let store = PostgresStore {
             pool,
@@ -465,7 +466,8 @@ impl JobStore for PostgresStore {
                 Error::store(format!(
                     "PostgreSQL `{}`: migration {version} ({name}) failed: {e}",
                     self.name
-                )).caused_by(e)
+                ))
+                .caused_by(e)
             })?;
             sqlx::query("INSERT INTO render_engine_migrations (version, name) VALUES ($1, $2)")
                 .bind(version)

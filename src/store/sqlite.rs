@@ -75,7 +75,9 @@ impl SqliteStore {
             .acquire_timeout(BUSY_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|e| Error::store(format!("cannot open SQLite database `{url}`: {e}")).caused_by(e))?;
+            .map_err(|e| {
+                Error::store(format!("cannot open SQLite database `{url}`: {e}")).caused_by(e)
+            })?;
         let store = SqliteStore {
             pool,
             write_lock: Mutex::new(()),
@@ -315,7 +317,8 @@ impl JobStore for SqliteStore {
                 Error::store(format!(
                     "SQLite `{}`: migration {version} ({name}) failed: {e}",
                     self.name
-                )).caused_by(e)
+                ))
+                .caused_by(e)
             })?;
             sqlx::query(&format!(
                 "INSERT INTO render_engine_migrations (version, name, applied_at) \

@@ -90,7 +90,11 @@ impl PrintArea {
 }
 
 /// `E_VALIDATION` on `templates[index]` when `pack` has the id of one of `earlier`.
-pub(crate) fn check_unique(earlier: &[TemplatePack], pack: &TemplatePack, index: usize) -> Result<()> {
+pub(crate) fn check_unique(
+    earlier: &[TemplatePack],
+    pack: &TemplatePack,
+    index: usize,
+) -> Result<()> {
     match earlier.iter().position(|p| p.id() == pack.id()) {
         None => Ok(()),
         Some(j) => Err(Error::validation(

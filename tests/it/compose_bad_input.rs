@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use image::{Rgba, RgbaImage};
-use render_engine::compose::{
+use render_engine::Preset;
+use render_engine::{
     compose, decode_design, encode_png, ComposeOptions, DecodeLimits, DesignFormat, WarningCode,
 };
-use render_engine::Preset;
 
 fn options() -> ComposeOptions {
     // 72 DPI keeps the print file small; the decoding paths are the same.
@@ -54,7 +54,7 @@ fn a_png_that_panics_the_decoder_is_a_decode_error() {
     // Found by the fuzz target: repeated IHDR/PLTE chunks whose PLTE length does not match
     // its data made the png crate panic instead of returning an error. (The fuzz build
     // skips CRC checks; the fixture's CRCs were recomputed so a normal build panics too.)
-    let bytes = include_bytes!("fixtures/bad/png-bad-palette-panics-decoder.png");
+    let bytes = include_bytes!("../fixtures/bad/png-bad-palette-panics-decoder.png");
     assert_eq!(code_of(bytes), "E_IMAGE_DECODE");
 }
 
@@ -112,15 +112,19 @@ fn limits_are_configurable() {
     // 400 x 400 = 160,000 pixels; the 4 x 4 in area at 72 DPI needs 82,944.
     let img = RgbaImage::from_pixel(400, 400, Rgba([0, 0, 0, 255]));
     let png = encode_png(&img, None).unwrap();
-    let small = DecodeLimits {
-        max_bytes: 1 << 20,
-        max_pixels: 100_000,
+    let small = {
+        let mut f = DecodeLimits::default();
+        f.max_bytes = 1 << 20;
+        f.max_pixels = 100_000;
+        f
     };
     let err = compose(&png, &options().with_limits(small)).unwrap_err();
     assert_eq!(err.code(), "E_IMAGE_TOO_LARGE");
-    let tiny = DecodeLimits {
-        max_bytes: 100,
-        max_pixels: 1 << 20,
+    let tiny = {
+        let mut f = DecodeLimits::default();
+        f.max_bytes = 100;
+        f.max_pixels = 1 << 20;
+        f
     };
     assert_eq!(
         compose(&png, &options().with_limits(tiny))

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use image::RgbaImage;
-use render_engine::compose::{compose, ComposeOptions};
+use render_engine::{compose, ComposeOptions};
 use render_engine::{GarmentColor, Preset};
 
 use crate::common::golden;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use image::{Rgba, RgbaImage};
 use proptest::prelude::*;
-use render_engine::compose::{
-    compose, compose_batch, encode_png, garment_atlas, ComposeOptions, CustomPlacement, FitMode,
-    Placement, Severity, WarningCode,
-};
 use render_engine::template::{Alignment, PrintArea, TemplatePack};
+use render_engine::{
+    compose, compose_batch, encode_png, ComposeOptions, CustomPlacement, FitMode, Placement,
+    Severity, WarningCode,
+};
 use render_engine::{GarmentColor, Preset};
 
 fn design_strategy() -> impl Strategy<Value = RgbaImage> {
@@ -108,7 +108,7 @@ proptest! {
         let Ok(area) = opts.area() else { return Ok(()) };
         let png = encode_png(&design, None).unwrap();
         let result = compose(&png, &opts).unwrap();
-        let plain = garment_atlas(&small_pack(), color);
+        let plain = small_pack().garment_atlas(color);
         let (x0, y0, x1, y1) = area_px(&area, PPI);
         for (x, y, p) in result.atlas.enumerate_pixels() {
             let (xi, yi) = (i64::from(x), i64::from(y));
@@ -138,7 +138,7 @@ proptest! {
         let Ok(_) = opts.area() else { return Ok(()) };
         let png = encode_png(&RgbaImage::new(w, h), None).unwrap();
         let result = compose(&png, &opts).unwrap();
-        let plain = garment_atlas(&small_pack(), color);
+        let plain = small_pack().garment_atlas(color);
         prop_assert!(result.atlas == plain, "the atlas differs from the plain garment");
         prop_assert!(result.preflight.has(WarningCode::FullyTransparent));
         prop_assert!(result.print_file.pixels().all(|p| p[3] == 0));
@@ -258,13 +258,13 @@ fn the_print_png_carries_its_dpi() {
     )
     .unwrap();
     let print = result.print_png().unwrap();
-    assert_eq!(render_engine::compose::png_dpi(&print), Some(150));
+    assert_eq!(render_engine::png_dpi(&print), Some(150));
     assert_eq!(
         image::load_from_memory(&print).unwrap().to_rgba8(),
         *result.print_file
     );
     assert_eq!(
-        render_engine::compose::png_dpi(&result.atlas_png().unwrap()),
+        render_engine::png_dpi(&result.atlas_png().unwrap()),
         Some(40)
     );
     let json = serde_json::to_value(&result.preflight).unwrap();

@@ -4,8 +4,8 @@
 //! pixels, are decoded whole; broken input fails with the same codes as a full decode.
 
 use image::{Rgba, RgbaImage};
-use render_engine::compose::{DecodeLimits, FitMode, PreparedDesign};
 use render_engine::template::Alignment;
+use render_engine::{DecodeLimits, FitMode, PreparedDesign};
 
 /// Where the design goes: a 200 x 200 canvas, as a photo mockup's print area.
 const CANVAS: (u32, u32) = (200, 200);
@@ -245,7 +245,7 @@ fn small_ink_on_a_large_transparent_canvas_is_decoded_whole() {
             img.put_pixel(x, y, Rgba([200, 30, (x % 256) as u8, 255]));
         }
     }
-    let png = render_engine::compose::encode_png(&img, None).unwrap();
+    let png = render_engine::encode_png(&img, None).unwrap();
     let design = reduced(&png);
     assert_eq!(design.reduction(), 1);
     assert_eq!(fit(&design), fit(&whole(&png)));
@@ -323,9 +323,10 @@ fn broken_pngs_fail_as_a_whole_decode_does() {
 #[test]
 fn limits_hold_before_any_pixel_is_decoded() {
     let (png, _) = png_of(Kind::Rgba, (1200, 1440), false, None);
-    let limits = DecodeLimits {
-        max_pixels: 1_000_000,
-        ..DecodeLimits::default()
+    let limits = {
+        let mut f = DecodeLimits::default();
+        f.max_pixels = 1_000_000;
+        f
     };
     let err =
         PreparedDesign::decode_for(&png, &limits, &[CANVAS], FitMode::Contain, true).unwrap_err();

@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use render_engine::render::BakedRenderer;
 use render_engine::render::{RenderOutput, RenderRequest, Renderer};
 use render_engine::store::StoredJob;
 use render_engine::{
-    BakedRenderer, DesignSource, Engine, EngineConfig, Error, GarmentColor, JobId, JobStatus,
-    OutputSelection, Preset, Stage, Submission,
+    DesignSource, Engine, EngineConfig, Error, GarmentColor, JobId, JobStatus, OutputSelection,
+    Preset, Stage, Submission, View,
 };
 
 #[cfg(feature = "postgres")]
@@ -32,11 +33,10 @@ fn design_png() -> Vec<u8> {
 
 /// Only the atlas and the front still: fast enough for the behaviour tests.
 fn small_outputs() -> OutputSelection {
-    OutputSelection {
-        print_file: false,
-        all_stills: false,
-        turntable: false,
-    }
+    OutputSelection::all()
+        .with_print_file(false)
+        .with_stills([View::Front])
+        .with_turntable(false, false)
 }
 
 fn config(dir: &std::path::Path, store: &str) -> EngineConfig {

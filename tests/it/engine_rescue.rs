@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use render_engine::{
     DesignSource, Engine, EngineConfig, JobEvent, JobStatus, OutputSelection, Preset, Submission,
+    View,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,11 +20,12 @@ async fn a_dead_workers_job_is_rescued_and_completed_once() {
         .with_store_url(format!("sqlite://{}", dir.path().join("jobs.db").display()))
         .with_lease(Duration::from_secs(1), Duration::from_millis(200))
         .with_poll_every(Duration::from_millis(50))
-        .with_outputs(OutputSelection {
-            print_file: false,
-            all_stills: false,
-            turntable: false,
-        });
+        .with_outputs(
+            OutputSelection::all()
+                .with_print_file(false)
+                .with_stills([View::Front])
+                .with_turntable(false, false),
+        );
     let engine = Engine::open(config).await.unwrap();
     let id = engine
         .submit(Submission::new(

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use render_engine::render::BakedRenderer;
 use render_engine::render::{RenderOutput, RenderRequest, Renderer, Still};
 use render_engine::store::StoredJob;
 use render_engine::template::TemplatePack;
 use render_engine::{
-    BakedRenderer, DesignSource, Engine, EngineConfig, GarmentColor, JobId, JobStatus,
-    OutputSelection, Preset, Submission, View,
+    DesignSource, Engine, EngineConfig, GarmentColor, JobId, JobStatus, OutputSelection, Preset,
+    Submission, View,
 };
 
 #[cfg(feature = "postgres")]
@@ -59,11 +60,12 @@ fn config(dir: &std::path::Path, store: &str) -> EngineConfig {
         .with_store_url(url)
         .with_lease(Duration::from_secs(5), Duration::from_millis(100))
         .with_poll_every(Duration::from_millis(30))
-        .with_outputs(OutputSelection {
-            print_file: true,
-            all_stills: false,
-            turntable: false,
-        })
+        .with_outputs(
+            OutputSelection::all()
+                .with_print_file(true)
+                .with_stills([View::Front])
+                .with_turntable(false, false),
+        )
 }
 
 async fn finished(engine: &Engine, id: &JobId) -> StoredJob {

@@ -111,7 +111,8 @@ async fn postgres_store_keeps_annotations() {
 #[tokio::test]
 async fn stale_engine_schemas_are_swept() {
     use sqlx::{Connection, Executor, Row};
-    let Ok(mut conn) = sqlx::PgConnection::connect(&crate::common::pg::postgres_base()).await else {
+    let Ok(mut conn) = sqlx::PgConnection::connect(&crate::common::pg::postgres_base()).await
+    else {
         // postgres_url() below skips, or fails under CI=true.
         assert!(postgres_url().await.is_none());
         return;

@@ -18,7 +18,6 @@ mod engine_pipeline;
 mod engine_rescue;
 mod engine_reuse;
 mod engine_store_metadata;
-mod mockup;
 mod mockup_golden;
 mod render;
 mod state_machine;

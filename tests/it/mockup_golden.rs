@@ -21,7 +21,12 @@ fn root() -> PathBuf {
 /// Compares at a quarter of the size (see `common::golden` for the tolerance).
 fn check_golden(name: &str, img: &RgbaImage) {
     let size = (img.width() / 4, img.height() / 4);
-    golden::check(&golden::dir("mockup"), &format!("{name}.png"), img, Some(size));
+    golden::check(
+        &golden::dir("mockup"),
+        &format!("{name}.png"),
+        img,
+        Some(size),
+    );
 }
 
 fn views() -> Vec<PhotoView> {

@@ -7,12 +7,14 @@ use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use image::{imageops, Rgba, RgbaImage};
+use image::{Rgba, RgbaImage};
 use render_engine::render::{
     encode_mp4, encode_webp, BakedRenderer, BakedViews, RenderOutput, RenderOutputs, RenderRequest,
     Renderer, View,
 };
 use render_engine::GarmentColor;
+
+use crate::common::golden;
 
 const ATLAS_W: u32 = 1800;
 const ATLAS_H: u32 = 1640;

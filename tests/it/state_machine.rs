@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
-use render_engine::job::check_invariants;
 use render_engine::{
     apply_event, can_transition, JobEvent, JobStatus, NewRenderJob, Preset, RenderJob,
 };
@@ -99,7 +98,7 @@ fn every_pair_of_statuses_follows_the_table() {
                 Ok(next) => {
                     assert!(expected, "{from} -> {to} was applied but is not allowed");
                     assert_eq!(next.status, to);
-                    check_invariants(&next).unwrap();
+                    next.check_invariants().unwrap();
                 }
                 Err(err) => {
                     assert!(!expected, "{from} -> {to} was refused: {err}");
@@ -232,7 +231,7 @@ fn retry_keeps_the_configuration_and_clears_the_outputs() {
     assert_eq!(retried.error_message, None);
     assert_eq!(retried.completed_at, None);
     assert_eq!(retried.started_at, failed.started_at);
-    check_invariants(&retried).unwrap();
+    retried.check_invariants().unwrap();
 }
 
 #[test]
@@ -340,7 +339,7 @@ proptest! {
                     );
                 }
             }
-            if let Err(broken) = check_invariants(&job) {
+            if let Err(broken) = job.check_invariants() {
                 return Err(TestCaseError::fail(format!("{broken}: {job:?}")));
             }
             prop_assert!(job.attempt <= job.max_attempts);

@@ -202,9 +202,10 @@ async fn claim_one(store: &Store, worker: &str, lease: Duration) -> StoredJob {
 }
 
 async fn all_jobs(store: &Store, filter: JobFilter) -> Vec<StoredJob> {
-    let mut filter = JobFilter {
-        limit: Some(200),
-        ..filter
+    let mut filter = {
+        let mut f = filter;
+        f.limit = Some(200);
+        f
     };
     let mut out = Vec::new();
     loop {
@@ -293,18 +294,16 @@ async fn exactly_once_claiming(ctx: Ctx) {
     let claims = claims.lock().unwrap().clone();
     assert_eq!(claims.len(), 1000 + 100, "one claim per job and attempt");
     assert!(claims.values().all(|&n| n == 1), "a job was claimed twice");
-    let jobs = all_jobs(
-        &store,
-        JobFilter {
-            product_id: Some("prod_burn".into()),
-            ..JobFilter::default()
-        },
-    )
+    let jobs = all_jobs(&store, {
+        let mut f = JobFilter::default();
+        f.product_id = Some("prod_burn".into());
+        f
+    })
     .await;
     assert_eq!(jobs.len(), 1000);
     for s in &jobs {
         assert_eq!(s.status(), JobStatus::Completed, "{}", s.job.id);
-        render_engine::job::check_invariants(&s.job).unwrap();
+        s.job.check_invariants().unwrap();
         let expected_attempt = if flaky.contains(&s.job.id) { 2 } else { 1 };
         assert_eq!(s.job.attempt, expected_attempt);
         assert_eq!(s.errors.len(), expected_attempt as usize - 1);
@@ -936,13 +935,11 @@ async fn idempotent_create(ctx: Ctx) {
     }
     assert_eq!(ids.len(), 1, "every caller gets the one job");
     assert_eq!(created, 1, "exactly one caller created it");
-    let listed = all_jobs(
-        &store,
-        JobFilter {
-            product_id: Some("idem".into()),
-            ..JobFilter::default()
-        },
-    )
+    let listed = all_jobs(&store, {
+        let mut f = JobFilter::default();
+        f.product_id = Some("idem".into());
+        f
+    })
     .await;
     assert_eq!(listed.len(), 1);
 
@@ -1289,9 +1286,10 @@ async fn list_filters_and_pages(ctx: Ctx) {
     store.delete(all[1].id()).await.unwrap();
 
     // Pages of 5, newest first, with a job created mid-way that must not shift pages.
-    let mut filter = JobFilter {
-        limit: Some(5),
-        ..JobFilter::default()
+    let mut filter = {
+        let mut f = JobFilter::default();
+        f.limit = Some(5);
+        f
     };
     let mut seen = Vec::new();
     let mut pages = 0;
@@ -1322,77 +1320,83 @@ async fn list_filters_and_pages(ctx: Ctx) {
         let store = store.clone();
         async move { all_jobs(&store, f).await.len() }
     };
-    let even = || JobFilter {
-        product_id: Some("even".into()),
-        ..JobFilter::default()
+    let even = || {
+        let mut f = JobFilter::default();
+        f.product_id = Some("even".into());
+        f
     };
     assert_eq!(count(even()).await, 13);
     assert_eq!(
-        count(JobFilter {
-            include_deleted: true,
-            product_id: Some("odd".into()),
-            ..JobFilter::default()
+        count({
+            let mut f = JobFilter::default();
+            f.include_deleted = true;
+            f.product_id = Some("odd".into());
+            f
         })
         .await,
         11
     );
     assert_eq!(
-        count(JobFilter {
-            product_id: Some("odd".into()),
-            ..JobFilter::default()
+        count({
+            let mut f = JobFilter::default();
+            f.product_id = Some("odd".into());
+            f
         })
         .await,
         10
     );
     assert_eq!(
-        count(JobFilter {
-            variant_id: Some("v0".into()),
-            ..even()
+        count({
+            let mut f = even();
+            f.variant_id = Some("v0".into());
+            f
         })
         .await,
         4
     );
     assert_eq!(
-        count(JobFilter {
-            statuses: vec![JobStatus::Cancelled, JobStatus::Completed],
-            ..JobFilter::default()
+        count({
+            let mut f = JobFilter::default();
+            f.statuses = vec![JobStatus::Cancelled, JobStatus::Completed];
+            f
         })
         .await,
         1
     );
     assert_eq!(
-        count(JobFilter {
-            statuses: vec![JobStatus::Pending],
-            ..even()
+        count({
+            let mut f = even();
+            f.statuses = vec![JobStatus::Pending];
+            f
         })
         .await,
         12
     );
-    let after = all_jobs(
-        &store,
-        JobFilter {
-            created_after: Some(cut),
-            product_id: Some("even".into()),
-            ..JobFilter::default()
-        },
-    )
+    let after = all_jobs(&store, {
+        let mut f = JobFilter::default();
+        f.created_after = Some(cut);
+        f.product_id = Some("even".into());
+        f
+    })
     .await;
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].job.id, late.job.id);
     assert_eq!(
-        count(JobFilter {
-            created_before: Some(cut),
-            ..even()
+        count({
+            let mut f = even();
+            f.created_before = Some(cut);
+            f
         })
         .await,
         12
     );
 
     let bad = store
-        .list(&JobFilter {
-            cursor: Some("not-a-cursor".into()),
-            limit: Some(0),
-            ..JobFilter::default()
+        .list(&{
+            let mut f = JobFilter::default();
+            f.cursor = Some("not-a-cursor".into());
+            f.limit = Some(0);
+            f
         })
         .await
         .unwrap_err();

@@ -1,5 +1,5 @@
 //! Times the Rust call behind the Node `mockup` function on the benchmark's inputs, to
-//! measure the binding's overhead (`bench/mockup-vs-sharp.mjs --rust` runs it).
+//! measure the binding's overhead (`benches/node/mockup-vs-sharp.mjs --rust` runs it).
 //!
 //! Usage: `mockup_timing DIR ROUNDS QUAD COLORS [stages]` where DIR holds `design.png`,
 //! `photo.jpg` and `mask.png`, QUAD is `x0,y0,...,x3,y3` and COLORS `#rrggbb,...`;
@@ -8,9 +8,8 @@
 
 use std::time::Instant;
 
-use render_engine::compose::{DecodeLimits, FitMode, PreparedDesign};
 use render_engine::mockup::{encode_mockups, render_prepared, MockupFormat};
-use render_engine::{CancelToken, GarmentColor};
+use render_engine::{CancelToken, DecodeLimits, FitMode, GarmentColor, PreparedDesign};
 use render_engine_node::functions::{mockup_images, PhotoBytes};
 use render_engine_node::types::MockupOptions;
 
@@ -108,10 +107,7 @@ fn main() {
             &prepared,
             &[view],
             &tints,
-            &render_engine::MockupOptions {
-                trim: false,
-                ..Default::default()
-            },
+            &render_engine::mockup::MockupOptions::default().with_trim(false),
         )
         .expect("render");
         let render_ms = ms(t);

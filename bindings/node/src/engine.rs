@@ -12,11 +12,11 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use render_engine::pipeline::RendererKind;
 use render_engine::render::View;
 use render_engine::{
     DesignSource, Engine, EngineConfig, Error, GarmentColor, HttpDesigns, IpRange, JobFilter,
-    JobId, JobStatus, OutputSelection, Preset, Result, StoredJob, Submission, Workers,
+    JobId, JobStatus, OutputSelection, Preset, RendererKind, Result, StoredJob, Submission,
+    TemplatePack, Workers,
 };
 use tokio::sync::broadcast::error::RecvError;
 
@@ -476,10 +476,9 @@ impl RenderEngine {
             }
             if blender {
                 // Locating Blender runs it once (`--version`): off the JS thread.
-                let renderer =
-                    tokio::task::spawn_blocking(|| RendererKind::Blender.open(None))
-                        .await
-                        .map_err(|e| Error::Internal(format!("locating Blender: {e}")))??;
+                let renderer = tokio::task::spawn_blocking(|| RendererKind::Blender.open(None))
+                    .await
+                    .map_err(|e| Error::Internal(format!("locating Blender: {e}")))??;
                 config = config.with_renderer(Arc::from(renderer));
             }
             Engine::open(config).await
@@ -567,18 +566,15 @@ impl RenderEngine {
                     .map(|f| JobFilter::from(f.unwrap_or_default()))
             }),
         };
-        promise(
-            env,
-            async move { engine.jobs(&filter?).await },
-            |page| {
-                let jobs = page
-                    .jobs
-                    .into_iter()
-                    .map(job_json)
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(serde_json::json!({ "jobs": jobs, "next_cursor": page.next_cursor }))
-            },
-        )
+        let engine = self.engine.clone();
+        promise(env, async move { engine.jobs(&filter?).await }, |page| {
+            let jobs = page
+                .jobs
+                .into_iter()
+                .map(job_json)
+                .collect::<Result<Vec<_>>>()?;
+            Ok(serde_json::json!({ "jobs": jobs, "next_cursor": page.next_cursor }))
+        })
     }
 
     /// Retries a failed job (its configuration intact). Rejects with `E_NOT_FOUND` or
@@ -591,11 +587,7 @@ impl RenderEngine {
     ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
         let id = job_id(id);
         let engine = self.engine.clone();
-        promise(
-            env,
-            async move { engine.retry(&id?).await },
-            job_json,
-        )
+        promise(env, async move { engine.retry(&id?).await }, job_json)
     }
 
     /// Cancels a job: at once when pending, at the worker's next heartbeat when running.
@@ -609,11 +601,7 @@ impl RenderEngine {
     ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
         let id = job_id(id);
         let engine = self.engine.clone();
-        promise(
-            env,
-            async move { engine.cancel(&id?).await },
-            job_json,
-        )
+        promise(env, async move { engine.cancel(&id?).await }, job_json)
     }
 
     /// Soft-deletes a job (kept for audit, hidden from `getJob` and `listJobs`); resolves
@@ -626,11 +614,7 @@ impl RenderEngine {
     ) -> napi::Result<PromiseRaw<'env, serde_json::Value>> {
         let id = job_id(id);
         let engine = self.engine.clone();
-        promise(
-            env,
-            async move { engine.delete(&id?).await },
-            job_json,
-        )
+        promise(env, async move { engine.delete(&id?).await }, job_json)
     }
 
     /// Starts workers in this process (up to `concurrency` jobs at once). Calling it

@@ -6,15 +6,15 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use render_engine::compose::{DecodeLimits, FitMode, Placement};
 use render_engine::mockup::{
     encode_mockups, render_mockups_encoded, DisplacementChannels, EncodedPhotoView, MockupFormat,
     PrintAreaSpec,
 };
-use render_engine::pipeline::{render_design, OutputKind, OutputSelection, RendererKind};
 use render_engine::render::View;
-use render_engine::template::Alignment;
-use render_engine::{CancelToken, GarmentColor, Preset, Result, TemplatePack};
+use render_engine::{
+    render_design, Alignment, CancelToken, DecodeLimits, Error, FitMode, GarmentColor, OutputKind,
+    OutputSelection, Placement, Preset, RendererKind, Result, TemplatePack,
+};
 
 use crate::convert;
 use crate::error::invalid;
@@ -116,20 +116,21 @@ impl TryFrom<ComposeFields> for render_engine::ComposeOptions {
         if let Some(trim) = fields.trim {
             options = options.with_trim(trim);
         }
-        options = options.with_limits(DecodeLimits {
-            max_bytes: limit(
-                fields.max_bytes,
-                DecodeLimits::DEFAULT_MAX_BYTES,
-                "maxBytes",
-            )?,
-            max_pixels: limit(
-                fields.max_pixels,
-                DecodeLimits::DEFAULT_MAX_PIXELS,
-                "maxPixels",
-            )?,
-        });
+        options = options.with_limits(
+            DecodeLimits::default()
+                .with_max_bytes(limit(
+                    fields.max_bytes,
+                    DecodeLimits::DEFAULT_MAX_BYTES,
+                    "maxBytes",
+                )?)
+                .with_max_pixels(limit(
+                    fields.max_pixels,
+                    DecodeLimits::DEFAULT_MAX_PIXELS,
+                    "maxPixels",
+                )?),
+        );
         if let Some(width) = fields.preview_width {
-            options.preview_width = width;
+            options = options.with_preview_width(width);
         }
         Ok(options)
     }
@@ -338,8 +339,13 @@ fn render_args(
 fn render_work(args: RenderArgs, cancel: &CancelToken) -> Result<RenderResult> {
     let options = render_engine::ComposeOptions::try_from(args.fields)?.with_cancel(cancel.clone());
     let renderer = RendererKind::Baked.open(None)?;
-    let (preflight, outputs) =
-        render_design(&args.design, &options, &args.selection, renderer.as_ref(), None)?;
+    let (preflight, outputs) = render_design(
+        &args.design,
+        &options,
+        &args.selection,
+        renderer.as_ref(),
+        None,
+    )?;
     let mut result = RenderResult {
         stills: Stills {
             front: None,
@@ -542,7 +548,7 @@ pub fn mockup_images(
         .flatten()
         .map(|c| GarmentColor::parse_field(c, "colors"))
         .collect::<Result<Vec<_>>>()?;
-    let mut mockup_options = render_engine::MockupOptions::default();
+    let mut mockup_options = render_engine::mockup::MockupOptions::default();
     if let Some(fit) = &options.fit {
         mockup_options.fit = parse_fit(fit, "fit")?;
     }

@@ -4,14 +4,17 @@
 use std::path::Path;
 use std::process::Command;
 
-use render_engine::compose::{png_dpi, PreflightReport};
+use render_engine::{png_dpi, PreflightReport};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_render-engine"))
 }
 
 fn sample(name: &str) -> String {
-    format!("{}/examples/designs/{name}", concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    format!(
+        "{}/examples/designs/{name}",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/..")
+    )
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use render_engine::store::StoredJob;
 use render_engine::{
-    DesignSource, Engine, EngineConfig, JobId, JobStatus, OutputSelection, Preset, Submission,
+    DesignSource, Engine, EngineConfig, JobId, JobStatus, OutputSelection, Preset, Submission, View,
 };
 
 use crate::pg::{drop_schema, postgres_url};
@@ -105,11 +105,12 @@ async fn client(data: &Path, database: &str) -> Engine {
     Engine::open(
         EngineConfig::new(data)
             .with_store_url(database)
-            .with_outputs(OutputSelection {
-                print_file: true,
-                all_stills: false,
-                turntable: false,
-            }),
+            .with_outputs(
+                OutputSelection::all()
+                    .with_print_file(true)
+                    .with_stills([View::Front])
+                    .with_turntable(false, false),
+            ),
     )
     .await
     .unwrap()

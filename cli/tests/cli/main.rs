@@ -10,4 +10,3 @@ mod compose_cli;
 mod engine_cli;
 mod engine_workers;
 mod render_cli;
-

@@ -50,6 +50,7 @@ const LOG_TAIL_LINES: usize = 20;
 /// Settings of the live backend. The defaults match the baked pack's sizes (stills
 /// 1024 x 1024, 24 turntable frames of 512 x 512 at 12 fps).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BlenderOptions {
     /// The Blender executable; `None` looks at `BLENDER_PATH`, then `PATH`.
     pub blender_path: Option<PathBuf>,
@@ -285,7 +286,9 @@ impl Renderer for BlenderRenderer {
             Some(dir) => builder.tempdir_in(dir),
             None => builder.tempdir(),
         }
-        .map_err(|e| Error::render_failed(format!("cannot make a temporary directory: {e}")).caused_by(e))?;
+        .map_err(|e| {
+            Error::render_failed(format!("cannot make a temporary directory: {e}")).caused_by(e)
+        })?;
         let dir = work.path();
         let out = dir.join("out");
         std::fs::create_dir(&out)?;
@@ -408,7 +411,9 @@ fn write_atlas(atlas: &RgbaImage, path: &Path) -> Result<()> {
         atlas.height(),
         image::ExtendedColorType::Rgba8,
     )
-    .map_err(|e| Error::render_failed(format!("cannot write the atlas for Blender: {e}")).caused_by(e))
+    .map_err(|e| {
+        Error::render_failed(format!("cannot write the atlas for Blender: {e}")).caused_by(e)
+    })
 }
 
 /// Reads one image the script wrote and checks its size.
@@ -423,7 +428,9 @@ fn read_output(path: &Path, size: (u32, u32)) -> Result<RgbaImage> {
         ))
     })?;
     let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
-        .map_err(|e| Error::render_failed(format!("Blender's {name} does not decode: {e}")).caused_by(e))?
+        .map_err(|e| {
+            Error::render_failed(format!("Blender's {name} does not decode: {e}")).caused_by(e)
+        })?
         .to_rgba8();
     if image.dimensions() != size {
         return Err(Error::render_failed(format!(

@@ -2,12 +2,16 @@
 //! fold, re-tint contrast on dark colours, validation, and a golden image of the example
 //! pack.
 
+//!
+//! Unit tests (not in `tests/it`) because the exactness check compares with the crate's
+//! own sRGB tables, which are not public.
+
 use image::{Rgba, RgbaImage};
-use render_engine::color::{lstar, luminance, srgb_to_linear_table};
-use render_engine::mockup::{
+
+use crate::color::{lstar, luminance, srgb_to_linear_table, GarmentColor, LinearToSrgb};
+use crate::mockup::{
     render_mockup, DisplacementChannels, PhotoView, PhotoViewImages, PrintAreaSpec,
 };
-use render_engine::GarmentColor;
 
 fn square_area(x0: f64, y0: f64, size: f64) -> PrintAreaSpec {
     PrintAreaSpec {
@@ -61,7 +65,7 @@ fn a_flat_photo_shows_exactly_the_fitted_design() {
     let design = test_design(100);
     let out = render_mockup(&view, &design, None).unwrap();
     let lin = srgb_to_linear_table();
-    let to_srgb = render_engine::color::LinearToSrgb::new();
+    let to_srgb = LinearToSrgb::new();
     for y in 0..200u32 {
         for x in 0..200u32 {
             let got = out.get_pixel(x, y).0;
