@@ -1,5 +1,5 @@
 //! Times the Rust call behind the Node `mockup` function on the benchmark's inputs, to
-//! measure the binding's overhead (`bench/mockup-vs-sharp.mjs --rust` runs it).
+//! measure the binding's overhead (`benches/node/mockup-vs-sharp.mjs --rust` runs it).
 //!
 //! Usage: `mockup_timing DIR ROUNDS QUAD COLORS [stages]` where DIR holds `design.png`,
 //! `photo.jpg` and `mask.png`, QUAD is `x0,y0,...,x3,y3` and COLORS `#rrggbb,...`;
