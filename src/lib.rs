@@ -26,7 +26,7 @@ pub mod error;
 pub mod job;
 pub mod mockup;
 pub mod render;
-pub mod storage;
+pub mod blobs;
 pub mod store;
 pub mod template;
 
@@ -48,7 +48,7 @@ pub use render::{
     encode_mp4, encode_webp, BakedRenderer, BakedViews, RenderOutput, RenderOutputs, RenderRequest,
     Renderer, View,
 };
-pub use storage::{BlobKey, BlobStorage, LocalStorage, StoredBlob};
+pub use blobs::{BlobKey, BlobStorage, LocalStorage, StoredBlob};
 pub use store::{
     backoff_delay, open_store, AttemptError, CreateOptions, CreatedJob, Heartbeat, JobFilter,
     JobPage, JobStore, JobUpdate, Lease, MemoryStore, RescueReport, StoredJob,

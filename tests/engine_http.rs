@@ -180,10 +180,10 @@ async fn an_allowed_server_serves_the_design() {
         .unwrap();
     assert_eq!(created.job.job.status, JobStatus::Pending);
     let key = engine
-        .storage()
+        .blobs()
         .key_for_url(&created.job.job.design_file_url)
         .unwrap();
-    assert_eq!(engine.storage().get(&key).await.unwrap(), design_png());
+    assert_eq!(engine.blobs().get(&key).await.unwrap(), design_png());
 
     // A redirect within the allowed range is followed.
     let again = engine

@@ -83,10 +83,10 @@ fn submission() -> Submission {
 
 async fn blob(engine: &Engine, url: &str) -> Vec<u8> {
     let key = engine
-        .storage()
+        .blobs()
         .key_for_url(url)
         .expect("a URL of this storage");
-    engine.storage().get(&key).await.unwrap()
+    engine.blobs().get(&key).await.unwrap()
 }
 
 /// A renderer that fails its first `fail` calls with a transient error, or waits

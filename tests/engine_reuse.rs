@@ -119,8 +119,8 @@ fn outputs(job: &StoredJob) -> Vec<(String, String)> {
 }
 
 async fn blob(engine: &Engine, url: &str) -> Vec<u8> {
-    let key = engine.storage().key_for_url(url).unwrap();
-    engine.storage().get(&key).await.unwrap()
+    let key = engine.blobs().key_for_url(url).unwrap();
+    engine.blobs().get(&key).await.unwrap()
 }
 
 /// `thorough`: also another design, and a deleted original (SQLite only, to keep the

@@ -183,10 +183,10 @@ async fn outputs_present(engine: &Engine, data: &Path, job: &StoredJob, expected
     assert_eq!(outputs.len(), expected, "{outputs:?}");
     for o in &outputs {
         let key = engine
-            .storage()
+            .blobs()
             .key_for_url(o["url"].as_str().unwrap())
             .unwrap();
-        let bytes = engine.storage().get(&key).await.unwrap();
+        let bytes = engine.blobs().get(&key).await.unwrap();
         assert_eq!(bytes.len() as u64, o["size"].as_u64().unwrap());
     }
     let committed = files_under(&data.join("blobs").join("jobs").join(job.id().as_str()));

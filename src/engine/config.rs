@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::fetch::HttpDesigns;
 use crate::error::{Error, Result};
 use crate::render::{RenderOutputs, Renderer, View};
-use crate::storage::BlobStorage;
+use crate::blobs::BlobStorage;
 use crate::template::TemplatePack;
 
 /// The default number of jobs one engine works on at once.

@@ -48,7 +48,7 @@ use tokio::task::JoinHandle;
 use crate::error::{Error, Result};
 use crate::job::JobId;
 use crate::render::{BakedRenderer, Renderer};
-use crate::storage::{BlobStorage, LocalStorage};
+use crate::blobs::{BlobStorage, LocalStorage};
 use crate::store::{open_store, CreateOptions, CreatedJob, JobStore};
 
 pub use config::{
@@ -64,7 +64,7 @@ pub use submit::{DesignSource, Submission};
 pub(crate) struct Inner {
     pub(crate) config: EngineConfig,
     pub(crate) store: Arc<dyn JobStore>,
-    pub(crate) storage: Arc<dyn BlobStorage>,
+    pub(crate) blobs: Arc<dyn BlobStorage>,
     pub(crate) renderer: Arc<dyn Renderer>,
     pub(crate) progress: progress::ProgressHub,
 }
@@ -91,7 +91,7 @@ impl Engine {
         config.validate()?;
         tokio::fs::create_dir_all(&config.data_dir).await?;
         let store = open_store(&config.effective_store_url()).await?;
-        let storage: Arc<dyn BlobStorage> = match &config.storage {
+        let blobs: Arc<dyn BlobStorage> = match &config.storage {
             Some(s) => s.clone(),
             None => {
                 let mut local = LocalStorage::open(config.blob_dir())?;
@@ -109,7 +109,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 config,
                 store,
-                storage,
+                blobs,
                 renderer,
                 progress: progress::ProgressHub::new(1024),
             }),
@@ -127,8 +127,8 @@ impl Engine {
     }
 
     /// The blob storage holding designs and outputs.
-    pub fn storage(&self) -> &Arc<dyn BlobStorage> {
-        &self.inner.storage
+    pub fn blobs(&self) -> &Arc<dyn BlobStorage> {
+        &self.inner.blobs
     }
 
     /// A receiver of every progress event sent from now on. A receiver that falls more
@@ -157,15 +157,15 @@ impl Engine {
             .await
             .map_err(join_error)??;
         // Validate the job's fields with the URL the design will get, before storing it.
-        let url = inner.storage.url_for(&checked.key);
+        let url = inner.blobs.url_for(&checked.key);
         let new = submit::new_job(&submission, url, checked.format, inner.config.max_attempts);
         new.validate()?;
-        let stored = if inner.storage.exists(&checked.key).await? {
-            inner.storage.url_for(&checked.key)
+        let stored = if inner.blobs.exists(&checked.key).await? {
+            inner.blobs.url_for(&checked.key)
         } else {
-            let content_type = crate::storage::content_type_for(&checked.key);
+            let content_type = crate::blobs::content_type_for(&checked.key);
             inner
-                .storage
+                .blobs
                 .put(&checked.key, checked.bytes, content_type)
                 .await?
                 .url

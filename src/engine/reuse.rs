@@ -23,7 +23,7 @@ use super::Inner;
 use crate::compose::GarmentColor;
 use crate::error::{Error, Result};
 use crate::job::{JobId, JobStatus};
-use crate::storage::{BlobKey, StoredBlob};
+use crate::blobs::{BlobKey, StoredBlob};
 use crate::store::StoredJob;
 use crate::template::TemplatePack;
 
@@ -69,7 +69,7 @@ pub(crate) async fn remember(inner: &Inner, fingerprint: &str, job: &JobId) {
         return;
     };
     let body = json!({ "job_id": job.as_str() }).to_string().into_bytes();
-    let _ = inner.storage.put(&key, body, "application/json").await;
+    let _ = inner.blobs.put(&key, body, "application/json").await;
 }
 
 /// A completed job with the same fingerprint whose outputs are all present.
@@ -88,10 +88,10 @@ impl Earlier {
 /// Finds the completed job to reuse, if there is one.
 pub(crate) async fn find(inner: &Inner, fingerprint: &str, this: &JobId) -> Option<Earlier> {
     let key = index_key(fingerprint).ok()?;
-    if !inner.storage.exists(&key).await.ok()? {
+    if !inner.blobs.exists(&key).await.ok()? {
         return None;
     }
-    let index: Value = serde_json::from_slice(&inner.storage.get(&key).await.ok()?).ok()?;
+    let index: Value = serde_json::from_slice(&inner.blobs.get(&key).await.ok()?).ok()?;
     let id = JobId::parse(index.get("job_id")?.as_str()?).ok()?;
     if &id == this {
         return None;
@@ -106,9 +106,9 @@ pub(crate) async fn find(inner: &Inner, fingerprint: &str, this: &JobId) -> Opti
     let mut outputs = Vec::new();
     for o in metadata.get("outputs")?.as_array()? {
         let name = o.get("name")?.as_str()?.to_string();
-        let key = inner.storage.key_for_url(o.get("url")?.as_str()?)?;
+        let key = inner.blobs.key_for_url(o.get("url")?.as_str()?)?;
         let content_type = o.get("content_type")?.as_str()?.to_string();
-        if !inner.storage.exists(&key).await.ok()? {
+        if !inner.blobs.exists(&key).await.ok()? {
             return None;
         }
         outputs.push((name, key, content_type));
@@ -130,7 +130,7 @@ pub(crate) async fn copy_outputs(
     for (name, key, content_type) in &earlier.outputs {
         files.push(Output {
             name: name.clone(),
-            bytes: inner.storage.get(key).await?,
+            bytes: inner.blobs.get(key).await?,
             content_type: content_type.clone(),
         });
     }

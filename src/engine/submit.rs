@@ -10,7 +10,7 @@ use super::config::{inside_root, EngineConfig};
 use crate::compose::{sniff_format, DecodeLimits, DesignFormat, GarmentColor};
 use crate::error::{Error, Result};
 use crate::job::{NewRenderJob, Preset};
-use crate::storage::BlobKey;
+use crate::blobs::BlobKey;
 
 /// Where a submitted design comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use crate::compose::{compose, encode_png, ComposeOptions, DecodeLimits, GarmentC
 use crate::error::{Error, Result};
 use crate::job::{JobEvent, JobId, JobStatus};
 use crate::render::{encode_mp4, encode_webp, RenderProgress, RenderRequest};
-use crate::storage::{BlobKey, StoredBlob};
+use crate::blobs::{BlobKey, StoredBlob};
 use crate::store::{JobUpdate, StoredJob};
 
 /// How long a stopped job waits for its compose or render to notice the cancel token
@@ -159,7 +159,7 @@ async fn run_job(
     for earlier in 1..attempt {
         for name in OUTPUT_NAMES {
             if let Ok(key) = BlobKey::parse(format!("staging/{id}/{earlier}/{name}")) {
-                let _ = inner.storage.delete(&key).await;
+                let _ = inner.blobs.delete(&key).await;
             }
         }
     }
@@ -202,7 +202,7 @@ async fn run_job(
     let _ = quit_beats.send(true);
     let _ = heartbeat.await;
     for key in &staged {
-        let _ = inner.storage.delete(key).await;
+        let _ = inner.blobs.delete(key).await;
     }
 
     let outcome = match ended {
@@ -419,7 +419,7 @@ pub(crate) async fn store_outputs(
         let key = staging.join(&out.name)?;
         staged.push(key.clone());
         inner
-            .storage
+            .blobs
             .put(&key, out.bytes, &out.content_type)
             .await?;
         pending.push((out.name, key));
@@ -427,7 +427,7 @@ pub(crate) async fn store_outputs(
     let mut stored = Vec::new();
     for (name, key) in pending {
         let target = BlobKey::parse(format!("jobs/{id}/{name}"))?;
-        stored.push((name, inner.storage.rename(&key, &target).await?));
+        stored.push((name, inner.blobs.rename(&key, &target).await?));
         staged.retain(|k| k != &key);
     }
     Ok(stored)
@@ -496,7 +496,7 @@ async fn pipeline(
         "loading the design",
     );
     let design_key = inner
-        .storage
+        .blobs
         .key_for_url(&current.job.design_file_url)
         .ok_or_else(|| {
             Error::validation(
@@ -524,12 +524,12 @@ async fn pipeline(
             // The earlier outputs went away meanwhile: do the work.
             Err(_) => {
                 for key in staged.drain(..) {
-                    let _ = inner.storage.delete(&key).await;
+                    let _ = inner.blobs.delete(&key).await;
                 }
             }
         }
     }
-    let design = inner.storage.get(&design_key).await?;
+    let design = inner.blobs.get(&design_key).await?;
     send(JobStatus::Compositing, Stage::Compositing, 5, "composing");
     let limits = DecodeLimits {
         max_bytes: cfg.max_design_bytes,

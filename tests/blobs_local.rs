@@ -1,6 +1,6 @@
 //! The local-directory blob storage: round trips, atomic writes, URLs and traversal.
 
-use render_engine::storage::{BlobKey, BlobStorage, LocalStorage};
+use render_engine::blobs::{BlobKey, BlobStorage, LocalStorage};
 
 fn key(k: &str) -> BlobKey {
     BlobKey::parse(k).unwrap()
