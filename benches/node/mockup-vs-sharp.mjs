@@ -16,17 +16,21 @@
 // With `--rust`, the same inputs are timed through the Rust call the binding makes
 // (the `mockup_timing` example, release build) to report the binding's overhead.
 //
-// Usage: npm run build:release && node bench/mockup-vs-sharp.mjs [--rounds N] [--rust] [--save DIR]
+// Usage: npm run build:release && node benches/node/mockup-vs-sharp.mjs [--rounds N] [--rust] [--save DIR]
+// (`npm run bench -- --rust` is the same from the repository root). It lives beside the
+// criterion benches in `benches/`; `node/` holds the runs that need the npm package.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 
 const require = createRequire(import.meta.url)
-const engine = require('../index.js')
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const engine = require(join(root, 'index.js'))
 
 const args = process.argv.slice(2)
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 7
@@ -203,7 +207,7 @@ if (withRust) {
       node.single.push(await timed(oursSingle, inputs, 1))
       await timed(oursColors, inputs, COLORS.length)
       node.colors.push(await timed(oursColors, inputs, COLORS.length))
-      const out = execFileSync('cargo', rustArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+      const out = execFileSync('cargo', rustArgs, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
       const r = JSON.parse(out.trim().split('\n').pop())
       rust.single.push(r.single_ms)
       rust.colors.push(r.colors_ms)
