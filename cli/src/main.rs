@@ -74,10 +74,64 @@ enum Command {
     Submit(submit_cmd::SubmitArgs),
     /// List, show, retry, cancel or delete jobs.
     Jobs(jobs_cmd::JobsArgs),
+    /// Test hook: panics (only with RENDER_ENGINE_TEST_PANICS=1), to check that a panic
+    /// ends as `error[E_INTERNAL]`.
+    #[command(name = "__panic", hide = true)]
+    TestPanic,
+}
+
+std::thread_local! {
+    /// The last panic on this thread, as the hook saw it: its message (with where it
+    /// happened) and, when `RUST_BACKTRACE` asks for one, a backtrace.
+    static LAST_PANIC: std::cell::RefCell<Option<(String, Option<String>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Records panics instead of printing them: the library catches some on purpose (a
+/// decoder panic on a broken image is `E_IMAGE_DECODE`), and those must print nothing.
+/// A panic that does reach `main` is reported there.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let backtrace = std::env::var_os("RUST_BACKTRACE")
+            .is_some_and(|v| v != "0")
+            .then(|| std::backtrace::Backtrace::force_capture().to_string());
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some((format!("{message}{location}"), backtrace)));
+    }));
 }
 
 fn main() -> ExitCode {
+    install_panic_hook();
     let cli = Cli::parse();
+    match std::panic::catch_unwind(move || run(cli)) {
+        Ok(code) => code,
+        // A panic is a bug in render-engine: it prints like every other error, with a
+        // backtrace only when RUST_BACKTRACE asks for one, and the exit status is 1.
+        Err(_) => {
+            let (message, backtrace) = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_else(|| ("a panic without a message".into(), None));
+            eprintln!(
+                "error[E_INTERNAL]: a panic inside render-engine: {message} (a bug, please report it)"
+            );
+            if let Some(backtrace) = backtrace {
+                eprintln!("{backtrace}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Compose(args) => compose_cmd::run(args),
         Command::Render(args) => render_cmd::run(args),
@@ -85,6 +139,15 @@ fn main() -> ExitCode {
         Command::Worker(args) => worker_cmd::run(&cli.global, args),
         Command::Submit(args) => submit_cmd::run(&cli.global, args),
         Command::Jobs(args) => jobs_cmd::run(&cli.global, args),
+        Command::TestPanic => {
+            if std::env::var("RENDER_ENGINE_TEST_PANICS").as_deref() == Ok("1") {
+                panic!("the command line's test panic");
+            }
+            Err(render_engine::Error::validation(
+                "RENDER_ENGINE_TEST_PANICS",
+                "is a test hook: set RENDER_ENGINE_TEST_PANICS=1 to use it",
+            ))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -293,12 +293,64 @@ fn reader(
 /// by fuzzing: a corrupt palette PNG panicked in `png` 0.18.1) into `E_IMAGE_DECODE`, so
 /// untrusted input can never crash the caller.
 fn decode_raster(bytes: &[u8], format: DesignFormat, limits: &DecodeLimits) -> Result<RgbaImage> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_raster_unguarded(bytes, format, limits)
-    }))
-    .unwrap_or_else(|_| {
+    guarded(format, "design", || {
+        let img = decode_raster_unguarded(bytes, format, limits, "image", true)?;
+        Ok(match img {
+            DynamicImage::ImageRgba8(rgba) => rgba,
+            other => other.to_rgba8(),
+        })
+    })
+}
+
+/// Decodes an untrusted raster image that is not a design (a garment photo, its mask or
+/// displacement map, a template pack's image) on the same guarded path as designs: the
+/// format recognised by content and one of `accepted`, the file size and the pixel
+/// count (from the header, before any pixel is decoded) within `limits`, the decoder's
+/// allocations within the same budget, and a decoder panic caught. `what` names the
+/// image in errors (`E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`, `E_IMAGE_DECODE`).
+/// EXIF orientation is not applied: coordinates on such images are the file's own.
+pub(crate) fn decode_untrusted_raster(
+    bytes: &[u8],
+    what: &str,
+    accepted: &[DesignFormat],
+    limits: &DecodeLimits,
+) -> Result<DynamicImage> {
+    let names = || {
+        accepted
+            .iter()
+            .map(|f| f.as_str().to_uppercase())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    if bytes.is_empty() {
+        return Err(Error::image_decode(format!("the {what} is empty (0 bytes)")));
+    }
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(Error::ImageTooLarge(format!(
+            "the {what} is {} bytes; the limit is {} bytes",
+            bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let format = match sniff_format(bytes) {
+        Some(f) if f != DesignFormat::Svg && accepted.contains(&f) => f,
+        _ => {
+            return Err(Error::UnsupportedFormat(format!(
+                "the {what} must be a {} image (recognised by its content)",
+                names()
+            )))
+        }
+    };
+    guarded(format, what, || {
+        decode_raster_unguarded(bytes, format, limits, what, false)
+    })
+}
+
+/// Runs a decode, turning a panic inside the decoder into `E_IMAGE_DECODE` on `what`.
+fn guarded<T>(format: DesignFormat, what: &str, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
         Err(Error::image_decode(format!(
-            "the {} is corrupt: its decoder failed on malformed data",
+            "the {what} ({}) is corrupt: its decoder failed on malformed data",
             format.as_str().to_uppercase()
         )))
     })
@@ -308,27 +360,29 @@ fn decode_raster_unguarded(
     bytes: &[u8],
     format: DesignFormat,
     limits: &DecodeLimits,
-) -> Result<RgbaImage> {
+    what: &str,
+    orient: bool,
+) -> Result<DynamicImage> {
     if format == DesignFormat::Png {
         // Read straight from IHDR: refused even when nothing follows the header.
         let (w, h) = raster_dimensions(bytes, format)?;
-        check_pixels(w, h, limits, "image")?;
+        check_pixels(w, h, limits, what)?;
     }
     let mut decoder = reader(bytes, format, Some(limits.max_pixels))
         .into_decoder()
         .map_err(|e| map_err(e, format))?;
     let (w, h) = decoder.dimensions();
-    check_pixels(w, h, limits, "image")?;
-    // A missing or unreadable EXIF block means "no rotation", not a broken design.
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    check_pixels(w, h, limits, what)?;
+    // A missing or unreadable EXIF block means "no rotation", not a broken image.
+    let orientation = match orient {
+        true => decoder
+            .orientation()
+            .unwrap_or(image::metadata::Orientation::NoTransforms),
+        false => image::metadata::Orientation::NoTransforms,
+    };
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| map_err(e, format))?;
     img.apply_orientation(orientation);
-    Ok(match img {
-        DynamicImage::ImageRgba8(rgba) => rgba,
-        other => other.to_rgba8(),
-    })
+    Ok(img)
 }
 
 fn map_err(e: ImageError, format: DesignFormat) -> Error {

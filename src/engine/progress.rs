@@ -35,6 +35,31 @@ pub enum Stage {
     Released,
 }
 
+impl Stage {
+    /// The stage's name as serialised: `claimed`, `compositing`, `rendering`, `encoding`,
+    /// `storing`, `completed`, `retrying`, `failed`, `cancelled` or `released`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Claimed => "claimed",
+            Stage::Compositing => "compositing",
+            Stage::Rendering => "rendering",
+            Stage::Encoding => "encoding",
+            Stage::Storing => "storing",
+            Stage::Completed => "completed",
+            Stage::Retrying => "retrying",
+            Stage::Failed => "failed",
+            Stage::Cancelled => "cancelled",
+            Stage::Released => "released",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One step of progress of one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgressEvent {
@@ -117,6 +142,27 @@ impl ProgressHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stage_names_are_their_serialised_form() {
+        for stage in [
+            Stage::Claimed,
+            Stage::Compositing,
+            Stage::Rendering,
+            Stage::Encoding,
+            Stage::Storing,
+            Stage::Completed,
+            Stage::Retrying,
+            Stage::Failed,
+            Stage::Cancelled,
+            Stage::Released,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&stage).unwrap(),
+                format!("\"{}\"", stage.as_str())
+            );
+        }
+    }
 
     #[test]
     fn percent_never_goes_down_within_an_attempt() {

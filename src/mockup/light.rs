@@ -245,7 +245,7 @@ mod tests {
     fn retint_keeps_lightness_differences() {
         let to_linear = srgb_to_linear_table();
         let mean = 80.0;
-        let charcoal = Retint::new([0x1f, 0x29, 0x37], mean, &to_linear);
+        let charcoal = Retint::new([0x1f, 0x29, 0x37], mean, to_linear);
         let flat = charcoal.apply(lstar_to_y(mean));
         let fold = charcoal.apply(lstar_to_y(mean - 7.0));
         let l_flat = lstar(luminance(flat[0], flat[1], flat[2]));

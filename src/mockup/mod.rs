@@ -28,7 +28,8 @@ use rayon::prelude::*;
 
 pub use view::{
     decode_photo_image, DisplacementChannels, DisplacementSpec, EncodedPhotoView, PhotoView,
-    PhotoViewImages, PhotoViewSpec, PrintAreaSpec, DERIVED_DISPLACEMENT_SHARE, MAX_PHOTO_PIXELS,
+    PhotoViewImages, PhotoViewSpec, PrintAreaSpec, DERIVED_DISPLACEMENT_SHARE, MAX_PHOTO_BYTES,
+    MAX_PHOTO_PIXELS,
 };
 pub use warp::Homography;
 
@@ -420,7 +421,7 @@ impl PlacedPrint {
         let retint = color.map(|c| {
             let fabric = view.fabric();
             (
-                Retint::new(c.to_array(), fabric.garment_mean_lstar, &to_linear),
+                Retint::new(c.to_array(), fabric.garment_mean_lstar, to_linear),
                 &fabric.lstar_codes,
             )
         });
@@ -480,7 +481,7 @@ fn tint_outside_print(view: &PhotoView, color: Option<GarmentColor>) -> Result<R
     let to_srgb = LinearToSrgb::new();
     let fabric = view.fabric();
     let lstar_codes = &fabric.lstar_codes;
-    let retint = Retint::new(color.to_array(), fabric.garment_mean_lstar, &to_linear);
+    let retint = Retint::new(color.to_array(), fabric.garment_mean_lstar, to_linear);
     let mask = view.mask.as_ref().expect("checked: a re-tint has a mask");
     let w = view.photo.width() as usize;
     let [bx0, by0, bx1, by1] = view.print_bounds.map(|v| v as usize);

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::light::{blur, lstar_code};
 use super::warp::Homography;
 use crate::color::{pixel_luminance, srgb_to_linear_table};
+use crate::design::{decode_untrusted_raster, DecodeLimits, DesignFormat};
 use crate::error::{Error, Result};
 
 /// The largest photo (or map) accepted, in pixels.
@@ -179,7 +180,7 @@ impl PhotoView {
     /// Builds a view from its manifest entry, reading files relative to `base`.
     pub fn from_spec(spec: &PhotoViewSpec, base: &Path) -> Result<PhotoView> {
         let read = |field: &str, file: &str| -> Result<RgbaImage> {
-            let path: PathBuf = base.join(file);
+            let path: PathBuf = crate::template::file_in_pack(base, file, field)?;
             let bytes = std::fs::read(&path).map_err(|e| {
                 Error::validation(field, format!("cannot read {}: {e}", path.display()))
             })?;
@@ -188,7 +189,11 @@ impl PhotoView {
         let images = PhotoViewImages {
             photo: read("photo", &spec.photo)?,
             displacement: match &spec.displacement {
-                Some(d) => Some((read("displacement", &d.image)?, d.scale_px, d.channels)),
+                Some(d) => Some((
+                    read("displacement.image", &d.image)?,
+                    d.scale_px,
+                    d.channels,
+                )),
                 None => None,
             },
             mask: match &spec.mask {
@@ -322,7 +327,7 @@ impl PhotoView {
             (print_bounds[2] + support).min(w),
             (print_bounds[3] + support).min(h),
         ];
-        let luminance = luminance_within(&photo, region, &to_linear);
+        let luminance = luminance_within(&photo, region, to_linear);
         let region_width = (region[2] - region[0]) as usize;
 
         // The mean luminance over the print region: garment pixels inside the quad.
@@ -391,7 +396,7 @@ impl PhotoView {
                 .photo
                 .as_raw()
                 .par_chunks_exact(4)
-                .map(|p| lstar_code(pixel_luminance(p, &to_linear)))
+                .map(|p| lstar_code(pixel_luminance(p, to_linear)))
                 .collect();
             let garment = |i: usize| self.mask.as_ref().is_none_or(|m| m[i] >= 128);
             let (sum, n) = lstar_codes
@@ -532,28 +537,21 @@ fn decode_photo_mask(bytes: &[u8], field: &str) -> Result<GrayImage> {
     })
 }
 
+/// The largest photo-view image file accepted: 128 MiB.
+pub const MAX_PHOTO_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Every photo-view image goes through the design module's guarded decode: content
+/// sniffing, limits from the header, the allocation budget and the panic guard.
 fn decode_checked(bytes: &[u8], field: &str) -> Result<image::DynamicImage> {
-    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| Error::validation(field, format!("cannot read the image: {e}")))?;
-    if !matches!(
-        reader.format(),
-        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
-    ) {
-        return Err(Error::UnsupportedFormat(format!(
-            "the {field} must be a JPEG or PNG image"
-        )));
-    }
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| Error::image_decode(format!("the {field} is corrupt: {e}")).caused_by(e))?;
-    if w as u64 * h as u64 > MAX_PHOTO_PIXELS {
-        return Err(Error::ImageTooLarge(format!(
-            "the {field} is {w} x {h}; at most {MAX_PHOTO_PIXELS} pixels are accepted"
-        )));
-    }
-    image::load_from_memory(bytes)
-        .map_err(|e| Error::image_decode(format!("the {field} is corrupt: {e}")).caused_by(e))
+    let limits = DecodeLimits::default()
+        .with_max_bytes(MAX_PHOTO_BYTES)
+        .with_max_pixels(MAX_PHOTO_PIXELS);
+    decode_untrusted_raster(
+        bytes,
+        field,
+        &[DesignFormat::Jpeg, DesignFormat::Png],
+        &limits,
+    )
 }
 
 /// A mask's coverage: the luminance of each pixel (white = garment). For a grey mask in

@@ -89,6 +89,44 @@ impl PrintArea {
     }
 }
 
+/// The path of a file a pack's manifest names, refused unless it stays inside the pack
+/// folder `base`: the name must be relative, without `..` components, and once symlinks
+/// are resolved the file must still lie inside the pack. A merchant's pack is untrusted
+/// input: its manifest must not read files elsewhere on the machine.
+///
+/// Errors: `E_VALIDATION` on `field` saying why.
+pub(crate) fn file_in_pack(base: &Path, name: &str, field: &str) -> Result<std::path::PathBuf> {
+    use std::path::Component;
+    let relative = Path::new(name);
+    let refuse = |why: &str| {
+        Error::validation(
+            field,
+            format!("`{name}` {why}; name a file inside the pack folder, relative to it"),
+        )
+    };
+    if name.is_empty() {
+        return Err(refuse("is empty"));
+    }
+    for component in relative.components() {
+        match component {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => return Err(refuse("leaves the pack (`..`)")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(refuse("is an absolute path"))
+            }
+        }
+    }
+    let path = base.join(relative);
+    // Symlinks: the resolved file must still be inside the resolved pack folder. A file
+    // that does not exist is left to the reader's own error.
+    if let (Ok(root), Ok(resolved)) = (base.canonicalize(), path.canonicalize()) {
+        if !resolved.starts_with(&root) {
+            return Err(refuse("leads outside the pack through a symbolic link"));
+        }
+    }
+    Ok(path)
+}
+
 /// `E_VALIDATION` on `templates[index]` when `pack` has the id of one of `earlier`.
 pub(crate) fn check_unique(
     earlier: &[TemplatePack],

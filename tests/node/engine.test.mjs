@@ -97,6 +97,16 @@ test('job methods: cancel, retry, delete and their errors', async () => {
   const withDeleted = await engine.listJobs({ include_deleted: true })
   assert.equal(withDeleted.jobs.length, 1)
   assert.equal((await engine.listJobs()).jobs.length, 0)
+  // Optional filter fields left undefined or null mean "no condition".
+  const open = await engine.listJobs({
+    product_id: undefined,
+    statuses: undefined,
+    include_deleted: undefined,
+    limit: null,
+    cursor: undefined,
+  })
+  assert.equal(open.jobs.length, 0)
+  assert.equal((await engine.listJobs({ product_id: 'prod_2', include_deleted: true, statuses: null })).jobs.length, 1)
 
   let e = await rejectsWith(assert, engine.getJob(42), 'E_VALIDATION')
   assert.equal(e.fields[0].field, 'id')
@@ -107,7 +117,8 @@ test('job methods: cancel, retry, delete and their errors', async () => {
   assert.equal(e.fields[0].field, 'input')
   await rejectsWith(assert, engine.createJob({ product_id: 'p', preset: 'chest-large', design: Buffer.from('zz') }), 'E_UNSUPPORTED_FORMAT')
   await rejectsWith(assert, engine.createJob('job'), 'E_VALIDATION')
-  await rejectsWith(assert, engine.listJobs({ statuses: ['done'] }), 'E_VALIDATION')
+  e = await rejectsWith(assert, engine.listJobs({ statuses: ['done'] }), 'E_VALIDATION')
+  assert.equal(e.fields[0].field, 'filter.statuses[0]')
   assert.throws(() => engine.onProgress('not a function'), (err) => err.code === 'E_VALIDATION')
   await rejectsWith(assert, engine.stop('soon'), 'E_VALIDATION')
   assert.deepEqual((await engine.stop()).completed, [])

@@ -225,9 +225,12 @@ where
     V: ToNapiValue + 'static,
     F: Future<Output = Result<T>> + Send + 'static,
 {
-    env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, out| {
-        out.and_then(convert).map_err(|e| to_js(env, e))
-    })
+    env.spawn_future_with_callback(
+        async move { Ok(crate::guard::guard_future(work).await) },
+        move |env, out| {
+            crate::guard::guard(|| out.and_then(convert)).map_err(|e| to_js(env, e))
+        },
+    )
 }
 
 fn job_json(job: StoredJob) -> Result<serde_json::Value> {
@@ -428,10 +431,7 @@ fn job_id(value: Option<Unknown>) -> Result<JobId> {
 }
 
 fn progress_event(event: render_engine::ProgressEvent) -> ProgressEvent {
-    let stage = serde_json::to_value(event.stage)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let stage = event.stage.as_str().to_string();
     ProgressEvent {
         job_id: event.job_id.into_string(),
         attempt: event.attempt,
@@ -621,6 +621,11 @@ impl RenderEngine {
     /// again while they run does nothing.
     #[napi]
     pub fn start(&self, env: Env) -> napi::Result<()> {
+        crate::guard::guard_js(&env, || self.start_workers(&env))
+    }
+
+    /// `start`'s work, under the panic guard.
+    fn start_workers(&self, env: &Env) -> napi::Result<()> {
         let mut workers = self.workers.try_lock().map_err(|_| {
             to_js(
                 &env,
@@ -688,6 +693,11 @@ impl RenderEngine {
     /// engine). The callback runs on the JS thread; it does not keep the process alive.
     #[napi(ts_args_type = "callback: (event: ProgressEvent) => void")]
     pub fn on_progress(&self, env: Env, callback: Option<Unknown>) -> napi::Result<()> {
+        crate::guard::guard_js(&env, || self.add_listener(&env, callback))
+    }
+
+    /// `onProgress`'s work, under the panic guard.
+    fn add_listener(&self, env: &Env, callback: Option<Unknown>) -> napi::Result<()> {
         let callback = callback
             .filter(|c| matches!(c.get_type(), Ok(ValueType::Function)))
             .ok_or_else(|| to_js(&env, invalid("callback", "must be a function")))?;

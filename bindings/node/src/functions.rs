@@ -18,6 +18,7 @@ use render_engine::{
 
 use crate::convert;
 use crate::error::invalid;
+use crate::guard::{guard, guard_js};
 use crate::task::{run_sync, EngineTask};
 use crate::types::{
     ComposeOptions, Composition, MockupOptions, Photo, PresetInfo, RenderOptions, RenderResult,
@@ -195,7 +196,7 @@ pub fn compose(
     signal: Option<Unknown>,
 ) -> AsyncTask<EngineTask<Composition>> {
     AsyncTask::new(task(
-        compose_args(&env, design, options, signal),
+        guard(|| compose_args(&env, design, options, signal)),
         compose_work,
     ))
 }
@@ -212,7 +213,8 @@ pub fn compose_sync(
 ) -> napi::Result<Composition> {
     run_sync(
         &env,
-        task(compose_args(&env, design, options, None), compose_work),
+        task(
+        guard(|| compose_args(&env, design, options, None)), compose_work),
     )
 }
 
@@ -239,7 +241,7 @@ pub fn preflight(
     signal: Option<Unknown>,
 ) -> AsyncTask<EngineTask<convert::Json>> {
     AsyncTask::new(task(
-        compose_args(&env, design, options, signal),
+        guard(|| compose_args(&env, design, options, signal)),
         preflight_work,
     ))
 }
@@ -256,7 +258,8 @@ pub fn preflight_sync(
 ) -> napi::Result<convert::Json> {
     run_sync(
         &env,
-        task(compose_args(&env, design, options, None), preflight_work),
+        task(
+        guard(|| compose_args(&env, design, options, None)), preflight_work),
     )
 }
 
@@ -392,7 +395,7 @@ pub fn render(
     signal: Option<Unknown>,
 ) -> AsyncTask<EngineTask<RenderResult>> {
     AsyncTask::new(task(
-        render_args(&env, design, options, signal),
+        guard(|| render_args(&env, design, options, signal)),
         render_work,
     ))
 }
@@ -409,7 +412,8 @@ pub fn render_sync(
 ) -> napi::Result<RenderResult> {
     run_sync(
         &env,
-        task(render_args(&env, design, options, None), render_work),
+        task(
+        guard(|| render_args(&env, design, options, None)), render_work),
     )
 }
 
@@ -595,7 +599,7 @@ pub fn mockup(
     signal: Option<Unknown>,
 ) -> AsyncTask<EngineTask<Vec<Buffer>>> {
     AsyncTask::new(task(
-        mockup_args(&env, design, photo, options, signal),
+        guard(|| mockup_args(&env, design, photo, options, signal)),
         mockup_work,
     ))
 }
@@ -613,7 +617,8 @@ pub fn mockup_sync(
 ) -> napi::Result<Vec<Buffer>> {
     run_sync(
         &env,
-        task(mockup_args(&env, design, photo, options, None), mockup_work),
+        task(
+        guard(|| mockup_args(&env, design, photo, options, None)), mockup_work),
     )
 }
 
@@ -670,12 +675,14 @@ fn string_list(value: Option<Unknown>, field: &str) -> Result<Vec<String>> {
 /// field).
 #[napi(ts_args_type = "template?: string | undefined | null")]
 pub fn list_presets(env: Env, template: Option<Unknown>) -> napi::Result<Vec<PresetInfo>> {
-    let pack = match convert::is_absent(&template) {
-        Ok(true) => Ok(TemplatePack::builtin()),
-        _ => convert::string(template, "template").and_then(|t| TemplatePack::named(&t)),
-    };
-    pack.map(|p| presets_of(&p))
-        .map_err(|e| crate::error::to_js(&env, e))
+    guard_js(&env, || {
+        let pack = match convert::is_absent(&template) {
+            Ok(true) => Ok(TemplatePack::builtin()),
+            _ => convert::string(template, "template").and_then(|t| TemplatePack::named(&t)),
+        };
+        pack.map(|p| presets_of(&p))
+            .map_err(|e| crate::error::to_js(&env, e))
+    })
 }
 
 /// The template packs: the built-in `classic-tee`, then the packs in `templates` (each
@@ -684,13 +691,15 @@ pub fn list_presets(env: Env, template: Option<Unknown>) -> napi::Result<Vec<Pre
 /// `E_VALIDATION` on `templates[i]` for a folder that is not a valid pack.
 #[napi(ts_args_type = "templates?: string[] | undefined | null")]
 pub fn list_templates(env: Env, templates: Option<Unknown>) -> napi::Result<Vec<TemplateInfo>> {
-    string_list(templates, "templates")
-        .and_then(|entries| TemplatePack::load_all(&entries))
-        .map(|packs| {
-            TemplatePack::with_builtin(&packs)
-                .iter()
-                .map(template_info)
-                .collect()
-        })
-        .map_err(|e| crate::error::to_js(&env, e))
+    guard_js(&env, || {
+        string_list(templates, "templates")
+            .and_then(|entries| TemplatePack::load_all(&entries))
+            .map(|packs| {
+                TemplatePack::with_builtin(&packs)
+                    .iter()
+                    .map(template_info)
+                    .collect()
+            })
+            .map_err(|e| crate::error::to_js(&env, e))
+    })
 }

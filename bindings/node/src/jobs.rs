@@ -29,7 +29,7 @@ pub fn can_transition(env: Env, from: Option<Unknown>, to: Option<Unknown>) -> n
             status(to, "to")?,
         ))
     };
-    check().map_err(|e| to_js(&env, e))
+    crate::guard::guard(check).map_err(|e| to_js(&env, e))
 }
 
 /// Applies an event to a job and returns the updated job (the input is not changed).
@@ -54,5 +54,5 @@ pub fn apply_event(
         let now = convert::timestamp(now, "now")?.unwrap_or_else(chrono::Utc::now);
         convert::to_json(&render_engine::apply_event(&job, &event, now)?)
     };
-    apply().map_err(|e| to_js(&env, e))
+    crate::guard::guard(apply).map_err(|e| to_js(&env, e))
 }

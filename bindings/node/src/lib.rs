@@ -8,13 +8,16 @@
 //! - [`functions`]: the stateless calls (`compose`, `render`, `mockup`, `preflight`, ...),
 //!   each a Promise with an optional `AbortSignal`, most with a `...Sync` twin;
 //! - [`jobs`]: the job state machine for callers that persist jobs themselves;
-//! - [`engine`]: the `RenderEngine` class (store, workers, progress events).
+//! - [`engine`]: the `RenderEngine` class (store, workers, progress events);
+//! - [`guard`]: every call runs under a panic guard: a Rust panic becomes an
+//!   `E_INTERNAL` error, never a process abort.
 
 #![deny(missing_docs)]
 
 mod convert;
 pub mod engine;
 mod error;
+pub mod guard;
 pub mod functions;
 pub mod jobs;
 mod task;

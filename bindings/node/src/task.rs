@@ -60,7 +60,9 @@ where
         if self.cancel.is_cancelled() {
             return Ok(Err(cancelled()));
         }
-        let result = work(&self.cancel);
+        // A panic must not unwind into libuv's thread pool (Node would abort).
+        let cancel = &self.cancel;
+        let result = crate::guard::guard(|| work(cancel));
         if self.cancel.is_cancelled() {
             return Ok(Err(cancelled()));
         }

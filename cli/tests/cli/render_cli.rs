@@ -172,3 +172,36 @@ fn render_with_blender_runs_the_given_blender() {
     assert!(err.contains("stand-in Blender gives up"), "{err}");
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_panic_is_reported_as_e_internal_with_exit_status_1() {
+    let run = |backtrace: &str| {
+        Command::new(env!("CARGO_BIN_EXE_render-engine"))
+            .arg("__panic")
+            .env("RENDER_ENGINE_TEST_PANICS", "1")
+            .env("RUST_BACKTRACE", backtrace)
+            .output()
+            .unwrap()
+    };
+    let out = run("0");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error[E_INTERNAL]: a panic inside render-engine: the command line's test panic"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked at"), "no raw panic message: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line without RUST_BACKTRACE: {stderr}");
+    // With RUST_BACKTRACE the backtrace follows the error line.
+    let out = run("1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.lines().count() > 3, "a backtrace: {stderr}");
+    // Without the test switch the hook is refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_render-engine"))
+        .arg("__panic")
+        .env_remove("RENDER_ENGINE_TEST_PANICS")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error[E_VALIDATION]"));
+}
