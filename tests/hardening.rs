@@ -4,6 +4,8 @@
 
 use render_engine::{DesignSource, Engine, EngineConfig, Preset, Submission};
 
+mod common;
+
 // 6. No existence oracle for `file://` designs.
 
 /// A `file://` design outside the allowed root gets the same refusal whether or not the
@@ -45,5 +47,188 @@ async fn file_designs_outside_the_root_are_refused_alike() {
         assert_eq!(ra.0, "E_VALIDATION", "{a}: {}", ra.1);
         assert_eq!(ra, rb, "{a} and {b} are told apart");
     }
+}
+
+// 4. The store survives cancellation; unreadable rows are permanent errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use render_engine::{
+    open_store, CreateOptions, JobEvent, JobFilter, JobStore, NewRenderJob, StoredJob,
+};
+
+/// A small deterministic generator (xorshift), so a failing run can be repeated.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn new_job(product: &str) -> NewRenderJob {
+    NewRenderJob::new(
+        product,
+        "https://cdn.example.com/design.png",
+        Preset::ChestLarge,
+    )
+}
+
+/// Errors a store call may return on a busy queue; anything else (`E_STORE`,
+/// `E_INTERNAL`) means the store itself broke.
+fn expected(e: &render_engine::Error) -> bool {
+    matches!(
+        e.code(),
+        "E_NOT_FOUND" | "E_CONFLICT" | "E_INVALID_TRANSITION" | "E_LEASE_LOST"
+    )
+}
+
+/// One random store call; returns a job it claimed or advanced, if any.
+async fn random_call(
+    store: &Arc<dyn JobStore>,
+    rng: &mut Rng,
+    known: &[StoredJob],
+) -> render_engine::Result<Option<StoredJob>> {
+    let pick = |rng: &mut Rng| known[rng.below(known.len() as u64) as usize].clone();
+    match rng.below(9) {
+        0 => Ok(Some(
+            store
+                .create(new_job("prod_cancel"), CreateOptions::default())
+                .await?
+                .job,
+        )),
+        1 => Ok(store
+            .claim("w", 2, Duration::from_secs(30))
+            .await?
+            .into_iter()
+            .next()),
+        2 => store.get(pick(rng).id()).await.map(Some),
+        3 => store
+            .apply(&pick(rng), &JobEvent::StartCompositing)
+            .await
+            .map(Some),
+        4 => {
+            let job = pick(rng);
+            match job.lease_token() {
+                Some(token) => store
+                    .heartbeat(job.id(), token, Duration::from_secs(30))
+                    .await
+                    .map(|_| None),
+                None => Ok(None),
+            }
+        }
+        5 => store.cancel(pick(rng).id()).await.map(Some),
+        6 => store.list(&JobFilter::default()).await.map(|_| None),
+        7 => {
+            let job = pick(rng);
+            match job.lease_token() {
+                Some(token) => store.release(job.id(), token, "test").await.map(Some),
+                None => Ok(None),
+            }
+        }
+        _ => store.rescue(10).await.map(|_| None),
+    }
+}
+
+/// Store calls dropped at random points (timeouts of 0 to 3 ms cut them wherever they
+/// are: acquiring, beginning, mid-statement, committing), then the pool must still serve
+/// every call: no connection comes back inside a transaction nobody owns.
+async fn store_survives_dropped_calls(url: &str, rounds: usize) {
+    let store = open_store(url).await.unwrap();
+    let mut known = Vec::new();
+    for i in 0..8 {
+        known.push(
+            store
+                .create(new_job(&format!("prod_{i}")), CreateOptions::default())
+                .await
+                .unwrap()
+                .job,
+        );
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut dropped, mut finished) = (0, 0);
+    for round in 0..rounds {
+        let limit = Duration::from_micros(rng.below(3_000));
+        match tokio::time::timeout(limit, random_call(&store, &mut rng, &known)).await {
+            Err(_) => dropped += 1,
+            Ok(Ok(job)) => {
+                finished += 1;
+                known.extend(job);
+            }
+            Ok(Err(e)) => assert!(expected(&e), "round {round}: {e}"),
+        }
+    }
+    // Every pooled connection is used again, with time to spare: a connection left in
+    // a write transaction would block the others (busy timeout) or refuse to begin.
+    for round in 0..40 {
+        let call = random_call(&store, &mut rng, &known);
+        match tokio::time::timeout(Duration::from_secs(10), call).await {
+            Err(_) => panic!("after the drops, call {round} hung (a connection holds a lock)"),
+            Ok(Ok(job)) => known.extend(job),
+            Ok(Err(e)) => assert!(expected(&e), "after the drops, call {round}: {e}"),
+        }
+    }
+    let created = store
+        .create(new_job("prod_after"), CreateOptions::default())
+        .await
+        .unwrap();
+    assert!(created.created);
+    eprintln!("{url}: {dropped} calls dropped, {finished} finished, then 41 clean calls");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_survives_dropped_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    store_survives_dropped_calls(&url, 1500).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_survives_dropped_calls() {
+    let Some(url) = common::postgres_url().await else {
+        return;
+    };
+    store_survives_dropped_calls(&url, 1500).await;
+    common::drop_schema(&url).await;
+}
+
+/// A row this version cannot read is a permanent error, not a transient one the engine
+/// would retry with backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_rows_are_permanent_errors() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = open_store(&url).await.unwrap();
+    let job = store
+        .create(new_job("prod_corrupt"), CreateOptions::default())
+        .await
+        .unwrap()
+        .job;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE render_job SET preset = 'from-a-newer-version' WHERE id = ?1")
+        .bind(job.id().as_str())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let err = store.get(job.id()).await.unwrap_err();
+    assert!(err.to_string().contains("cannot read"), "{err}");
+    assert!(
+        !err.is_transient(),
+        "{} is retried as if transient: {err}",
+        err.code()
+    );
+    assert_eq!(err.code(), "E_INTERNAL");
 }
 

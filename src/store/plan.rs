@@ -389,7 +389,7 @@ pub(crate) fn errors_to_json(errors: &[AttemptError]) -> String {
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn errors_from_json(raw: &str) -> Result<Vec<AttemptError>> {
     serde_json::from_str(raw)
-        .map_err(|e| Error::Store(format!("render_job.errors holds invalid JSON: {e}")))
+        .map_err(|e| Error::Internal(format!("render_job.errors holds invalid JSON: {e}")))
 }
 
 #[cfg(test)]
