@@ -232,3 +232,114 @@ async fn unreadable_rows_are_permanent_errors() {
     assert_eq!(err.code(), "E_INTERNAL");
 }
 
+// 5. Reuse never serves stale work.
+
+/// The baked renderer under another name, with settings chosen by the test, counting
+/// its renders.
+#[derive(Debug)]
+struct Configured {
+    inner: render_engine::BakedRenderer,
+    settings: String,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl render_engine::Renderer for Configured {
+    fn name(&self) -> &str {
+        "configured"
+    }
+
+    fn settings(&self) -> String {
+        self.settings.clone()
+    }
+
+    fn render(
+        &self,
+        request: &render_engine::RenderRequest<'_>,
+    ) -> render_engine::Result<render_engine::RenderOutput> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.render(request)
+    }
+}
+
+/// Reuse never serves work made with other renderer settings (say Blender's samples):
+/// the same design rendered again after a settings change is rendered afresh, and with
+/// the same settings it is reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reuse_follows_the_renderer_settings() {
+    use render_engine::{JobStatus, OutputSelection};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let design = std::fs::read(format!(
+        "{}/examples/designs/sunset-badge.png",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut reused = Vec::new();
+    for (settings, product) in [
+        ("samples 16", "p1"),
+        ("samples 64", "p2"),
+        ("samples 16", "p3"),
+    ] {
+        let renderer = Arc::new(Configured {
+            inner: render_engine::BakedRenderer::builtin().unwrap(),
+            settings: settings.to_string(),
+            calls: AtomicUsize::new(0),
+        });
+        let engine = Engine::open(
+            EngineConfig::new(dir.path())
+                .with_store_url(format!("sqlite://{}", dir.path().join("jobs.db").display()))
+                .with_poll_every(Duration::from_millis(30))
+                .with_outputs(OutputSelection {
+                    print_file: false,
+                    all_stills: false,
+                    turntable: false,
+                })
+                .with_renderer(renderer.clone()),
+        )
+        .await
+        .unwrap();
+        let workers = engine.start();
+        let source = DesignSource::Bytes(design.clone());
+        let id = engine
+            .submit(Submission::new(product, Preset::BackSmall, source))
+            .await
+            .unwrap()
+            .job
+            .id()
+            .clone();
+        let started = std::time::Instant::now();
+        let job = loop {
+            let job = engine.store().get(&id).await.unwrap();
+            if job.job.status.is_terminal() {
+                break job;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "stuck");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        workers.shutdown(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(
+            job.job.status,
+            JobStatus::Completed,
+            "{:?}",
+            job.job.error_message
+        );
+        let from = job
+            .job
+            .metadata
+            .as_ref()
+            .unwrap()
+            .get("reused_from")
+            .cloned();
+        assert_eq!(
+            renderer.calls.load(Ordering::SeqCst),
+            usize::from(from.is_none())
+        );
+        reused.push(from.is_some());
+    }
+    assert_eq!(
+        reused,
+        [false, false, true],
+        "64 samples must not reuse the 16-sample renders; 16 again must"
+    );
+}
+

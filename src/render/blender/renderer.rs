@@ -251,6 +251,21 @@ impl Renderer for BlenderRenderer {
         "blender"
     }
 
+    fn settings(&self) -> String {
+        let o = &self.options;
+        format!(
+            "blender {}; samples {}; stills {}x{}; turntable {} frames {}x{} at {} fps",
+            self.install.version,
+            o.samples,
+            o.still_size.0,
+            o.still_size.1,
+            o.frames,
+            o.frame_size.0,
+            o.frame_size.1,
+            o.fps
+        )
+    }
+
     fn render(&self, request: &RenderRequest<'_>) -> Result<RenderOutput> {
         let expected = TemplatePack::builtin().atlas_size_px();
         if request.atlas.dimensions() != expected {
