@@ -343,3 +343,106 @@ async fn reuse_follows_the_renderer_settings() {
     );
 }
 
+// 7. HTTPS for real.
+
+/// A test CA, a `localhost` certificate it signed, and an HTTPS server on 127.0.0.1
+/// serving `body` to every request (rustls, on a thread). Returns the CA (DER) and port.
+fn https_server(body: Vec<u8>) -> (Vec<u8>, u16) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use std::io::{Read, Write};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "render-engine test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(
+        rustls::crypto::ring::default_provider().into(),
+    )
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone(), ca.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            // Read the request head; a client that refuses the certificate ends here.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match tls.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            if !head.ends_with(b"\r\n\r\n") {
+                continue;
+            }
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = tls.write_all(reply.as_bytes());
+            let _ = tls.write_all(&body);
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    (ca.der().to_vec(), port)
+}
+
+/// Designs download over real HTTPS: a local TLS server whose certificate a test-only
+/// root vouches for is fetched; without that root the same server is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_designs_download_over_verified_tls() {
+    use render_engine::HttpDesigns;
+    let design = std::fs::read(format!(
+        "{}/examples/designs/sunset-badge.png",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let (ca, port) = https_server(design);
+    let url = format!("https://localhost:{port}/designs/badge.png");
+    let local = HttpDesigns::enabled().allow("127.0.0.1/32".parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let open = |http: HttpDesigns| {
+        Engine::open(
+            EngineConfig::new(dir.path())
+                .with_store_url("memory:")
+                .with_http_designs(http),
+        )
+    };
+    let submission = || {
+        Submission::new(
+            "prod_https",
+            Preset::ChestLarge,
+            DesignSource::Url(url.clone()),
+        )
+    };
+
+    let untrusting = open(local.clone()).await.unwrap();
+    let err = untrusting.submit(submission()).await.unwrap_err();
+    assert_eq!(err.code(), "E_VALIDATION", "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+
+    let trusting = open(local.trust_root(ca)).await.unwrap();
+    let created = trusting.submit(submission()).await.unwrap();
+    assert!(created.created);
+    let meta = created.job.job.metadata.as_ref().unwrap();
+    assert_eq!(meta["design_format"], "png");
+}
