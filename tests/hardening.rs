@@ -446,3 +446,93 @@ async fn https_designs_download_over_verified_tls() {
     let meta = created.job.job.metadata.as_ref().unwrap();
     assert_eq!(meta["design_format"], "png");
 }
+// 8. Blender, contained.
+
+/// Runs `tool` (found on PATH) or, when it is missing, skips loudly; under `CI=true`
+/// a missing tool fails the test (the project's scripts install it).
+fn tool_or_skip(tool: &str, installer: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is not on PATH under CI=true; run {installer}");
+        }
+        eprintln!("\n!!!!!!!! SKIPPING: {tool} is not on PATH; run {installer}\n");
+    }
+    found
+}
+
+/// Blender and its scripts run with a minimal environment: a secret in the caller's
+/// environment (a database URL, a cloud key) does not reach them, and Blender still
+/// renders with what it does get.
+#[test]
+fn blender_does_not_see_the_callers_secrets() {
+    use render_engine::render::{BlenderOptions, BlenderRenderer, RenderOutputs, Renderer, View};
+    use std::os::unix::fs::PermissionsExt;
+    let Some(blender) = tool_or_skip("blender", "scripts/ensure-blender") else {
+        return;
+    };
+    // The only test in this binary that sets a variable, before Blender is started.
+    std::env::set_var(
+        "RENDER_ENGINE_TEST_SECRET",
+        "postgres://admin:hunter2@db/prod",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // Blender started through a wrapper that records the environment it was given; the
+    // `exec` hands exactly that environment to Blender and so to its Python scripts.
+    let wrapper = dir.path().join("blender");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nenv > \"{}/env-$$.txt\"\nexec \"{}\" \"$@\"\n",
+            dir.path().display(),
+            blender.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let renderer = BlenderRenderer::new(
+        BlenderOptions::default()
+            .with_blender_path(&wrapper)
+            .with_samples(1)
+            .with_still_size(48, 48)
+            .with_work_dir(dir.path()),
+    )
+    .unwrap();
+    let (w, h) = render_engine::TemplatePack::builtin().atlas_size_px();
+    let atlas = image::RgbaImage::new(w, h);
+    let out = renderer
+        .render(
+            &render_engine::RenderRequest::new(&atlas, render_engine::GarmentColor::WHITE)
+                .with_outputs(RenderOutputs {
+                    stills: vec![View::Front],
+                    turntable: false,
+                }),
+        )
+        .unwrap();
+    assert_eq!(
+        out.stills.len(),
+        1,
+        "Blender rendered with the minimal environment"
+    );
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("env-") {
+            continue;
+        }
+        seen += 1;
+        let env = std::fs::read_to_string(entry.path()).unwrap();
+        assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+        assert!(
+            !env.contains("RENDER_ENGINE_TEST_SECRET") && !env.contains("hunter2"),
+            "Blender was given the caller's secret:\n{env}"
+        );
+    }
+    // The render for sure; the version probe too unless another test probed first.
+    assert!(seen >= 1, "the wrapper never ran");
+}
+

@@ -17,7 +17,7 @@ use super::job::{
     frame_file_name, still_file_name, CameraSpec, RenderJobSpec, StillsSpec, TurntableSpec,
     JOB_CONTRACT,
 };
-use super::locate::{locate_blender, BlenderInstall, INSTALL_HINT};
+use super::locate::{locate_blender, minimal_env, BlenderInstall, INSTALL_HINT};
 use super::log::{parse_line, LogLine, LogTail, ProgressTracker};
 use super::process::{run_supervised, RunLimits, RunOutcome};
 use crate::error::{Error, Result};
@@ -324,6 +324,7 @@ impl Renderer for BlenderRenderer {
             .arg(dir.join("render_job.py"))
             .arg("--")
             .arg(&job_path);
+        minimal_env(&mut command);
 
         let cancel = request.cancel.clone().unwrap_or_default();
         let mut report = RunReport::new(total);
