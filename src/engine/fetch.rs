@@ -23,6 +23,8 @@ use crate::error::{Error, Result};
 pub(crate) const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The default number of redirects followed: 3.
 pub(crate) const DEFAULT_HTTP_REDIRECTS: u32 = 3;
+/// The default time limit of one DNS lookup (each hop's host): 5 seconds.
+pub(crate) const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A range of IP addresses in CIDR notation (`10.0.0.0/8`, `::1/128`, `127.0.0.1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +114,12 @@ pub struct HttpDesigns {
     /// for a server on this machine). Empty by default: every private, loopback,
     /// link-local, unspecified and multicast address is refused.
     pub allowed_ranges: Vec<IpRange>,
+    /// The time limit of one DNS lookup (default 5 s): the system resolver has none of
+    /// its own that the download's time limit covers.
+    pub dns_timeout: Duration,
+    /// Certificates (DER) trusted as roots for `https://` besides the public web's (for
+    /// a private CA). Empty by default.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for HttpDesigns {
@@ -121,6 +129,8 @@ impl Default for HttpDesigns {
             timeout: DEFAULT_HTTP_TIMEOUT,
             max_redirects: DEFAULT_HTTP_REDIRECTS,
             allowed_ranges: Vec::new(),
+            dns_timeout: DEFAULT_DNS_TIMEOUT,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -150,6 +160,19 @@ impl HttpDesigns {
     /// The same, following at most `n` redirects.
     pub fn with_max_redirects(mut self, n: u32) -> Self {
         self.max_redirects = n;
+        self
+    }
+
+    /// The same, with this time limit for each DNS lookup.
+    pub fn with_dns_timeout(mut self, timeout: Duration) -> Self {
+        self.dns_timeout = timeout;
+        self
+    }
+
+    /// The same, trusting `der` (a DER-encoded CA certificate) as a root for `https://`
+    /// besides the public web's roots.
+    pub fn trust_root(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(der.into());
         self
     }
 
@@ -232,17 +255,52 @@ fn refused_v6(a: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
-/// The resolver the HTTP client connects through: it resolves, checks every address and
-/// hands the client only checked ones. The first refusal is kept for the error message.
+/// A DNS lookup of `host:port`.
+type Lookup = fn(&str) -> std::io::Result<Vec<SocketAddr>>;
+
+fn system_lookup(netloc: &str) -> std::io::Result<Vec<SocketAddr>> {
+    netloc.to_socket_addrs().map(Iterator::collect)
+}
+
+/// The resolver the HTTP client connects through: it resolves (within the DNS time
+/// limit), checks every address and hands the client only checked ones. The first
+/// refusal or slow lookup is kept for the error message.
 #[derive(Clone)]
 struct CheckingResolver {
     policy: Arc<HttpDesigns>,
     refused: Arc<Mutex<Option<String>>>,
+    dns_slow: Arc<Mutex<Option<String>>>,
+    lookup: Lookup,
+}
+
+impl CheckingResolver {
+    /// Looks `netloc` up on a thread of its own, waiting at most the DNS time limit (a
+    /// lookup that hangs is left to finish on its own thread).
+    fn lookup_within_limit(&self, netloc: &str) -> std::io::Result<Vec<SocketAddr>> {
+        let (send, answer) = std::sync::mpsc::channel();
+        let (lookup, name) = (self.lookup, netloc.to_string());
+        std::thread::Builder::new()
+            .name("render-engine-dns".into())
+            .spawn(move || {
+                let _ = send.send(lookup(&name));
+            })?;
+        let limit = self.policy.dns_timeout;
+        answer.recv_timeout(limit).unwrap_or_else(|_| {
+            let host = netloc.rsplit_once(':').map_or(netloc, |(h, _)| h);
+            let message = format!(
+                "the DNS lookup of `{host}` did not answer within {:.1} s",
+                limit.as_secs_f64()
+            );
+            let mut slot = self.dns_slow.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(message.clone());
+            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, message))
+        })
+    }
 }
 
 impl ureq::Resolver for CheckingResolver {
     fn resolve(&self, netloc: &str) -> std::io::Result<Vec<SocketAddr>> {
-        let addrs: Vec<SocketAddr> = netloc.to_socket_addrs()?.collect();
+        let addrs = self.lookup_within_limit(netloc)?;
         // Only checked addresses are handed to the client; a name with no acceptable
         // address at all is refused with the reason of its first one.
         let mut first_refusal = None;
@@ -277,12 +335,49 @@ impl ureq::Resolver for CheckingResolver {
 /// Errors: `E_VALIDATION` on field `design` (refused address, bad status, unreachable
 /// host, too many redirects, too slow), `E_IMAGE_TOO_LARGE` past `max_bytes`.
 pub(crate) fn fetch(url: &str, policy: &HttpDesigns, max_bytes: u64) -> Result<Vec<u8>> {
+    fetch_with(url, policy, max_bytes, system_lookup)
+}
+
+/// The TLS settings of ureq's own default (ring, TLS 1.2 and 1.3, the public web's
+/// roots) plus `extra` roots.
+fn tls_config(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for (i, der) in extra.iter().enumerate() {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
+            .map_err(|e| {
+                Error::validation(
+                    "http.extra_roots",
+                    format!("root certificate {i} is not a usable DER certificate: {e}"),
+                )
+            })?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(
+        rustls::crypto::ring::default_provider().into(),
+    )
+    .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+    .map_err(|e| Error::Internal(format!("the TLS settings are refused: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn fetch_with(url: &str, policy: &HttpDesigns, max_bytes: u64, lookup: Lookup) -> Result<Vec<u8>> {
     let refused = Arc::new(Mutex::new(None));
+    let dns_slow = Arc::new(Mutex::new(None));
     let resolver = CheckingResolver {
         policy: Arc::new(policy.clone()),
         refused: refused.clone(),
+        dns_slow: dns_slow.clone(),
+        lookup,
     };
-    let agent = ureq::AgentBuilder::new()
+    let mut agent = ureq::AgentBuilder::new();
+    if !policy.extra_roots.is_empty() {
+        agent = agent.tls_config(tls_config(&policy.extra_roots)?);
+    }
+    let agent = agent
         .resolver(resolver)
         .timeout(policy.timeout)
         // ureq gives up when the number of responses reaches its limit, so it follows one
@@ -301,6 +396,11 @@ pub(crate) fn fetch(url: &str, policy: &HttpDesigns, max_bytes: u64) -> Result<V
             return fail(format!(
                 "`{url}` is refused: {why}; design URLs must point to a public server \
                  (or allow the range in the engine's http settings)"
+            ));
+        }
+        if let Some(why) = dns_slow.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return fail(format!(
+                "`{url}` cannot be downloaded: {why}; check the host name or upload the bytes"
             ));
         }
         match e {
@@ -447,6 +547,24 @@ mod tests {
         assert!(all.contains("10.0.0.1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<IpRange>().is_err());
         assert!("nonsense".parse::<IpRange>().is_err());
+    }
+
+    fn slow_lookup(_: &str) -> std::io::Result<Vec<SocketAddr>> {
+        std::thread::sleep(Duration::from_secs(3));
+        Err(std::io::Error::other("no such host"))
+    }
+
+    #[test]
+    fn a_hung_dns_lookup_fails_at_its_own_time_limit() {
+        let policy = HttpDesigns::enabled().with_dns_timeout(Duration::from_millis(200));
+        let err =
+            fetch_with("http://slow.example/d.png", &policy, 1 << 20, slow_lookup).unwrap_err();
+        assert_eq!(err.code(), "E_VALIDATION");
+        assert!(
+            err.to_string()
+                .contains("the DNS lookup of `slow.example` did not answer within 0.2 s"),
+            "{err}"
+        );
     }
 
     #[test]

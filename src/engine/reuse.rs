@@ -3,7 +3,7 @@
 //!
 //! The inputs are summed up in a **fingerprint**: the design's content-addressed key
 //! (its SHA-256), the template pack (id and manifest), the preset, the garment colour,
-//! the output selection and the renderer. Every completed job records its fingerprint in
+//! the output selection, the renderer and its settings, and the library's version. Every completed job records its fingerprint in
 //! `metadata.fingerprint`, and the engine keeps a small index blob
 //! `reuse/{fingerprint}.json` naming the job. The index is only a pointer: before reusing,
 //! the job is read back from the job store (so this works the same on every store) and
@@ -28,8 +28,27 @@ use crate::pipeline::{Output, OutputKind};
 use crate::store::StoredJob;
 use crate::template::TemplatePack;
 
-/// The fingerprint of a job's inputs (hex SHA-256).
+/// The fingerprint of a job's inputs (hex SHA-256), this version of the library and the
+/// renderer's settings included: an upgrade or a settings change renders afresh.
 pub(crate) fn fingerprint(
+    inner: &Inner,
+    design_key: &BlobKey,
+    pack: &TemplatePack,
+    job: &StoredJob,
+    color: GarmentColor,
+) -> String {
+    fingerprint_for(
+        env!("CARGO_PKG_VERSION"),
+        inner,
+        design_key,
+        pack,
+        job,
+        color,
+    )
+}
+
+fn fingerprint_for(
+    library: &str,
     inner: &Inner,
     design_key: &BlobKey,
     pack: &TemplatePack,
@@ -52,6 +71,8 @@ pub(crate) fn fingerprint(
             "webp": outputs.turntable_webp,
         },
         "renderer": inner.renderer.name(),
+        "renderer_settings": inner.renderer.settings(),
+        "library": library,
     });
     hex(&Sha256::digest(inputs.to_string().as_bytes()))
 }
@@ -157,4 +178,40 @@ pub(crate) fn metadata(earlier: &Earlier) -> Result<Map<String, Value>> {
         Value::String(earlier.id().as_str().to_string()),
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, EngineConfig};
+    use crate::job::{NewRenderJob, Preset};
+    use crate::store::CreateOptions;
+
+    #[tokio::test]
+    async fn another_library_version_is_another_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineConfig::new(dir.path()).with_store_url("memory:"))
+            .await
+            .unwrap();
+        let inner = &engine.inner;
+        let job = inner
+            .store
+            .create(
+                NewRenderJob::new("prod_1", "file:///d.png", Preset::ChestLarge),
+                CreateOptions::default(),
+            )
+            .await
+            .unwrap()
+            .job;
+        let key = BlobKey::content_addressed("designs", b"design", "png").unwrap();
+        let pack = TemplatePack::builtin();
+        let print =
+            |library: &str| fingerprint_for(library, inner, &key, &pack, &job, GarmentColor::WHITE);
+        assert_eq!(print("0.1.0"), print("0.1.0"));
+        assert_ne!(print("0.1.0"), print("0.2.0"));
+        assert_eq!(
+            fingerprint(inner, &key, &pack, &job, GarmentColor::WHITE),
+            print(env!("CARGO_PKG_VERSION"))
+        );
+    }
 }

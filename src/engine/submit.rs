@@ -1,7 +1,7 @@
 //! Submitting jobs: the design is loaded, checked and stored before the job is created.
 
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -128,6 +128,12 @@ pub(crate) async fn load(source: DesignSource, config: &EngineConfig) -> Result<
                     let path = parsed.to_file_path().map_err(|()| {
                         Error::validation("design", format!("`{url}` is not a local file path"))
                     })?;
+                    // Refused on the path's text before the file system is touched, so
+                    // a path outside the root gets the same answer whether or not it
+                    // exists (no existence oracle); symlinks are checked after.
+                    if !lexically_inside(root, &path) {
+                        return Err(outside_root(root, &path));
+                    }
                     let path = inside_root(root, &path)?;
                     read_capped(&path, config.max_design_bytes).await
                 }
@@ -152,6 +158,46 @@ pub(crate) async fn load(source: DesignSource, config: &EngineConfig) -> Result<
             }
         }
     }
+}
+
+/// `path` with `.` and `..` resolved on its text alone (`..` at the top stays at the top).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Whether the absolute `path` names something inside `root` (as configured or as
+/// resolved), judged on the text of both: no file under `path` is looked at.
+fn lexically_inside(root: &Path, path: &Path) -> bool {
+    if !path.is_absolute() {
+        return false;
+    }
+    let path = lexical(path);
+    let resolved_root = root.canonicalize().ok();
+    std::iter::once(lexical(root))
+        .chain(resolved_root)
+        .any(|r| path.starts_with(&r))
+}
+
+/// The one refusal of a `file://` design outside the allowed root.
+fn outside_root(root: &Path, path: &Path) -> Error {
+    Error::validation(
+        "design",
+        format!(
+            "`{}` is outside the allowed directory `{}`",
+            path.display(),
+            root.display()
+        ),
+    )
 }
 
 async fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {

@@ -445,6 +445,11 @@ impl Renderer for BakedRenderer {
         "baked"
     }
 
+    fn settings(&self) -> String {
+        // The pack's index: its template, sizes, frames, fps and files.
+        format!("{:?}", self.views.index)
+    }
+
     fn render(&self, request: &RenderRequest<'_>) -> Result<RenderOutput> {
         let expected = self.views.atlas_size();
         if request.atlas.dimensions() != expected {

@@ -235,6 +235,13 @@ pub trait Renderer: Send + Sync {
     /// A short name of the backend (`"baked"`, `"blender"`).
     fn name(&self) -> &str;
 
+    /// Every setting of this renderer that changes its images (samples, sizes, the
+    /// version of an external renderer), as text. The engine's reuse fingerprint
+    /// includes it, so changed settings render afresh. Empty by default.
+    fn settings(&self) -> String {
+        String::new()
+    }
+
     /// Renders the requested stills and turntable frames.
     ///
     /// # Errors

@@ -388,9 +388,8 @@ pub(crate) fn errors_to_json(errors: &[AttemptError]) -> String {
 /// Reads the error history from a database column.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn errors_from_json(raw: &str) -> Result<Vec<AttemptError>> {
-    serde_json::from_str(raw).map_err(|e| {
-        Error::store(format!("render_job.errors holds invalid JSON: {e}")).caused_by(e)
-    })
+    serde_json::from_str(raw)
+        .map_err(|e| Error::Internal(format!("render_job.errors holds invalid JSON: {e}")))
 }
 
 #[cfg(test)]

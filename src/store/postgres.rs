@@ -164,8 +164,10 @@ async fn run_script(conn: &mut PgConnection, sql: &str) -> std::result::Result<(
     conn.execute(sql).await.map(|_| ())
 }
 
+/// A row this version cannot read: permanent (`E_INTERNAL`, not the transient
+/// `E_STORE`), so the engine does not retry work on it as if the database had a hiccup.
 fn corrupt(e: impl std::fmt::Display) -> Error {
-    Error::store(format!(
+    Error::Internal(format!(
         "render_job holds a row this version cannot read: {e}"
     ))
 }
@@ -292,6 +294,11 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
+            // A connection handed back inside a transaction nobody owns any more is closed
+            // (which rolls it back), never pooled for the next caller.
+            .after_release(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .connect_with(options)
             .await
             .map_err(|e| {

@@ -73,6 +73,15 @@ impl SqliteStore {
             .max_connections(if in_memory { 1 } else { 4 })
             .min_connections(1)
             .acquire_timeout(BUSY_TIMEOUT)
+            // A connection handed back inside a transaction nobody owns any more is closed
+            // (which rolls it back), never pooled for the next caller. The ping first lets
+            // the rollback a dropped `Transaction` queued run before the depth is read.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Connection::ping(&mut *conn).await?;
+                    Ok(!sqlx::Connection::is_in_transaction(conn))
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| {
@@ -94,10 +103,14 @@ impl SqliteStore {
     /// Starts a write transaction: the process's write turn, then `BEGIN IMMEDIATE`.
     async fn write_tx(&self) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>)> {
         let guard = self.write_lock.lock().await;
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        // Begun in a task of its own: sqlx's `begin_with` dropped after its BEGIN ran but
+        // before it returned leaves the connection inside a transaction that no
+        // `Transaction` owns ("begin_with at non-zero transaction depth" for the next
+        // caller). A caller dropped here only drops the finished transaction: rolled back.
+        let pool = self.pool.clone();
+        let tx = tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
             .await
+            .map_err(|e| Error::Internal(format!("the SQLite begin task died: {e}")))?
             .map_err(|e| self.err(e))?;
         Ok((guard, tx))
     }
@@ -210,7 +223,7 @@ fn duration_micros(d: Duration) -> i64 {
 fn time(v: i64) -> Result<DateTime<Utc>> {
     Utc.timestamp_micros(v)
         .single()
-        .ok_or_else(|| Error::store(format!("render_job holds an impossible time ({v} µs)")))
+        .ok_or_else(|| corrupt(format!("an impossible time ({v} µs)")))
 }
 
 fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
@@ -226,8 +239,10 @@ async fn run_script(
     conn.execute(sql).await.map(|_| ())
 }
 
+/// A row this version cannot read: permanent (`E_INTERNAL`, not the transient
+/// `E_STORE`), so the engine does not retry work on it as if the database had a hiccup.
 fn corrupt(e: impl std::fmt::Display) -> Error {
-    Error::store(format!(
+    Error::Internal(format!(
         "render_job holds a row this version cannot read: {e}"
     ))
 }
@@ -512,7 +527,7 @@ impl JobStore for SqliteStore {
             let result = match p {
                 Err(e) => Err(e),
                 Ok(p) => match self.write_or_explain(&mut tx, u.current, &p).await {
-                    Err(e @ Error::Store { .. }) => return Err(e),
+                    Err(e @ (Error::Store { .. } | Error::Internal(_))) => return Err(e),
                     other => other,
                 },
             };

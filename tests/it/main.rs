@@ -15,6 +15,7 @@ mod compose_props;
 mod design_reduce;
 mod engine_http;
 mod error_codes;
+mod hardening;
 mod engine_pipeline;
 mod engine_rescue;
 mod engine_reuse;

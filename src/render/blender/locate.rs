@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
+use super::process::{run_supervised, RunLimits, RunOutcome};
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 
 /// The oldest Blender the scripts are written for (Debian 12 ships 3.4).
@@ -96,21 +99,79 @@ pub(super) fn locate_blender(explicit: Option<&Path>) -> Result<BlenderInstall> 
     Ok(BlenderInstall { path, version })
 }
 
+/// The longest `blender --version` may take: a first start loads Python and the GPU
+/// libraries from a cold disk in a few seconds; a hung one must not hang the caller.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The caller's environment variables Blender gets (exact names, then prefixes): what it
+/// needs to find its libraries, fonts, locale, temporary directory and GPU, and nothing
+/// else, so no database URL, cloud key or token of the caller reaches its scripts.
+const PASSED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "LD_LIBRARY_PATH",
+    "OCIO",
+];
+const PASSED_ENV_PREFIXES: &[&str] = &["LC_", "BLENDER_", "MESA_", "LIBGL_", "__EGL_", "__GLX_"];
+
+/// Gives `command` the minimal environment Blender runs with (see [`PASSED_ENV`]).
+pub(crate) fn minimal_env(command: &mut Command) {
+    command.env_clear();
+    for (name, value) in std::env::vars_os() {
+        let Some(text) = name.to_str() else { continue };
+        if PASSED_ENV.contains(&text) || PASSED_ENV_PREFIXES.iter().any(|p| text.starts_with(p)) {
+            command.env(&name, value);
+        }
+    }
+}
+
 fn probe_version(path: &Path) -> std::result::Result<BlenderVersion, String> {
+    probe_version_within(path, PROBE_TIMEOUT)
+}
+
+fn probe_version_within(
+    path: &Path,
+    timeout: Duration,
+) -> std::result::Result<BlenderVersion, String> {
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, BlenderVersion>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(version) = cache.lock().expect("version cache").get(path) {
         return Ok(*version);
     }
-    let output = Command::new(path)
-        .arg("--version")
-        .output()
-        .map_err(|e| format!("could not be run ({e})"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
+    let mut command = Command::new(path);
+    command.arg("--version");
+    minimal_env(&mut command);
+    let mut text = String::new();
+    let limits = RunLimits {
+        timeout,
+        grace: Duration::from_millis(500),
+    };
+    let outcome = run_supervised(command, limits, &CancelToken::new(), |line| {
+        text.push_str(line);
+        text.push('\n');
+    })
+    .map_err(|e| format!("could not be run ({e})"))?;
+    let status = match outcome {
+        RunOutcome::Exited(status) => status,
+        _ => return Err(format!("did not answer `--version` within {timeout:.0?}")),
+    };
     let version = parse_version(&text).ok_or_else(|| {
         format!(
-            "did not report a version (exit status {}, first line {:?})",
-            output.status,
+            "did not report a version (exit status {status}, first line {:?})",
             text.lines().next().unwrap_or("")
         )
     })?;
@@ -181,6 +242,16 @@ mod tests {
         assert!(err.to_string().contains("older than 3.4.0"), "{err}");
         assert!(err.to_string().contains("apt-get install"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_hung_version_probe_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blender");
+        std::fs::write(&path, "#!/bin/sh\nsleep 5\necho 'Blender 4.1.0'\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let why = probe_version_within(&path, Duration::from_millis(300)).unwrap_err();
+        assert!(why.contains("within"), "{why}");
     }
 
     #[test]

@@ -83,8 +83,12 @@ pub(super) fn run_supervised(
             }
             Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {}
         }
-        if let Some(status) = child.try_wait()? {
-            break status;
+        if leader_exited(&child)? {
+            // Whatever the leader left running in its group goes too: signalled while the
+            // leader's zombie still holds the group id, then reaped. A group whose leader
+            // was reaped is never signalled (its id may already name another group).
+            signal_group(group, libc::SIGKILL);
+            break child.wait()?;
         }
         if stop_reason.is_none() {
             if cancel.is_cancelled() {
@@ -97,8 +101,6 @@ pub(super) fn run_supervised(
             }
         }
     };
-    // Whatever the leader left running in its group goes too.
-    signal_group(group, libc::SIGKILL);
     for line in lines.try_iter() {
         if stop_reason.is_none() {
             on_line(&line);
@@ -115,21 +117,41 @@ pub(super) fn run_supervised(
     Ok(stop_reason.unwrap_or(RunOutcome::Exited(status)))
 }
 
-/// SIGINT to the group, up to `grace` for it to exit, then SIGKILL; reaps the leader.
+/// SIGINT to the group, up to `grace` for it to exit, then SIGKILL to the whole group
+/// (stragglers included); reaps the leader last.
 fn stop_group(child: &mut Child, group: i32, grace: Duration) -> std::io::Result<ExitStatus> {
     signal_group(group, libc::SIGINT);
     let deadline = Instant::now() + grace;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
+    while Instant::now() < deadline && !leader_exited(child)? {
         thread::sleep(Duration::from_millis(20));
     }
     signal_group(group, libc::SIGKILL);
     child.wait()
 }
 
+/// Whether the leader has exited, without reaping it: its zombie keeps the process and
+/// group ids taken, so the group can still be signalled safely.
+fn leader_exited(child: &Child) -> std::io::Result<bool> {
+    loop {
+        // SAFETY: a zeroed siginfo_t is a valid out-parameter; WNOWAIT leaves the child
+        // waitable, so `Child::wait` still reaps it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        let r = unsafe { libc::waitid(libc::P_PID, child.id(), &mut info, flags) };
+        if r == 0 {
+            // SAFETY: waitid filled `info` (si_pid 0: no child has changed state).
+            return Ok(unsafe { info.si_pid() } != 0);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 fn signal_group(group: i32, signal: i32) {
+    #[cfg(test)]
+    tests::note_signal(group);
     // SAFETY: killpg only sends a signal; an already-empty group yields ESRCH, ignored.
     unsafe {
         libc::killpg(group, signal);
@@ -162,6 +184,61 @@ fn spawn_reader(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Signals this thread sent to a group whose leader was already reaped.
+        static AFTER_REAP: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Called before every group signal: counts it when the leader (pid = group id) is
+    /// no longer a waitable child of ours, i.e. was reaped and its id freed for reuse.
+    pub(super) fn note_signal(group: i32) {
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        // SAFETY: only asks; WNOWAIT reaps nothing.
+        let r = unsafe { libc::waitid(libc::P_PID, group as libc::id_t, &mut info, flags) };
+        if r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            AFTER_REAP.with(|n| n.set(n.get() + 1));
+        }
+    }
+
+    #[test]
+    fn no_signal_reaches_a_group_after_its_leader_was_reaped() {
+        AFTER_REAP.with(|n| n.set(0));
+        let pid_file = std::env::temp_dir().join(format!("re-straggler-{}", std::process::id()));
+        // Exits by itself (leaving a straggler), is stopped at its deadline, is cancelled.
+        let straggler = format!("sleep 30 & echo $! > {}; exit 0", pid_file.display());
+        let runs = [
+            (straggler.as_str(), limits(10_000, 100), false),
+            ("exit 4", limits(10_000, 100), false),
+            ("sleep 30", limits(100, 100), false),
+            (
+                "trap 'exit 0' INT; while true; do sleep 0.02; done",
+                limits(10_000, 2_000),
+                true,
+            ),
+        ];
+        for (script, limits, cancelled) in runs {
+            let cancel = CancelToken::new();
+            if cancelled {
+                cancel.cancel();
+            }
+            run_supervised(sh(script), limits, &cancel, |_| {}).unwrap();
+        }
+        let straggler: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = std::fs::remove_file(&pid_file);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive(straggler) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(straggler), "the straggler {straggler} survived");
+        assert_eq!(AFTER_REAP.with(Cell::get), 0, "signals sent after the reap");
+    }
 
     fn sh(script: &str) -> Command {
         let mut command = Command::new("sh");

@@ -17,7 +17,7 @@ use super::job::{
     frame_file_name, still_file_name, CameraSpec, RenderJobSpec, StillsSpec, TurntableSpec,
     JOB_CONTRACT,
 };
-use super::locate::{locate_blender, BlenderInstall, INSTALL_HINT};
+use super::locate::{locate_blender, minimal_env, BlenderInstall, INSTALL_HINT};
 use super::log::{parse_line, LogLine, LogTail, ProgressTracker};
 use super::process::{run_supervised, RunLimits, RunOutcome};
 use crate::error::{Error, Result};
@@ -252,6 +252,21 @@ impl Renderer for BlenderRenderer {
         "blender"
     }
 
+    fn settings(&self) -> String {
+        let o = &self.options;
+        format!(
+            "blender {}; samples {}; stills {}x{}; turntable {} frames {}x{} at {} fps",
+            self.install.version,
+            o.samples,
+            o.still_size.0,
+            o.still_size.1,
+            o.frames,
+            o.frame_size.0,
+            o.frame_size.1,
+            o.fps
+        )
+    }
+
     fn render(&self, request: &RenderRequest<'_>) -> Result<RenderOutput> {
         let expected = TemplatePack::builtin().atlas_size_px();
         if request.atlas.dimensions() != expected {
@@ -312,6 +327,7 @@ impl Renderer for BlenderRenderer {
             .arg(dir.join("render_job.py"))
             .arg("--")
             .arg(&job_path);
+        minimal_env(&mut command);
 
         let cancel = request.cancel.clone().unwrap_or_default();
         let mut report = RunReport::new(total);
