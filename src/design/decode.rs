@@ -323,7 +323,9 @@ pub(crate) fn decode_untrusted_raster(
             .join(" or ")
     };
     if bytes.is_empty() {
-        return Err(Error::image_decode(format!("the {what} is empty (0 bytes)")));
+        return Err(Error::image_decode(format!(
+            "the {what} is empty (0 bytes)"
+        )));
     }
     if bytes.len() as u64 > limits.max_bytes {
         return Err(Error::ImageTooLarge(format!(

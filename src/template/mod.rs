@@ -111,9 +111,7 @@ pub(crate) fn file_in_pack(base: &Path, name: &str, field: &str) -> Result<std::
         match component {
             Component::Normal(_) | Component::CurDir => {}
             Component::ParentDir => return Err(refuse("leaves the pack (`..`)")),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(refuse("is an absolute path"))
-            }
+            Component::RootDir | Component::Prefix(_) => return Err(refuse("is an absolute path")),
         }
     }
     let path = base.join(relative);

@@ -21,7 +21,11 @@ fn typescript_codes(dts: &str) -> Vec<String> {
         .skip(1)
         .map(str::trim)
         .take_while(|l| l.starts_with("| '"))
-        .map(|l| l.trim_start_matches("| '").trim_end_matches('\'').to_string())
+        .map(|l| {
+            l.trim_start_matches("| '")
+                .trim_end_matches('\'')
+                .to_string()
+        })
         .collect()
 }
 

@@ -11,8 +11,8 @@ use render_engine::{
 
 /// A copy of the built-in pack's manifest under `id`, in its own folder under `root`.
 fn make_pack(root: &Path, folder: &str, id: &str) -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/templates/classic-tee/template.json");
+    let manifest =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/templates/classic-tee/template.json");
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
     json["id"] = serde_json::Value::String(id.into());
@@ -42,7 +42,8 @@ fn load_all_refuses_two_packs_with_one_id() {
     assert_eq!(err.fields()[0].field, "templates[1]", "{err}");
     // Distinct ids load, in order, after the built-in pack.
     let c = make_pack(root.path(), "c", "other-tee");
-    let packs = TemplatePack::load_all(&[a, c]).unwrap();
+    let packs =
+        TemplatePack::load_all(&[a.display().to_string(), c.display().to_string()]).unwrap();
     let offered: Vec<_> = TemplatePack::with_builtin(&packs)
         .iter()
         .map(|p| p.id().to_string())
@@ -97,7 +98,12 @@ async fn a_job_names_a_configured_pack_and_completes_with_it() {
         .await
         .unwrap();
     workers.shutdown(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(job.job.status, JobStatus::Completed, "{:?}", job.job.error_message);
+    assert_eq!(
+        job.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        job.job.error_message
+    );
     assert_eq!(job.job.template_id.as_deref(), Some("flat-tee"));
     // Only what was selected was produced: the atlas and the front still.
     let outputs = job.job.metadata.as_ref().unwrap()["outputs"]

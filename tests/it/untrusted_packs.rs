@@ -18,7 +18,11 @@ const PANICKING_PNG: &[u8] = include_bytes!("../fixtures/bad/png-bad-palette-pan
 fn pack_with(edit: impl FnOnce(&mut serde_json::Value, &Path)) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for file in ["photo.jpg", "mask.png", "displacement.png", "template.json"] {
-        std::fs::copy(repo("examples/photo-pack").join(file), dir.path().join(file)).unwrap();
+        std::fs::copy(
+            repo("examples/photo-pack").join(file),
+            dir.path().join(file),
+        )
+        .unwrap();
     }
     let manifest = dir.path().join("template.json");
     let mut json: serde_json::Value =
@@ -49,27 +53,44 @@ fn a_panicking_png_as_photo_mask_or_map_is_a_decode_error() {
 fn encoded_views_from_bytes_take_the_same_guarded_path() {
     let photo = std::fs::read(repo("examples/photo-pack/photo.jpg")).unwrap();
     let area = PrintAreaSpec {
-        quad: [[378.0, 264.0], [822.0, 264.0], [828.0, 796.0], [372.0, 796.0]],
+        quad: [
+            [378.0, 264.0],
+            [822.0, 264.0],
+            [828.0, 796.0],
+            [372.0, 796.0],
+        ],
         width_in: 12.0,
         height_in: 14.0,
     };
-    let view = |photo: &[u8], mask: Option<&[u8]>| EncodedPhotoView {
-        name: "front",
-        photo,
-        area: area.clone(),
-        displacement: None,
-        mask,
-    };
+    fn view<'a>(
+        photo: &'a [u8],
+        mask: Option<&'a [u8]>,
+        area: &PrintAreaSpec,
+    ) -> EncodedPhotoView<'a> {
+        EncodedPhotoView {
+            name: "front",
+            photo,
+            area: area.clone(),
+            displacement: None,
+            mask,
+        }
+    }
     for (name, result) in [
-        ("photo", view(PANICKING_PNG, None).decode()),
-        ("mask", view(&photo, Some(PANICKING_PNG)).decode()),
+        ("photo", view(PANICKING_PNG, None, &area).decode()),
+        ("mask", view(&photo, Some(PANICKING_PNG), &area).decode()),
     ] {
         let err = result.unwrap_err();
         assert_eq!(err.code(), "E_IMAGE_DECODE", "{name}: {err}");
     }
     // Not an image at all, and an SVG (never accepted for a photo), are refused by content.
-    for bytes in [&b"GIF89a...."[..], &b"<svg xmlns='http://www.w3.org/2000/svg'/>"[..]] {
-        assert_eq!(view(bytes, None).decode().unwrap_err().code(), "E_UNSUPPORTED_FORMAT");
+    for bytes in [
+        &b"GIF89a...."[..],
+        &b"<svg xmlns='http://www.w3.org/2000/svg'/>"[..],
+    ] {
+        assert_eq!(
+            view(bytes, None, &area).decode().unwrap_err().code(),
+            "E_UNSUPPORTED_FORMAT"
+        );
     }
 }
 

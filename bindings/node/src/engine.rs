@@ -227,9 +227,7 @@ where
 {
     env.spawn_future_with_callback(
         async move { Ok(crate::guard::guard_future(work).await) },
-        move |env, out| {
-            crate::guard::guard(|| out.and_then(convert)).map_err(|e| to_js(env, e))
-        },
+        move |env, out| crate::guard::guard(|| out.and_then(convert)).map_err(|e| to_js(env, e)),
     )
 }
 

@@ -214,7 +214,9 @@ pub fn compose_sync(
     run_sync(
         &env,
         task(
-        guard(|| compose_args(&env, design, options, None)), compose_work),
+            guard(|| compose_args(&env, design, options, None)),
+            compose_work,
+        ),
     )
 }
 
@@ -259,7 +261,9 @@ pub fn preflight_sync(
     run_sync(
         &env,
         task(
-        guard(|| compose_args(&env, design, options, None)), preflight_work),
+            guard(|| compose_args(&env, design, options, None)),
+            preflight_work,
+        ),
     )
 }
 
@@ -413,7 +417,9 @@ pub fn render_sync(
     run_sync(
         &env,
         task(
-        guard(|| render_args(&env, design, options, None)), render_work),
+            guard(|| render_args(&env, design, options, None)),
+            render_work,
+        ),
     )
 }
 
@@ -618,7 +624,9 @@ pub fn mockup_sync(
     run_sync(
         &env,
         task(
-        guard(|| mockup_args(&env, design, photo, options, None)), mockup_work),
+            guard(|| mockup_args(&env, design, photo, options, None)),
+            mockup_work,
+        ),
     )
 }
 

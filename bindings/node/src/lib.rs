@@ -17,8 +17,8 @@
 mod convert;
 pub mod engine;
 mod error;
-pub mod guard;
 pub mod functions;
+pub mod guard;
 pub mod jobs;
 mod task;
 pub mod types;

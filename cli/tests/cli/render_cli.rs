@@ -187,11 +187,20 @@ fn a_panic_is_reported_as_e_internal_with_exit_status_1() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.starts_with("error[E_INTERNAL]: a panic inside render-engine: the command line's test panic"),
+        stderr.starts_with(
+            "error[E_INTERNAL]: a panic inside render-engine: the command line's test panic"
+        ),
         "{stderr}"
     );
-    assert!(!stderr.contains("panicked at"), "no raw panic message: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line without RUST_BACKTRACE: {stderr}");
+    assert!(
+        !stderr.contains("panicked at"),
+        "no raw panic message: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line without RUST_BACKTRACE: {stderr}"
+    );
     // With RUST_BACKTRACE the backtrace follows the error line.
     let out = run("1");
     let stderr = String::from_utf8_lossy(&out.stderr);
