@@ -27,7 +27,7 @@ test("upload a design in the product widget and see the render under Media", { t
   const token = await login()
   const productId = await demoProductId(token)
   const design = path.join(ARTIFACTS, "browser-design.png")
-  writeFileSync(design, makePng(1800, 1800, 3.3))
+  writeFileSync(design, makePng(1800, 1800, Math.random() * 100))
 
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
   const consoleErrors = []
@@ -79,8 +79,9 @@ test("upload a design in the product widget and see the render under Media", { t
     const img = page.locator(`img[src="${front.url}"]`).first()
     await img.waitFor({ timeout: 30_000 })
     await img.scrollIntoViewIfNeeded()
-    const loaded = await img.evaluate((el) => el.complete && el.naturalWidth > 0)
-    assert.equal(loaded, true, "the render image loads in the admin")
+    // Loaded: the browser decoded the served PNG (waits for the load to finish).
+    const handle = await img.elementHandle()
+    await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, handle, { timeout: 15_000 })
     await page.screenshot({ path: path.join(ARTIFACTS, "product-media.png") })
     const mediaSection = page.getByRole("heading", { name: "Media", exact: true }).locator("xpath=../..")
     await mediaSection.screenshot({ path: path.join(ARTIFACTS, "media-section.png") })

@@ -18,6 +18,8 @@ import {
 
 let token
 let productId
+// Designs differ from run to run: the engine reuses the work of an identical earlier job.
+const RUN = Math.random() * 100
 const offline = process.env.OFFLINE_JOBS ? JSON.parse(readFileSync(process.env.OFFLINE_JOBS, "utf8")) : null
 
 async function newProduct(title) {
@@ -25,7 +27,7 @@ async function newProduct(title) {
     method: "POST",
     token,
     json: {
-      title,
+      title: `${title} ${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
       options: [{ title: "Size", values: ["M"] }],
       variants: [{ title: "M", options: { Size: "M" }, prices: [{ amount: 20, currency_code: "usd" }] }],
     },
@@ -189,7 +191,7 @@ describe("a real design through to product media", () => {
     const created = await call("/admin/render-jobs", {
       method: "POST",
       token,
-      form: designForm(makePng(1800, 1800, 0.7), { product_id: productId, preset: "chest-large", color: "#f5f5f4" }),
+      form: designForm(makePng(1800, 1800, RUN + 0.7), { product_id: productId, preset: "chest-large", color: "#f5f5f4" }),
     })
     assert.equal(created.status, 201, JSON.stringify(created.body))
     const job0 = created.body.render_job
@@ -305,38 +307,59 @@ describe("jobs completed outside the store (offline worker)", { skip: !offline &
 })
 
 describe("cancel and delete", () => {
-  test("cancel a job, refuse cancelling a completed one, delete hides it", async () => {
+  test("cancel queued jobs, refuse cancelling a completed one, delete hides a job", async () => {
     const pid = await newProduct("Cancel tee")
-    // Several jobs at once so some still wait in the queue when cancelled.
-    const ids = []
-    for (let i = 0; i < 4; i++) {
-      const { status, body } = await call("/admin/render-jobs", {
-        method: "POST",
-        token,
-        form: designForm(makePng(1200, 1200, 10 + i), { product_id: pid, preset: "dead-center-medium" }),
-      })
-      assert.equal(status, 201, JSON.stringify(body))
-      ids.push(body.render_job.id)
+    // Eight jobs at once (two run at a time, each for hundreds of milliseconds): the
+    // last four are cancelled straight away, while most of them still wait in the queue.
+    const created = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        call("/admin/render-jobs", {
+          method: "POST",
+          token,
+          form: designForm(makePng(600, 600, RUN + 10 + i), { product_id: pid, preset: "dead-center-medium" }),
+        })
+      )
+    )
+    for (const c of created) assert.equal(c.status, 201, JSON.stringify(c.body))
+    const ids = created.map((c) => c.body.render_job.id).sort()
+    const doomed = ids.slice(4)
+    const answers = await Promise.all(doomed.map((id) => call(`/admin/render-jobs/${id}/cancel`, { method: "POST", token })))
+    for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.body))
+    const immediate = answers.filter((a) => a.body.render_job.status === "cancelled").map((a) => a.body.render_job.id)
+    assert.ok(immediate.length >= 1, "queued jobs are cancelled at once")
+    const finals = await Promise.all(
+      ids.map((id) =>
+        waitFor(`job ${id} to end`, async () => {
+          const j = (await call(`/admin/render-jobs/${id}`, { token })).body.render_job
+          return ["cancelled", "completed", "failed"].includes(j.status) && (j.status !== "completed" || j.attachment) ? j : null
+        }, { timeoutMs: 120_000 })
+      )
+    )
+    for (const j of finals) {
+      if (immediate.includes(j.id)) {
+        assert.equal(j.status, "cancelled", `${j.id} stays cancelled`)
+        assert.equal(j.attachment, null, `${j.id} got no media`)
+      } else if (!doomed.includes(j.id)) {
+        assert.equal(j.status, "completed", `${j.id} (not cancelled) completes`)
+      }
     }
-    const last = ids[ids.length - 1]
-    const cancelled = await call(`/admin/render-jobs/${last}/cancel`, { method: "POST", token })
-    assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body))
-    const ended = await waitFor("the cancelled job to stop", async () => {
-      const j = (await call(`/admin/render-jobs/${last}`, { token })).body.render_job
-      return ["cancelled", "completed"].includes(j.status) ? j : null
-    })
-    assert.equal(ended.status, "cancelled", "a pending or running job is cancelled")
-    const done = await waitAttached(ids[0])
+    const media = await productMedia(token, pid)
+    assert.equal(
+      media.images.filter((i) => immediate.includes(i.metadata?.render_job_id)).length,
+      0,
+      "no images of cancelled jobs"
+    )
+    const done = finals.find((j) => j.status === "completed")
     const refuse = await call(`/admin/render-jobs/${done.id}/cancel`, { method: "POST", token })
     assert.equal(refuse.status, 400)
     assert.equal(refuse.body.code, "E_INVALID_TRANSITION")
-    for (const id of ids.slice(1, 3)) await waitAttached(id)
 
-    const del = await call(`/admin/render-jobs/${last}`, { method: "DELETE", token })
+    const gone = immediate[0]
+    const del = await call(`/admin/render-jobs/${gone}`, { method: "DELETE", token })
     assert.equal(del.status, 200)
-    assert.deepEqual(del.body, { id: last, object: "render_job", deleted: true })
-    assert.equal((await call(`/admin/render-jobs/${last}`, { token })).status, 404)
-    assert.ok(!(await jobsOf(pid)).some((j) => j.id === last))
+    assert.deepEqual(del.body, { id: gone, object: "render_job", deleted: true })
+    assert.equal((await call(`/admin/render-jobs/${gone}`, { token })).status, 404)
+    assert.ok(!(await jobsOf(pid)).some((j) => j.id === gone))
   })
 })
 
@@ -348,7 +371,7 @@ describe("concurrent completions for one product", () => {
         call("/admin/render-jobs", {
           method: "POST",
           token,
-          form: designForm(makePng(900, 900, 20 + i), { product_id: pid, color: `#${(0x203040 + i * 0x101010).toString(16)}` }),
+          form: designForm(makePng(900, 900, RUN + 20 + i), { product_id: pid, color: `#${(0x203040 + i * 0x101010).toString(16)}` }),
         })
       )
     )

@@ -178,13 +178,15 @@ export const attachRenderJobMediaWorkflow = createWorkflow(
   "render-engine-attach-job-media",
   (input: AttachRenderJobMediaInput) => {
     const job = loadCompletedJobStep(input)
+    // One object for both steps. (Spreading a transform's value inside another
+    // transform yields nothing: the lock was then silently skipped, keys empty.)
     const lock = transform({ job }, ({ job }) => ({
       key: productLockKey(job.product_id),
       ownerId: `render-job:${job.job_id}`,
+      timeout: 120,
+      ttl: 300,
     }))
-    acquireLockStep(
-      transform({ lock }, ({ lock }) => ({ ...lock, timeout: 120, ttl: 300 }))
-    )
+    acquireLockStep(lock)
 
     const plan = planAttachmentStep(job)
 
