@@ -12,4 +12,4 @@ cd "$STORE/.medusa/server"
 echo "Admin: http://127.0.0.1:$DEMO_PORT/app  (${DEMO_ADMIN_EMAIL:-admin@example.com} / \$DEMO_ADMIN_PASSWORD, default supersecret)"
 # Plain http on loopback: the session cookie must not be `Secure` (see medusa-config.ts).
 exec env NODE_ENV=production PORT="$DEMO_PORT" HOST=127.0.0.1 DEMO_INSECURE_COOKIES=true \
-  npx medusa start
+  node node_modules/@medusajs/cli/cli.js start

@@ -8,10 +8,14 @@ import { attachRenderJobMediaWorkflow } from "./attach-render-job-media"
  * yet: jobs finished by workers on other machines, or while the store restarted.
  * Returns the ids attached now and the failures (each logged; the next sweep tries again).
  */
-export async function sweepCompletedRenderJobs(container: MedusaContainer) {
+export async function sweepCompletedRenderJobs(
+  container: MedusaContainer,
+  { windowHours }: { windowHours?: number } = {}
+) {
   const service = container.resolve<RenderEngineModuleService>(RENDER_ENGINE_MODULE)
   const logger = container.resolve("logger")
-  const since = new Date(Date.now() - service.getOptions().sweepWindowHours * 3600_000).toISOString()
+  const hours = Math.min(windowHours ?? Infinity, service.getOptions().sweepWindowHours)
+  const since = new Date(Date.now() - hours * 3600_000).toISOString()
   const attached: string[] = []
   const failed: { id: string; message: string }[] = []
   let cursor: string | undefined
