@@ -1,4 +1,5 @@
 import {
+  createHook,
   createStep,
   createWorkflow,
   StepResponse,
@@ -6,7 +7,7 @@ import {
   when,
   WorkflowResponse,
 } from "@medusajs/framework/workflows-sdk"
-import { ContainerRegistrationKeys, MedusaError } from "@medusajs/framework/utils"
+import { ContainerRegistrationKeys, MedusaError, Modules } from "@medusajs/framework/utils"
 import {
   acquireLockStep,
   releaseLockStep,
@@ -39,6 +40,7 @@ type Plan = {
   existing_image_ids: string[]
   existing_image_urls: string[]
   has_thumbnail: boolean
+  thumbnail: string | null
   set_thumbnail_option: boolean
   files: PlannedFile[]
   uploads: { filename: string; mimeType: string; content: string; access: "public" | "private" }[]
@@ -100,6 +102,7 @@ const planAttachmentStep = createStep(
       existing_image_ids: images.map((i) => i.id),
       existing_image_urls: images.map((i) => i.url),
       has_thumbnail: !!product.thumbnail,
+      thumbnail: product.thumbnail ?? null,
       set_thumbnail_option: service.getOptions().setThumbnail,
       files: [],
       uploads: [],
@@ -133,6 +136,32 @@ const planAttachmentStep = createStep(
       )
     }
     return new StepResponse(plan)
+  }
+)
+
+type MediaSnapshot = {
+  product_id: string
+  image_ids: string[]
+  image_urls: string[]
+  thumbnail: string | null
+}
+
+/**
+ * Does nothing going forward; on rollback, puts the product's images and thumbnail back
+ * as they were before this workflow (taken under the lock). `updateProductsWorkflow`
+ * run as a step did not restore them when a later step failed (measured: the new
+ * stills stayed on the product).
+ */
+const snapshotProductMediaStep = createStep(
+  "render-engine-snapshot-product-media",
+  async (snapshot: MediaSnapshot) => new StepResponse(undefined, snapshot),
+  async (snapshot, { container }) => {
+    if (!snapshot) return
+    const products = container.resolve(Modules.PRODUCT)
+    await products.updateProducts(snapshot.product_id, {
+      images: snapshot.image_ids.map((id, i) => ({ id, url: snapshot.image_urls[i] })),
+      thumbnail: snapshot.thumbnail,
+    })
   }
 )
 
@@ -206,6 +235,14 @@ export const attachRenderJobMediaWorkflow = createWorkflow(
       { plan },
       ({ plan }) => !plan.skip && !plan.record_only
     ).then(() => {
+      snapshotProductMediaStep(
+        transform({ plan }, ({ plan }) => ({
+          product_id: plan.product_id,
+          image_ids: plan.existing_image_ids,
+          image_urls: plan.existing_image_urls,
+          thumbnail: plan.thumbnail,
+        }))
+      )
       const files = transform({ plan }, ({ plan }) => ({ files: plan.uploads }))
       const uploaded = uploadFilesStep(files)
 
@@ -255,6 +292,17 @@ export const attachRenderJobMediaWorkflow = createWorkflow(
       return recordAttachmentStep(record)
     })
 
+    // A store's own follow-up (sync to a CDN, notify someone...): runs under the lock,
+    // and if its handler throws, the uploads, images and record are all rolled back.
+    const mediaAttached = createHook(
+      "mediaAttached",
+      transform({ plan, attached }, ({ plan, attached }) => ({
+        job_id: plan.job_id,
+        product_id: plan.product_id,
+        attachment: attached ?? null,
+      }))
+    )
+
     releaseLockStep(lock)
 
     return new WorkflowResponse(
@@ -263,7 +311,8 @@ export const attachRenderJobMediaWorkflow = createWorkflow(
         product_id: plan.product_id,
         attached: !!attached,
         already_attached: plan.skip || plan.record_only,
-      }))
+      })),
+      { hooks: [mediaAttached] }
     )
   }
 )
