@@ -1,0 +1,41 @@
+// A render worker outside the store (what `workers on other machines` means): opens the
+// same job database and data folder as the store, creates jobs for a product directly
+// through render-engine and runs them to their end before the store starts. The store
+// never hears of these completions: only its sweep can attach them.
+// Usage: node offline-worker.mjs <product id> <output json>
+// Env: DATABASE_URL (the store's), RENDER_ENGINE_DATA.
+import { writeFileSync } from "node:fs"
+import { RenderEngine } from "render-engine"
+import { makePng, truncatedPng } from "./helpers.mjs"
+
+const [productId, out] = process.argv.slice(2)
+const url = new URL(process.env.DATABASE_URL)
+url.searchParams.set("schema", "render_engine")
+const engine = await RenderEngine.open({
+  database: url.toString(),
+  dataDir: process.env.RENDER_ENGINE_DATA,
+  concurrency: 2,
+  pollMs: 50,
+  workerName: "offline-test-worker",
+})
+// Completed elsewhere: to be attached by the sweep.
+const good = await engine.createJob({ product_id: productId, preset: "chest-large", color: "#1e3a8a", design: makePng(900, 900, 4.2) })
+// A design whose header is fine but whose pixels are cut off: the engine accepts it at
+// submit and the job fails for good (the plugin's routes refuse such uploads up front).
+const bad = await engine.createJob({ product_id: productId, preset: "back-small", design: truncatedPng() })
+engine.start()
+const deadline = Date.now() + 120_000
+let a, b
+while (Date.now() < deadline) {
+  a = await engine.getJob(good.id)
+  b = await engine.getJob(bad.id)
+  if (a.status === "completed" && b.status === "failed") break
+  await new Promise((r) => setTimeout(r, 100))
+}
+await engine.stop(5000)
+if (a.status !== "completed" || b.status !== "failed") {
+  console.error(`offline worker: expected completed/failed, got ${a.status}/${b.status} (${b.error_code} ${b.error_message})`)
+  process.exit(1)
+}
+writeFileSync(out, JSON.stringify({ completed: a.id, failed: b.id, failed_code: b.error_code }))
+console.log(`offline worker: ${a.id} completed, ${b.id} failed (${b.error_code})`)

@@ -1,0 +1,42 @@
+import type { AuthenticatedMedusaRequest, MedusaResponse } from "@medusajs/framework/http"
+import type { AdminCreateRenderJobType, AdminListRenderJobsType } from "./validators"
+import { designOf, present, renderEngineService } from "./helpers"
+
+/** Creates a render job from a multipart upload (`design` + placement fields). */
+export const POST = async (
+  req: AuthenticatedMedusaRequest<AdminCreateRenderJobType>,
+  res: MedusaResponse
+) => {
+  const service = renderEngineService(req.scope)
+  const body = req.validatedBody
+  const design = designOf(req as any)
+  const { job } = await service.createRenderJob({
+    design,
+    product_id: body.product_id,
+    variant_id: body.variant_id,
+    preset: body.preset,
+    color: body.color,
+    template_id: body.template_id,
+    metadata: { created_by: req.auth_context?.actor_id ?? null, design_name: (req as any).file?.originalname ?? null },
+  })
+  const [render_job] = await present(service, [job])
+  res.status(201).json({ render_job })
+}
+
+/** Lists jobs, newest first: `product_id`, `variant_id`, `status` (one or several), `limit`, `cursor`. */
+export const GET = async (req: AuthenticatedMedusaRequest, res: MedusaResponse) => {
+  const service = renderEngineService(req.scope)
+  const q = req.validatedQuery as unknown as AdminListRenderJobsType
+  const page = await service.listRenderJobs({
+    product_id: q.product_id,
+    variant_id: q.variant_id,
+    statuses: q.status,
+    limit: q.limit,
+    cursor: q.cursor,
+  })
+  res.json({
+    render_jobs: await present(service, page.jobs),
+    next_cursor: page.next_cursor,
+    limit: q.limit,
+  })
+}

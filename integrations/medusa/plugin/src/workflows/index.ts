@@ -1,0 +1,2 @@
+export * from "./attach-render-job-media"
+export * from "./sweep"
