@@ -143,5 +143,33 @@ fn bad_input_fails_with_the_code_and_writes_nothing() {
     );
     assert!(msg.contains("leaves the `front` panel"), "{msg}");
     let missing = Path::new(text).with_file_name("missing.png");
-    fails(&["compose", missing.to_str().unwrap()], "E_IO");
+    fails(&["compose", missing.to_str().unwrap()], "E_NOT_FOUND");
+}
+
+/// Reading the design file is one core function: a missing file is `E_NOT_FOUND` and a
+/// folder `E_VALIDATION` in every subcommand that reads one.
+#[test]
+fn every_subcommand_reads_a_design_file_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.png");
+    let missing = missing.to_str().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let photo = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/photo-pack");
+    for (design, code) in [(missing, "E_NOT_FOUND"), (folder, "E_VALIDATION")] {
+        for args in [
+            vec!["compose", design, "--out", data],
+            vec!["render", design, "--out", data],
+            vec!["mockup", design, "--photo", photo, "--out", data],
+            vec!["--data", data, "submit", design, "--product", "p1"],
+        ] {
+            let run = bin().args(&args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            assert!(
+                stderr.starts_with(&format!("error[{code}]: ")),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
 }

@@ -214,3 +214,30 @@ fn a_panic_is_reported_as_e_internal_with_exit_status_1() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error[E_VALIDATION]"));
 }
+
+// Issue 15, point 9: the main job prints nothing alarming.
+
+/// `render-engine render` prints its progress and summary, nothing from the codecs.
+#[test]
+fn render_prints_no_codec_warnings() {
+    let out = tempfile::tempdir().unwrap();
+    let design = format!(
+        "{}/examples/designs/sunset-badge.png",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/..")
+    );
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_render-engine"))
+        .env("PATH", "/nonexistent")
+        .args(["render", &design, "--preset", "chest-large", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(out.path().join("turntable.mp4").is_file());
+    for alarming in ["OpenH264", "Warning", "warning", "WARN"] {
+        assert!(
+            !stderr.contains(alarming),
+            "stderr mentions {alarming:?}:\n{stderr}"
+        );
+    }
+}
