@@ -536,3 +536,72 @@ fn blender_does_not_see_the_callers_secrets() {
     assert!(seen >= 1, "the wrapper never ran");
 }
 
+// 9. The main job prints nothing alarming; the MP4 says how its colours were made.
+
+/// `render-engine render` prints its progress and summary, nothing from the codecs.
+#[test]
+fn render_prints_no_codec_warnings() {
+    let out = tempfile::tempdir().unwrap();
+    let design = format!(
+        "{}/examples/designs/sunset-badge.png",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_render-engine"))
+        .env("PATH", "/nonexistent")
+        .args(["render", &design, "--preset", "chest-large", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(out.path().join("turntable.mp4").is_file());
+    for alarming in ["OpenH264", "Warning", "warning", "WARN"] {
+        assert!(
+            !stderr.contains(alarming),
+            "stderr mentions {alarming:?}:\n{stderr}"
+        );
+    }
+}
+
+/// The MP4 says how its frames were converted (sRGB values through the BT.601 matrix into
+/// limited range), and a real demuxer reads it.
+#[test]
+fn mp4_colour_box_is_read_by_ffprobe() {
+    let Some(ffprobe) = tool_or_skip("ffprobe", "scripts/ensure-ffmpeg") else {
+        return;
+    };
+    let frames: Vec<image::RgbaImage> = (0..4u8)
+        .map(|i| {
+            image::RgbaImage::from_fn(64, 48, |x, _| {
+                image::Rgba([200, (x * 3) as u8, 40 * i, 255])
+            })
+        })
+        .collect();
+    let mp4 = render_engine::encode_mp4(&frames, 12).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("turntable.mp4");
+    std::fs::write(&path, &mp4).unwrap();
+    let out = std::process::Command::new(ffprobe)
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .arg("stream=codec_name,pix_fmt,color_range,color_space,color_transfer,color_primaries")
+        .args(["-of", "default=noprint_wrappers=1"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "codec_name=h264",
+        "pix_fmt=yuv420p",
+        "color_range=tv",
+        "color_space=smpte170m",
+        "color_transfer=iec61966-2-1",
+        "color_primaries=bt709",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
+    }
+}

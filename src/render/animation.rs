@@ -123,6 +123,19 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
                 "the built-in H.264 encoder (OpenH264) failed to start: {e}"
             ))
         })?;
+    // OpenH264 starts on the first frame and then warns on stderr that the bitrate cannot
+    // be held without skipping frames (deliberate: every frame is kept); the crate lowers
+    // the log level only after that start, so lower it now: errors still come back as
+    // results.
+    let mut level: i32 = openh264_sys2::WELS_LOG_QUIET;
+    // SAFETY: the trace level is an option OpenH264 accepts before it starts
+    // (`SetOption` allows it without initialisation); `level` outlives the call.
+    unsafe {
+        encoder.raw_api().set_option(
+            openh264_sys2::ENCODER_OPTION_TRACE_LEVEL,
+            std::ptr::addr_of_mut!(level).cast(),
+        );
+    }
 
     let mut sps: Option<Vec<u8>> = None;
     let mut pps: Option<Vec<u8>> = None;

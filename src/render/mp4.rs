@@ -24,6 +24,11 @@ pub(crate) struct Track<'a> {
     pub samples: &'a [Sample],
 }
 
+/// ITU-T H.273 code points of the `colr` box.
+const COLOUR_PRIMARIES_BT709: u16 = 1;
+const TRANSFER_SRGB: u16 = 13;
+const MATRIX_BT601: u16 = 6;
+
 fn bx(kind: &[u8; 4], parts: &[&[u8]]) -> Vec<u8> {
     let len: usize = 8 + parts.iter().map(|p| p.len()).sum::<usize>();
     let mut out = Vec::with_capacity(len);
@@ -166,6 +171,19 @@ fn moov(t: &Track<'_>, mdat_data_offset: u32) -> Vec<u8> {
             .bytes(t.pps)
             .0],
     );
+    // How the frames were converted (`animation::to_yuv420`): sRGB values, so BT.709
+    // primaries and the sRGB transfer (IEC 61966-2-1), through the BT.601 matrix
+    // (SMPTE 170M) into limited range. Without it players guess, often BT.709.
+    let colr = bx(
+        b"colr",
+        &[&W::new()
+            .bytes(b"nclx")
+            .u16(COLOUR_PRIMARIES_BT709)
+            .u16(TRANSFER_SRGB)
+            .u16(MATRIX_BT601)
+            .u8(0) // full_range_flag 0: limited range
+            .0],
+    );
     let mut compressor = [0u8; 32];
     let name = b"render-engine H.264";
     compressor[0] = name.len() as u8;
@@ -188,6 +206,7 @@ fn moov(t: &Track<'_>, mdat_data_offset: u32) -> Vec<u8> {
                 .u16(0xffff) // pre_defined = -1
                 .0,
             &avcc,
+            &colr,
         ],
     );
     let stsd = full(b"stsd", 0, 0, &[&1u32.to_be_bytes(), &avc1]);
