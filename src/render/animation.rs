@@ -127,7 +127,7 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
     // be held without skipping frames (deliberate: every frame is kept); the crate lowers
     // the log level only after that start, so lower it now: errors still come back as
     // results.
-    let mut level = openh264_sys2::WELS_LOG_QUIET as i32;
+    let mut level: i32 = openh264_sys2::WELS_LOG_QUIET;
     // SAFETY: the trace level is an option OpenH264 accepts before it starts
     // (`SetOption` allows it without initialisation); `level` outlives the call.
     unsafe {
