@@ -34,7 +34,8 @@
 //!   attempts are spent, or becomes `cancelled` when a cancel was requested; a claimed job
 //!   that never started goes back to the queue as it was. The write is guarded by the
 //!   version, the token and the expiry, so a job that moved meanwhile is left alone.
-//! - **Retry** waits [`backoff_delay`] (`attempt^4` seconds, at most one hour).
+//! - **Retry** waits [`jittered_backoff`]: [`backoff_delay`] (`attempt^4` seconds, at most
+//!   one hour) plus or minus 10 %.
 //!
 //! Every state change goes through [`crate::job::apply_event`]: the stores never
 //! re-implement the lifecycle rules.
@@ -84,6 +85,24 @@ pub const LEASE_LOST_CODE: &str = "E_LEASE_LOST";
 pub fn backoff_delay(attempt: u32) -> Duration {
     let secs = u64::from(attempt.max(1)).saturating_pow(4);
     Duration::from_secs(secs).min(MAX_BACKOFF)
+}
+
+/// How far a retry's wait strays from [`backoff_delay`] either way: 10 % (as River's),
+/// so jobs that failed together do not all come back in the same instant.
+pub const BACKOFF_JITTER: f64 = 0.1;
+
+/// The wait before retrying attempt `attempt` of job `id`: [`backoff_delay`] scaled by a
+/// factor in `[0.9, 1.1)` taken from a hash of the job's id and the attempt. Spread
+/// between jobs, and the same for one job's attempt on every store (no clock and no
+/// random source, so tests and replays see the same value).
+pub fn jittered_backoff(attempt: u32, id: &JobId) -> Duration {
+    // FNV-1a, 64 bits.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.as_str().bytes().chain(attempt.to_le_bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let unit = (hash >> 11) as f64 / (1u64 << 53) as f64;
+    backoff_delay(attempt).mul_f64(1.0 + BACKOFF_JITTER * (2.0 * unit - 1.0))
 }
 
 /// A worker's hold on a claimed job.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::{
-    backoff_delay, AttemptError, JobFilter, RescueAction, StoredJob, DEFAULT_PAGE_SIZE,
+    jittered_backoff, AttemptError, JobFilter, RescueAction, StoredJob, DEFAULT_PAGE_SIZE,
     LEASE_LOST_CODE, MAX_CLAIM, MAX_PAGE_SIZE,
 };
 use crate::error::{Error, FieldError, Result};
@@ -76,7 +76,9 @@ pub(crate) fn plan_events(
                 message: message.clone(),
                 at: next.updated_at,
             }),
-            JobEvent::Retry => planned.backoff = Some(backoff_delay(before.attempt)),
+            JobEvent::Retry => {
+                planned.backoff = Some(jittered_backoff(before.attempt, &before.id));
+            }
             _ => {}
         }
         planned.next = next;
@@ -455,6 +457,30 @@ mod tests {
         assert_eq!(planned.next.attempt, 2);
         assert_eq!(planned.errors.len(), 1);
         assert_eq!(planned.errors[0].attempt, 1);
-        assert_eq!(planned.backoff, Some(Duration::from_secs(1)));
+        let backoff = planned.backoff.unwrap().as_secs_f64();
+        assert!((0.9..1.1).contains(&backoff), "{backoff}");
+    }
+
+    #[test]
+    fn retry_backoffs_are_spread_by_ten_percent() {
+        use crate::job::JobId;
+        use crate::store::jittered_backoff;
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            let id = JobId::generate();
+            let d = jittered_backoff(3, &id).as_secs_f64();
+            assert!((72.9..89.1).contains(&d), "{d}");
+            assert_eq!(
+                jittered_backoff(3, &id).as_secs_f64(),
+                d,
+                "stable per attempt"
+            );
+            seen.push(d);
+        }
+        let mean = seen.iter().sum::<f64>() / seen.len() as f64;
+        assert!((mean - 81.0).abs() < 2.0, "mean {mean}");
+        seen.sort_by(f64::total_cmp);
+        seen.dedup();
+        assert!(seen.len() > 190, "only {} distinct delays", seen.len());
     }
 }

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use render_engine::store::{
-    backoff_delay, open_store, CreateOptions, JobFilter, JobStore, JobUpdate, RescueAction,
-    StoredJob, MAX_BACKOFF,
+    backoff_delay, jittered_backoff, open_store, CreateOptions, JobFilter, JobStore, JobUpdate,
+    RescueAction, StoredJob, MAX_BACKOFF,
 };
 use render_engine::{JobEvent, JobId, JobStatus, NewRenderJob, Preset};
 
@@ -603,8 +603,8 @@ async fn fencing(ctx: Ctx) {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let report = store.rescue(10).await.unwrap();
     assert_eq!(report.requeued, vec![job.job.id.clone()]);
-    // Wait out the backoff, then another worker claims it.
-    tokio::time::sleep(backoff_delay(1) + Duration::from_millis(100)).await;
+    // Wait out the backoff (at most 10 % over attempt 1's), then another worker claims it.
+    tokio::time::sleep(backoff_delay(1).mul_f64(1.1) + Duration::from_millis(100)).await;
     let second = claim_one(&store, "w2", LONG_LEASE).await;
     assert_ne!(second.lease_token(), first.lease_token());
     let second = store
@@ -867,7 +867,10 @@ async fn retry_backoff(ctx: Ctx) {
         assert_eq!(current.status(), JobStatus::Pending);
         assert_eq!(current.job.attempt, attempt + 1);
         assert!(current.job.error_message.is_none());
-        let expected = backoff_delay(attempt);
+        // The job's own jittered wait: within 10 % of the schedule, exact for this job.
+        let expected = jittered_backoff(attempt, current.id());
+        let nominal = backoff_delay(attempt).as_secs_f64();
+        assert!((expected.as_secs_f64() - nominal).abs() <= nominal * 0.1 + 1e-9);
         let slack = chrono::TimeDelta::milliseconds(5);
         let lo = before + chrono::TimeDelta::from_std(expected).unwrap() - slack;
         let hi = after + chrono::TimeDelta::from_std(expected).unwrap() + slack;
@@ -876,8 +879,8 @@ async fn retry_backoff(ctx: Ctx) {
             "attempt {attempt}: run_at {} not in [{lo}, {hi}]",
             current.run_at
         );
-        assert!(expected >= last_delay && expected <= MAX_BACKOFF);
-        last_delay = expected;
+        assert!(backoff_delay(attempt) >= last_delay && expected <= MAX_BACKOFF.mul_f64(1.1));
+        last_delay = backoff_delay(attempt);
         // Backing off: not claimable yet.
         assert!(store.claim("w", 10, LONG_LEASE).await.unwrap().is_empty());
         if attempt == 1 {
