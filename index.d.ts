@@ -215,6 +215,26 @@ export declare class RenderEngine {
 }
 
 /**
+ * Test hook, not part of the API: panics inside a future on the engine's runtime (the
+ * path of `RenderEngine`'s methods); the promise must reject with `E_INTERNAL`.
+ * Refused unless `RENDER_ENGINE_TEST_PANICS=1`.
+ */
+export declare function __testPanicFuture(): Promise<void>
+
+/**
+ * Test hook, not part of the API: panics inside a synchronous native call, which must
+ * throw `E_INTERNAL`. Refused unless `RENDER_ENGINE_TEST_PANICS=1`.
+ */
+export declare function __testPanicSync(): void
+
+/**
+ * Test hook, not part of the API: panics inside work on the thread pool (the path of
+ * `compose`, `render`, `mockup`); the promise must reject with `E_INTERNAL`. Refused
+ * unless `RENDER_ENGINE_TEST_PANICS=1`.
+ */
+export declare function __testPanicTask(): Promise<void>
+
+/**
  * Applies an event to a job and returns the updated job (the input is not changed).
  * `now` (a `Date`, an ISO string or epoch milliseconds) defaults to the current time.
  * Throws `E_VALIDATION` for a malformed job or event and `E_INVALID_TRANSITION` when the

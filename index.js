@@ -836,6 +836,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.RenderEngine = nativeBinding.RenderEngine
+module.exports.__testPanicFuture = nativeBinding.__testPanicFuture
+module.exports.__testPanicSync = nativeBinding.__testPanicSync
+module.exports.__testPanicTask = nativeBinding.__testPanicTask
 module.exports.applyEvent = nativeBinding.applyEvent
 module.exports.canTransition = nativeBinding.canTransition
 module.exports.compose = nativeBinding.compose

@@ -19,12 +19,12 @@
 //! 5. **preview** and **preflight** ([`PreflightReport`]).
 //!
 //! ```
-//! use render_engine::compose::{compose, ComposeOptions};
+//! use render_engine::{compose, encode_png, ComposeOptions};
 //! use render_engine::{GarmentColor, Preset};
 //!
 //! // A 600 x 600 opaque red square, as PNG bytes.
 //! let img = image::RgbaImage::from_pixel(600, 600, image::Rgba([220, 30, 30, 255]));
-//! let png = render_engine::compose::encode_png(&img, None)?;
+//! let png = encode_png(&img, None)?;
 //!
 //! let options = ComposeOptions::new(Preset::ChestLarge).with_color(GarmentColor::parse("#1f2937")?);
 //! let result = compose(&png, &options)?;

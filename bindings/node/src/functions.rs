@@ -530,6 +530,58 @@ impl<'a> PhotoBytes<'a> {
     }
 }
 
+/// The JS `MockupOptions` as the core's: how to fit and place the design, the colours,
+/// and how to encode the images.
+struct MockupSettings {
+    options: render_engine::mockup::MockupOptions,
+    colors: Vec<GarmentColor>,
+    format: MockupFormat,
+    quality: u8,
+}
+
+impl TryFrom<&MockupOptions> for MockupSettings {
+    type Error = Error;
+
+    fn try_from(o: &MockupOptions) -> Result<MockupSettings> {
+        let format = match o.format.as_deref() {
+            None => MockupFormat::Jpeg,
+            Some(text) => text.parse::<MockupFormat>()?,
+        };
+        let quality = match o.quality {
+            None => 90,
+            Some(q) if (1..=100).contains(&q) => q as u8,
+            Some(q) => {
+                return Err(invalid(
+                    "quality",
+                    format!("must be between 1 and 100 (got {q})"),
+                ))
+            }
+        };
+        let colors = o
+            .colors
+            .iter()
+            .flatten()
+            .map(|c| GarmentColor::parse_field(c, "colors"))
+            .collect::<Result<Vec<_>>>()?;
+        let mut options = render_engine::mockup::MockupOptions::default();
+        if let Some(fit) = &o.fit {
+            options = options.with_fit(parse_fit(fit, "fit")?);
+        }
+        if let Some(align) = &o.align {
+            options = options.with_align(parse_align(align, "align")?);
+        }
+        if let Some(trim) = o.trim {
+            options = options.with_trim(trim);
+        }
+        Ok(MockupSettings {
+            options,
+            colors,
+            format,
+            quality,
+        })
+    }
+}
+
 /// What `mockup` computes off the JS thread, without any JS types: the encoded images.
 /// Public so the overhead benchmark can time the same call from Rust.
 pub fn mockup_images(
@@ -538,41 +590,12 @@ pub fn mockup_images(
     options: &MockupOptions,
     cancel: &CancelToken,
 ) -> Result<Vec<Vec<u8>>> {
-    let format = match options.format.as_deref() {
-        None => MockupFormat::Jpeg,
-        Some(text) => text.parse::<MockupFormat>()?,
-    };
-    let quality = match options.quality {
-        None => 90,
-        Some(q) if (1..=100).contains(&q) => q as u8,
-        Some(q) => {
-            return Err(invalid(
-                "quality",
-                format!("must be between 1 and 100 (got {q})"),
-            ))
-        }
-    };
-    let colors = options
-        .colors
-        .iter()
-        .flatten()
-        .map(|c| GarmentColor::parse_field(c, "colors"))
-        .collect::<Result<Vec<_>>>()?;
-    let mut mockup_options = render_engine::mockup::MockupOptions::default();
-    if let Some(fit) = &options.fit {
-        mockup_options.fit = parse_fit(fit, "fit")?;
-    }
-    if let Some(align) = &options.align {
-        mockup_options.align = parse_align(align, "align")?;
-    }
-    if let Some(trim) = options.trim {
-        mockup_options.trim = trim;
-    }
+    let settings = MockupSettings::try_from(options)?;
     let view = photo.encoded()?;
-    mockup_options.cancel = Some(cancel.clone());
-    let mockups = render_mockups_encoded(design, &[view], &colors, &mockup_options)?;
+    let options = settings.options.with_cancel(cancel.clone());
+    let mockups = render_mockups_encoded(design, &[view], &settings.colors, &options)?;
     cancel_point(cancel)?;
-    encode_mockups(&mockups, format, quality)
+    encode_mockups(&mockups, settings.format, settings.quality)
 }
 
 fn mockup_work(args: MockupArgs, cancel: &CancelToken) -> Result<Vec<Buffer>> {
