@@ -99,7 +99,9 @@ fn pack_files_outside_the_pack_are_refused() {
     let outside = tempfile::tempdir().unwrap();
     let secret = outside.path().join("photo.jpg");
     std::fs::copy(repo("examples/photo-pack/photo.jpg"), &secret).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&Path) -> String>)> = vec![
+    /// A way to name the outside file from inside a pack folder.
+    type Naming<'a> = Box<dyn Fn(&Path) -> String + 'a>;
+    let cases: Vec<(&str, Naming<'_>)> = vec![
         ("..", Box::new(|_| "../elsewhere/photo.jpg".to_string())),
         ("absolute", Box::new(|_| secret.display().to_string())),
         (

@@ -167,7 +167,7 @@ test('httpDesigns: bad values are E_VALIDATION naming the field', async () => {
     [1, 'httpDesigns'],
     [['127.0.0.1/32'], 'httpDesigns'],
     [{ allowRanges: '127.0.0.1/32' }, 'httpDesigns.allowRanges'],
-    [{ allowRanges: [42] }, 'httpDesigns.allowRanges'],
+    [{ allowRanges: [42] }, 'httpDesigns.allowRanges[0]'],
     [{ allowRanges: ['127.0.0.1/32', 'not-an-address'] }, 'httpDesigns.allowRanges[1]'],
     [{ allowRanges: ['10.0.0.0/33'] }, 'httpDesigns.allowRanges[0]'],
     [{ timeoutMs: 0 }, 'httpDesigns.timeoutMs'],

@@ -249,14 +249,6 @@ fn millis(value: Option<f64>, field: &str) -> Result<Option<Duration>> {
     }
 }
 
-/// The `httpDesigns` option as JS gives it: `true`/`false` or the settings object.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum HttpDesignsOption {
-    Switch(bool),
-    Settings(HttpDesignOptions),
-}
-
 impl TryFrom<HttpDesignOptions> for HttpDesigns {
     type Error = Error;
 
@@ -288,15 +280,17 @@ impl TryFrom<HttpDesignOptions> for HttpDesigns {
 /// The `httpDesigns` option: absent, `null` or `false` (off), `true` (on, defaults) or a
 /// [`HttpDesignOptions`] object (on, with its settings).
 fn http_designs(value: Option<serde_json::Value>) -> Result<Option<HttpDesigns>> {
-    let option: Option<HttpDesignsOption> = convert::from_json(
-        value,
-        "httpDesigns",
-        "must be true, false or { allowRanges?, timeoutMs?, maxRedirects? }",
-    )?;
-    match option {
-        None | Some(HttpDesignsOption::Switch(false)) => Ok(None),
-        Some(HttpDesignsOption::Switch(true)) => Ok(Some(HttpDesigns::enabled())),
-        Some(HttpDesignsOption::Settings(settings)) => settings.try_into().map(Some),
+    const EXPECTED: &str = "must be true, false or { allowRanges?, timeoutMs?, maxRedirects? }";
+    match value {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => Ok(None),
+        Some(serde_json::Value::Bool(true)) => Ok(Some(HttpDesigns::enabled())),
+        // The settings object, typed: a wrong field is reported on its own path.
+        Some(object @ serde_json::Value::Object(_)) => {
+            let settings: Option<HttpDesignOptions> =
+                convert::from_json(Some(object), "httpDesigns", EXPECTED)?;
+            settings.map(HttpDesigns::try_from).transpose()
+        }
+        Some(other) => Err(invalid("httpDesigns", format!("{EXPECTED} (got {other})"))),
     }
 }
 
@@ -626,7 +620,7 @@ impl RenderEngine {
     fn start_workers(&self, env: &Env) -> napi::Result<()> {
         let mut workers = self.workers.try_lock().map_err(|_| {
             to_js(
-                &env,
+                env,
                 Error::Conflict("the engine is stopping; await stop() first".into()),
             )
         })?;
@@ -698,7 +692,7 @@ impl RenderEngine {
     fn add_listener(&self, env: &Env, callback: Option<Unknown>) -> napi::Result<()> {
         let callback = callback
             .filter(|c| matches!(c.get_type(), Ok(ValueType::Function)))
-            .ok_or_else(|| to_js(&env, invalid("callback", "must be a function")))?;
+            .ok_or_else(|| to_js(env, invalid("callback", "must be a function")))?;
         // SAFETY: checked to be a function just above.
         let function = unsafe { callback.cast::<Function<ProgressEvent, ()>>() }?;
         let tsfn: ProgressCallback = function
