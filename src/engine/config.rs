@@ -238,16 +238,11 @@ impl EngineConfig {
     /// `E_VALIDATION` on field `template_id` naming the packs there are.
     pub fn template(&self, id: Option<&str>) -> Result<TemplatePack> {
         let id = id.unwrap_or(crate::template::BUILTIN_ID);
-        if let Some(pack) = self.templates.iter().find(|t| t.id() == id) {
+        let offered = self.available_templates();
+        if let Some(pack) = offered.iter().find(|t| t.id() == id) {
             return Ok(pack.clone());
         }
-        if id == crate::template::BUILTIN_ID {
-            return Ok(TemplatePack::builtin());
-        }
-        let mut known: Vec<&str> = self.templates.iter().map(|t| t.id()).collect();
-        if !known.contains(&crate::template::BUILTIN_ID) {
-            known.insert(0, crate::template::BUILTIN_ID);
-        }
+        let known: Vec<&str> = offered.iter().map(|t| t.id()).collect();
         Err(Error::validation(
             "template_id",
             format!(

@@ -171,6 +171,11 @@ impl OutputSelection {
     /// The same selection rendering `stills` (in this order, duplicates dropped).
     pub fn with_stills(mut self, stills: impl IntoIterator<Item = View>) -> Self {
         self.stills.clear();
+        self.with_more_stills(stills)
+    }
+
+    /// The same selection with `stills` added after the ones it has (duplicates dropped).
+    pub fn with_more_stills(mut self, stills: impl IntoIterator<Item = View>) -> Self {
         for view in stills {
             if !self.stills.contains(&view) {
                 self.stills.push(view);
@@ -221,18 +226,12 @@ impl FromStr for OutputSelection {
                 "all" => selection = OutputSelection::all(),
                 "none" => {}
                 "print" => selection.print_file = true,
-                "stills" => {
-                    let stills = selection.stills.iter().copied().chain(View::ALL);
-                    selection = selection.clone().with_stills(stills.collect::<Vec<_>>());
-                }
+                "stills" => selection = selection.with_more_stills(View::ALL),
                 "turntable" => selection = selection.with_turntable(true, true),
                 "mp4" => selection.turntable_mp4 = true,
                 "webp" => selection.turntable_webp = true,
                 other => match other.parse::<View>() {
-                    Ok(view) => {
-                        let stills = selection.stills.iter().copied().chain([view]);
-                        selection = selection.clone().with_stills(stills.collect::<Vec<_>>());
-                    }
+                    Ok(view) => selection = selection.with_more_stills([view]),
                     Err(_) => {
                         return Err(Error::validation(
                             "outputs",

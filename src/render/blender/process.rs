@@ -226,17 +226,7 @@ mod tests {
             }
             run_supervised(sh(script), limits, &cancel, |_| {}).unwrap();
         }
-        let straggler: i32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let _ = std::fs::remove_file(&pid_file);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while alive(straggler) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!alive(straggler), "the straggler {straggler} survived");
+        assert_dies(&pid_file, "the straggler");
         assert_eq!(AFTER_REAP.with(Cell::get), 0, "signals sent after the reap");
     }
 
@@ -249,6 +239,23 @@ mod tests {
     fn alive(pid: i32) -> bool {
         // SAFETY: signal 0 only checks that the process exists.
         unsafe { libc::kill(pid, 0) == 0 }
+    }
+
+    /// Reads the pid a test script wrote to `pid_file` (and removes the file), then
+    /// asserts that process is gone within 2 s: a killed process is reaped by init
+    /// shortly after, so give it a moment.
+    fn assert_dies(pid_file: &std::path::Path, what: &str) {
+        let pid: i32 = std::fs::read_to_string(pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = std::fs::remove_file(pid_file);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive(pid) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(pid), "{what} {pid} survived");
     }
 
     fn limits(timeout_ms: u64, grace_ms: u64) -> RunLimits {
@@ -293,18 +300,7 @@ mod tests {
         .unwrap();
         assert_eq!(outcome, RunOutcome::TimedOut);
         assert!(started.elapsed() < Duration::from_secs(5));
-        let grandchild: i32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let _ = std::fs::remove_file(&pid_file);
-        // The killed grandchild is reaped by init shortly after; give it a moment.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while alive(grandchild) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!alive(grandchild), "the grandchild {grandchild} survived");
+        assert_dies(&pid_file, "the grandchild");
         assert_eq!(late_lines, 0);
     }
 

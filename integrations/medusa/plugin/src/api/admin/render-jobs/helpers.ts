@@ -1,6 +1,7 @@
 import { MedusaError } from "@medusajs/framework/utils"
 import type { MedusaContainer } from "@medusajs/framework/types"
 import type { RenderJob } from "render-engine"
+import type { AdminListRenderJobsType } from "./validators"
 import { RENDER_ENGINE_MODULE } from "../../../modules/render-engine"
 import type RenderEngineModuleService from "../../../modules/render-engine/service"
 import { outputsOf, preflightOf } from "../../../modules/render-engine/service"
@@ -76,5 +77,26 @@ export async function present(service: RenderEngineModuleService, jobs: RenderJo
         ? { id: att.id, image_urls: att.image_urls, set_thumbnail: att.set_thumbnail, created_at: att.created_at }
         : null,
     }
+  })
+}
+
+/** Answers a job-list route: one page of jobs, newest first, as the admin API shows them. */
+export async function respondWithJobs(
+  scope: MedusaContainer,
+  res: { json: (body: unknown) => void },
+  q: AdminListRenderJobsType
+) {
+  const service = renderEngineService(scope)
+  const page = await service.listRenderJobs({
+    product_id: q.product_id,
+    variant_id: q.variant_id,
+    statuses: q.status,
+    limit: q.limit,
+    cursor: q.cursor,
+  })
+  res.json({
+    render_jobs: await present(service, page.jobs),
+    next_cursor: page.next_cursor,
+    limit: q.limit,
   })
 }

@@ -1,6 +1,6 @@
 import type { AuthenticatedMedusaRequest, MedusaResponse } from "@medusajs/framework/http"
 import type { AdminCreateRenderJobType, AdminListRenderJobsType } from "./validators"
-import { designOf, present, renderEngineService } from "./helpers"
+import { designOf, present, renderEngineService, respondWithJobs } from "./helpers"
 
 /** Creates a render job from a multipart upload (`design` + placement fields). */
 export const POST = async (
@@ -25,18 +25,6 @@ export const POST = async (
 
 /** Lists jobs, newest first: `product_id`, `variant_id`, `status` (one or several), `limit`, `cursor`. */
 export const GET = async (req: AuthenticatedMedusaRequest, res: MedusaResponse) => {
-  const service = renderEngineService(req.scope)
   const q = req.validatedQuery as unknown as AdminListRenderJobsType
-  const page = await service.listRenderJobs({
-    product_id: q.product_id,
-    variant_id: q.variant_id,
-    statuses: q.status,
-    limit: q.limit,
-    cursor: q.cursor,
-  })
-  res.json({
-    render_jobs: await present(service, page.jobs),
-    next_cursor: page.next_cursor,
-    limit: q.limit,
-  })
+  await respondWithJobs(req.scope, res, q)
 }
