@@ -86,7 +86,7 @@ pub use pipeline::{
 };
 pub use pixels::{encode_png, png_dpi};
 pub use render::View;
-pub use store::{open_store, AttemptError, CreatedJob, JobFilter, JobPage, StoredJob};
+pub use store::{open_store, AttemptError, CreatedJob, JobFilter, JobPage, JobProgress, StoredJob};
 pub use template::{Alignment, TemplatePack};
 
 /// The README's Rust examples, compiled and run as doc tests so they cannot rot.

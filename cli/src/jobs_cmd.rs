@@ -76,18 +76,24 @@ pub fn run(global: &Global, args: JobsArgs) -> Result<()> {
                     println!("{}", to_json(&page.jobs)?);
                 } else {
                     println!(
-                        "{:<32} {:<11} {:<18} {:>7} {:<16}",
-                        "ID", "STATUS", "PRESET", "ATTEMPT", "PRODUCT"
+                        "{:<32} {:<11} {:<18} {:>7} {:<16} {:<16}",
+                        "ID", "STATUS", "PRESET", "ATTEMPT", "PRODUCT", "PROGRESS"
                     );
                     for j in &page.jobs {
+                        let progress = j
+                            .progress
+                            .as_ref()
+                            .map(|p| format!("{} {}%", p.stage, p.percent))
+                            .unwrap_or_else(|| "-".into());
                         println!(
-                            "{:<32} {:<11} {:<18} {:>3}/{:<3} {:<16}",
+                            "{:<32} {:<11} {:<18} {:>3}/{:<3} {:<16} {:<16}",
                             j.job.id.as_str(),
                             j.job.status.as_str(),
                             j.job.preset.to_string(),
                             j.job.attempt,
                             j.job.max_attempts,
-                            j.job.product_id
+                            j.job.product_id,
+                            progress
                         );
                     }
                 }
@@ -123,8 +129,30 @@ pub fn print_job(job: &StoredJob, json: bool) -> Result<()> {
     println!("atlas:      {}", opt(&j.composited_file_url));
     println!("render:     {}", opt(&j.rendered_image_url));
     println!("animation:  {}", opt(&j.animation_url));
+    if let Some(p) = &job.progress {
+        let eta = p
+            .eta_seconds
+            .map(|s| format!(", about {s:.0} s left"))
+            .unwrap_or_default();
+        println!(
+            "progress:   {} {}% ({}){eta}, at {}",
+            p.stage,
+            p.percent,
+            p.message,
+            p.updated_at.to_rfc3339()
+        );
+    }
     if let Some(code) = &j.error_code {
         println!("error:      [{code}] {}", opt(&j.error_message));
+    }
+    for e in &job.errors {
+        println!(
+            "attempt {}:  [{}] {} (at {})",
+            e.attempt,
+            e.code,
+            e.message,
+            e.at.to_rfc3339()
+        );
     }
     Ok(())
 }

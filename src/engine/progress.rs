@@ -1,13 +1,18 @@
 //! Progress events: what the engine's workers are doing, as a stream.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::job::{JobId, JobStatus};
+use crate::store::{JobProgress, JobStore};
+
+/// How often a worker writes one job's progress to the store at most; a stage change is
+/// written at once.
+pub(crate) const STORE_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// The step of the pipeline an event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,10 +125,7 @@ impl ProgressHub {
         let elapsed = entry.1.elapsed();
         let eta = (percent > 0 && percent < 100)
             .then(|| elapsed.mul_f64(f64::from(100 - percent) / f64::from(percent)));
-        if matches!(
-            stage,
-            Stage::Completed | Stage::Failed | Stage::Cancelled | Stage::Retrying | Stage::Released
-        ) {
+        if stage.ends_attempt() {
             state.remove(&key);
         }
         // No receiver is not an error: nobody is watching.
@@ -136,6 +138,80 @@ impl ProgressHub {
             message: message.into(),
             eta,
         });
+    }
+}
+
+impl Stage {
+    /// Whether the stage ends the attempt (after it, the job is not running).
+    fn ends_attempt(self) -> bool {
+        matches!(
+            self,
+            Stage::Completed | Stage::Failed | Stage::Cancelled | Stage::Retrying | Stage::Released
+        )
+    }
+}
+
+/// Whether a progress event should be written, given when (and at which stage) the job's
+/// attempt was last written.
+fn worth_writing(
+    last: Option<&(u32, Stage, Instant)>,
+    event: &ProgressEvent,
+    every: Duration,
+) -> bool {
+    match last {
+        None => true,
+        Some((attempt, stage, at)) => {
+            *attempt != event.attempt || *stage != event.stage || at.elapsed() >= every
+        }
+    }
+}
+
+/// Writes the progress events of this process's worker (`worker`, the lease owner) to the
+/// store, so that other processes see them: each job's attempt at most once per `every`,
+/// plus every stage change. Never in the middle of a store call when `quit` is set.
+pub(crate) async fn record_in_store(
+    store: Arc<dyn JobStore>,
+    worker: String,
+    mut events: broadcast::Receiver<ProgressEvent>,
+    mut quit: watch::Receiver<bool>,
+    every: Duration,
+) {
+    let mut last: HashMap<JobId, (u32, Stage, Instant)> = HashMap::new();
+    loop {
+        let event = tokio::select! {
+            received = events.recv() => match received {
+                Ok(event) => event,
+                // Skipped events only mean fewer writes; the next one is written.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = quit.wait_for(|q| *q) => return,
+        };
+        if event.stage.ends_attempt() {
+            // The state change that ends the attempt clears the stored progress.
+            last.remove(&event.job_id);
+            continue;
+        }
+        if !worth_writing(last.get(&event.job_id), &event, every) {
+            continue;
+        }
+        let progress = JobProgress {
+            attempt: event.attempt,
+            stage: event.stage.as_str().to_string(),
+            percent: event.percent,
+            message: event.message.clone(),
+            eta_seconds: event.eta.map(|d| (d.as_secs_f64() * 10.0).round() / 10.0),
+            updated_at: crate::job::normalize_time(chrono::Utc::now()),
+        };
+        // A failed write (store hiccup, lease moved on) is not the job's failure: the
+        // next event tries again.
+        if store
+            .record_progress(&event.job_id, &worker, &progress)
+            .await
+            .is_ok()
+        {
+            last.insert(event.job_id, (event.attempt, event.stage, Instant::now()));
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::attempt;
-use super::progress::Stage;
+use super::progress::{self, Stage};
 use super::{Inner, ShutdownReport};
 use crate::blobs::BlobKey;
 use crate::cancel::CancelToken;
@@ -55,6 +55,15 @@ pub(crate) async fn supervise(
     let mut tasks: JoinSet<(JobId, Outcome)> = JoinSet::new();
     let mut report = ShutdownReport::default();
     let mut last_rescue: Option<Instant> = None;
+    // Progress goes to the store too, for readers in other processes.
+    let (quit_recorder, recorder_quit) = watch::channel(false);
+    let recorder = tokio::spawn(progress::record_in_store(
+        inner.store.clone(),
+        cfg.worker_name.clone(),
+        inner.progress.subscribe(),
+        recorder_quit,
+        progress::STORE_PROGRESS_EVERY,
+    ));
     loop {
         if *stop.borrow() {
             break;
@@ -100,6 +109,8 @@ pub(crate) async fn supervise(
     while let Some(done) = tasks.join_next().await {
         record(&mut report, done);
     }
+    let _ = quit_recorder.send(true);
+    let _ = recorder.await;
     report
 }
 

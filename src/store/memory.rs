@@ -8,8 +8,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::plan::{self, CancelPlan, Planned};
 use super::{
-    CreateOptions, CreatedJob, Heartbeat, JobFilter, JobPage, JobStore, JobUpdate, Lease,
-    RescueAction, RescuePlan, RescueReport, StoredJob,
+    CreateOptions, CreatedJob, Heartbeat, JobFilter, JobPage, JobProgress, JobStore, JobUpdate,
+    Lease, RescueAction, RescuePlan, RescueReport, StoredJob,
 };
 use crate::error::{Error, Result};
 use crate::job::{normalize_time, JobId, JobStatus, NewRenderJob};
@@ -91,6 +91,9 @@ impl Inner {
         }
         s.job = planned.next.clone();
         s.errors = planned.errors.clone();
+        if !s.job.status.is_in_flight() {
+            s.progress = None;
+        }
         s.version += 1;
         if planned.clear_lease {
             s.lease = None;
@@ -145,6 +148,7 @@ impl JobStore for MemoryStore {
             cancel_requested_at: None,
             idempotency_key: options.idempotency_key.clone(),
             errors: Vec::new(),
+            progress: None,
             job,
         };
         if let Some(key) = &options.idempotency_key {
@@ -287,6 +291,29 @@ impl JobStore for MemoryStore {
             claimed.push(row.stored.clone());
         }
         Ok(claimed)
+    }
+
+    async fn record_progress(
+        &self,
+        id: &JobId,
+        worker: &str,
+        progress: &JobProgress,
+    ) -> Result<bool> {
+        let mut inner = self.lock();
+        let Some(row) = inner.jobs.get_mut(id) else {
+            return Ok(false);
+        };
+        let s = &mut row.stored;
+        let held = s.lease.as_ref().is_some_and(|l| l.owner == worker);
+        if !held
+            || !s.job.status.is_in_flight()
+            || s.job.attempt != progress.attempt
+            || s.job.deleted_at.is_some()
+        {
+            return Ok(false);
+        }
+        s.progress = Some(progress.clone());
+        Ok(true)
     }
 
     async fn heartbeat(

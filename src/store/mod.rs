@@ -131,6 +131,27 @@ pub struct AttemptError {
     pub at: DateTime<Utc>,
 }
 
+/// How far a running job's current attempt is, as its worker last recorded it.
+///
+/// Written by the worker at most about once a second plus at each stage change (never
+/// once per frame), so a reader in another process (an admin page polling the job,
+/// `render-engine jobs show` on another machine) sees what the worker is doing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// The attempt (1-based) the progress belongs to.
+    pub attempt: u32,
+    /// The pipeline step: `claimed`, `compositing`, `rendering`, `encoding` or `storing`.
+    pub stage: String,
+    /// How far the attempt is, 0 to 100.
+    pub percent: u8,
+    /// A short human message ("rendering frame 12 of 24").
+    pub message: String,
+    /// The estimated seconds left, once some progress has been made.
+    pub eta_seconds: Option<f64>,
+    /// When the worker recorded this (its clock).
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A render job as the store keeps it: the [`RenderJob`] and its queue columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredJob {
@@ -150,6 +171,9 @@ pub struct StoredJob {
     pub idempotency_key: Option<String>,
     /// Every failed attempt, oldest first.
     pub errors: Vec<AttemptError>,
+    /// The running attempt's progress; `None` when the job is not running (pending,
+    /// finished) or its worker has not reported yet.
+    pub progress: Option<JobProgress>,
 }
 
 impl StoredJob {
@@ -430,6 +454,18 @@ pub trait JobStore: Send + Sync + fmt::Debug {
     /// Entering a terminal status releases the lease; a `fail` event is added to the
     /// error history; a `retry` event sets `run_at` to now plus [`backoff_delay`].
     async fn apply_many(&self, updates: &[JobUpdate<'_>]) -> Result<Vec<Result<StoredJob>>>;
+
+    /// Records the progress of a running job's attempt, as reported by `worker` (the lease
+    /// owner). Written only while the job is `compositing` or `rendering` in attempt
+    /// `progress.attempt` under `worker`'s lease; returns whether it was written. Not a
+    /// state change: the job's `version` and `updated_at` stay as they were, and every
+    /// state change that stops the job running clears the progress.
+    async fn record_progress(
+        &self,
+        id: &JobId,
+        worker: &str,
+        progress: &JobProgress,
+    ) -> Result<bool>;
 
     /// Leases up to `limit` (1 to [`MAX_CLAIM`]) claimable jobs to `worker` for
     /// `lease_for`: `pending`, not deleted, not leased, `run_at` come; highest priority

@@ -394,6 +394,21 @@ pub(crate) fn errors_from_json(raw: &str) -> Result<Vec<AttemptError>> {
         .map_err(|e| Error::Internal(format!("render_job.errors holds invalid JSON: {e}")))
 }
 
+/// Serialises a progress record for a database column.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn progress_to_json(progress: &super::JobProgress) -> String {
+    serde_json::to_string(progress).unwrap_or_else(|_| "null".into())
+}
+
+/// Reads the progress column of `job`: shown only while the job is in flight and for its
+/// current attempt (a stale record is never shown). Progress is advisory, so a value this
+/// version cannot read is shown as none rather than making the job unreadable.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn progress_from_json(raw: Option<&str>, job: &RenderJob) -> Option<super::JobProgress> {
+    let progress: super::JobProgress = serde_json::from_str(raw?).ok()?;
+    (job.status.is_in_flight() && progress.attempt == job.attempt).then_some(progress)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +427,7 @@ mod tests {
             cancel_requested_at: None,
             idempotency_key: None,
             errors: vec![],
+            progress: None,
         }
     }
 

@@ -14,18 +14,25 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::plan::{self, CancelPlan, Planned};
 use super::{
-    redact, CreateOptions, CreatedJob, Heartbeat, JobFilter, JobPage, JobStore, JobUpdate, Lease,
-    RescueAction, RescuePlan, RescueReport, StoredJob,
+    redact, CreateOptions, CreatedJob, Heartbeat, JobFilter, JobPage, JobProgress, JobStore,
+    JobUpdate, Lease, RescueAction, RescuePlan, RescueReport, StoredJob,
 };
 use crate::error::{Error, Result};
 use crate::job::{JobId, JobStatus, NewRenderJob, Preset, RenderJob};
 
 /// The embedded migrations, in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "render_job",
-    include_str!("../../migrations/postgres/0001_render_job.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "render_job",
+        include_str!("../../migrations/postgres/0001_render_job.sql"),
+    ),
+    (
+        2,
+        "progress",
+        include_str!("../../migrations/postgres/0002_progress.sql"),
+    ),
+];
 
 /// The connections a store keeps open at most.
 const MAX_CONNECTIONS: u32 = 16;
@@ -43,7 +50,8 @@ fn cols(t: &str) -> String {
          {t}.started_at, {t}.completed_at, {t}.metadata::text AS metadata, {t}.created_at, \
          {t}.updated_at, {t}.deleted_at, {t}.priority, {t}.run_at, {t}.version, \
          {t}.lease_owner, {t}.lease_token, {t}.lease_expires_at, {t}.heartbeat_at, \
-         {t}.cancel_requested_at, {t}.idempotency_key, {t}.errors::text AS errors"
+         {t}.cancel_requested_at, {t}.idempotency_key, {t}.errors::text AS errors, \
+         {t}.progress::text AS progress"
     )
 }
 
@@ -88,6 +96,8 @@ impl Statements {
                  completed_at = u.completed_at, updated_at = u.updated_at, \
                  deleted_at = u.deleted_at, errors = u.errors::jsonb, \
                  metadata = u.metadata::jsonb, version = j.version + 1, \
+                 progress = CASE WHEN u.status IN ('compositing', 'rendering') \
+                   THEN j.progress END, \
                  lease_owner = CASE WHEN u.clear_lease THEN NULL ELSE j.lease_owner END, \
                  lease_token = CASE WHEN u.clear_lease THEN NULL ELSE j.lease_token END, \
                  lease_expires_at = CASE WHEN u.clear_lease THEN NULL ELSE j.lease_expires_at END, \
@@ -218,6 +228,7 @@ fn decode(row: &PgRow) -> Result<(i64, StoredJob)> {
         }),
         _ => None,
     };
+    let progress = plan::progress_from_json(get_opt("progress")?.as_deref(), &job);
     let stored = StoredJob {
         job,
         priority: get_i32("priority")?,
@@ -227,6 +238,7 @@ fn decode(row: &PgRow) -> Result<(i64, StoredJob)> {
         cancel_requested_at: get_opt_time("cancel_requested_at")?,
         idempotency_key: get_opt("idempotency_key")?,
         errors: plan::errors_from_json(&get_str("errors")?)?,
+        progress,
     };
     Ok((row.try_get::<i64, _>("seq").map_err(corrupt)?, stored))
 }
@@ -702,6 +714,27 @@ impl JobStore for PostgresStore {
                 .then(sa.cmp(sb))
         });
         Ok(claimed.into_iter().map(|(_, s)| s).collect())
+    }
+
+    async fn record_progress(
+        &self,
+        id: &JobId,
+        worker: &str,
+        progress: &JobProgress,
+    ) -> Result<bool> {
+        let written = sqlx::query(
+            "UPDATE render_job SET progress = $1::jsonb WHERE id = $2 AND lease_owner = $3 \
+             AND attempt = $4 AND status IN ('compositing', 'rendering') AND deleted_at IS NULL",
+        )
+        .bind(plan::progress_to_json(progress))
+        .bind(id.as_str())
+        .bind(worker)
+        .bind(i32::try_from(progress.attempt).unwrap_or(i32::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected();
+        Ok(written == 1)
     }
 
     async fn heartbeat(

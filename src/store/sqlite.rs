@@ -19,18 +19,25 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::plan::{self, CancelPlan, Planned};
 use super::{
-    CreateOptions, CreatedJob, Heartbeat, JobFilter, JobPage, JobStore, JobUpdate, Lease,
-    RescueAction, RescuePlan, RescueReport, StoredJob,
+    CreateOptions, CreatedJob, Heartbeat, JobFilter, JobPage, JobProgress, JobStore, JobUpdate,
+    Lease, RescueAction, RescuePlan, RescueReport, StoredJob,
 };
 use crate::error::{Error, Result};
 use crate::job::{JobId, JobStatus, NewRenderJob, Preset, RenderJob};
 
 /// The embedded migrations, in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "render_job",
-    include_str!("../../migrations/sqlite/0001_render_job.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "render_job",
+        include_str!("../../migrations/sqlite/0001_render_job.sql"),
+    ),
+    (
+        2,
+        "progress",
+        include_str!("../../migrations/sqlite/0002_progress.sql"),
+    ),
+];
 
 /// The database clock in microseconds.
 const NOW: &str = "CAST(unixepoch('subsec') * 1000000 AS INTEGER)";
@@ -39,7 +46,7 @@ const COLS: &str = "seq, id, product_id, variant_id, status, design_file_url, \
     composited_file_url, rendered_image_url, animation_url, preset, template_id, error_code, \
     error_message, attempt, max_attempts, started_at, completed_at, metadata, created_at, \
     updated_at, deleted_at, priority, run_at, version, lease_owner, lease_token, \
-    lease_expires_at, heartbeat_at, cancel_requested_at, idempotency_key, errors";
+    lease_expires_at, heartbeat_at, cancel_requested_at, idempotency_key, errors, progress";
 
 /// How long a writer waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -155,6 +162,7 @@ impl SqliteStore {
              rendered_image_url = ?3, animation_url = ?4, error_code = ?5, error_message = ?6, \
              attempt = ?7, started_at = ?8, completed_at = ?9, updated_at = ?10, \
              deleted_at = ?11, errors = ?12, metadata = ?19, version = version + 1, \
+             progress = CASE WHEN ?1 IN ('compositing', 'rendering') THEN progress END, \
              lease_owner = CASE WHEN ?13 THEN NULL ELSE lease_owner END, \
              lease_token = CASE WHEN ?13 THEN NULL ELSE lease_token END, \
              lease_expires_at = CASE WHEN ?13 THEN NULL ELSE lease_expires_at END, \
@@ -288,6 +296,7 @@ fn decode(row: &SqliteRow) -> Result<(i64, StoredJob)> {
         }),
         _ => None,
     };
+    let progress = plan::progress_from_json(get_opt("progress")?.as_deref(), &job);
     let stored = StoredJob {
         job,
         priority: i32::try_from(get_i64("priority")?).map_err(corrupt)?,
@@ -297,6 +306,7 @@ fn decode(row: &SqliteRow) -> Result<(i64, StoredJob)> {
         cancel_requested_at: opt_time(get_opt_i64("cancel_requested_at")?)?,
         idempotency_key: get_opt("idempotency_key")?,
         errors: plan::errors_from_json(&get_str("errors")?)?,
+        progress,
     };
     Ok((get_i64("seq")?, stored))
 }
@@ -565,6 +575,29 @@ impl JobStore for SqliteStore {
                 .then(sa.cmp(sb))
         });
         Ok(claimed.into_iter().map(|(_, s)| s).collect())
+    }
+
+    async fn record_progress(
+        &self,
+        id: &JobId,
+        worker: &str,
+        progress: &JobProgress,
+    ) -> Result<bool> {
+        let (_turn, mut tx) = self.write_tx().await?;
+        let written = sqlx::query(
+            "UPDATE render_job SET progress = ?1 WHERE id = ?2 AND lease_owner = ?3 \
+             AND attempt = ?4 AND status IN ('compositing', 'rendering') AND deleted_at IS NULL",
+        )
+        .bind(plan::progress_to_json(progress))
+        .bind(id.as_str())
+        .bind(worker)
+        .bind(i64::from(progress.attempt))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected();
+        self.commit(tx).await?;
+        Ok(written == 1)
     }
 
     async fn heartbeat(

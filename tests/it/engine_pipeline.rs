@@ -496,3 +496,104 @@ async fn refused_submissions_store_nothing() {
     assert!(a.job.job.design_file_url.contains("/designs/"));
     assert_eq!(walk(&dir.path().join("blobs")).len(), 1);
 }
+
+/// A renderer that reports progress every few milliseconds for `busy` (far more often
+/// than the store should be written), then renders.
+struct ChattyRenderer {
+    inner: BakedRenderer,
+    busy: Duration,
+    reports: AtomicUsize,
+}
+
+impl Renderer for ChattyRenderer {
+    fn name(&self) -> &str {
+        "chatty"
+    }
+
+    fn render(&self, request: &RenderRequest<'_>) -> render_engine::Result<RenderOutput> {
+        let started = Instant::now();
+        let total = 1000;
+        let mut done = 0;
+        while started.elapsed() < self.busy {
+            request.check_cancelled()?;
+            done = (done + 1).min(total - 1);
+            if let Some(progress) = request.progress {
+                progress(render_engine::render::RenderProgress {
+                    done,
+                    total,
+                    eta: None,
+                });
+                self.reports.fetch_add(1, Ordering::SeqCst);
+            }
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        self.inner.render(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_in_the_store_for_other_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let renderer = Arc::new(ChattyRenderer {
+        inner: BakedRenderer::builtin().unwrap(),
+        busy: Duration::from_secs(4),
+        reports: AtomicUsize::new(0),
+    });
+    let engine = Engine::open(config(dir.path(), "sqlite").with_renderer(renderer.clone()))
+        .await
+        .unwrap();
+    // Another connection pool on the same file: what another process would see.
+    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    let reader = render_engine::open_store(&url).await.unwrap();
+    let id = engine.submit(submission()).await.unwrap().job.id().clone();
+    assert_eq!(reader.get(&id).await.unwrap().progress, None, "pending");
+
+    let workers = engine.start();
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let job = loop {
+        let job = reader.get(&id).await.unwrap();
+        if job.job.status.is_terminal() {
+            break job;
+        }
+        if let Some(p) = &job.progress {
+            if seen.last() != Some(p) {
+                seen.push(p.clone());
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "stuck");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let elapsed = started.elapsed();
+    workers.shutdown(Duration::from_secs(5)).await.unwrap();
+
+    assert_eq!(job.job.status, JobStatus::Completed);
+    assert_eq!(
+        job.progress, None,
+        "no progress once the job stopped running"
+    );
+    // What a poller saw: the stages in order, percent rising, an ETA mid-render.
+    let stages: Vec<&str> = seen.iter().map(|p| p.stage.as_str()).collect();
+    assert!(stages.contains(&"rendering"), "{stages:?}");
+    let mid = seen
+        .iter()
+        .find(|p| p.stage == "rendering" && p.percent > 20)
+        .unwrap_or_else(|| panic!("no mid-render progress in {seen:?}"));
+    assert!(mid.eta_seconds.is_some_and(|s| s > 0.0), "{mid:?}");
+    assert!(mid.message.contains("rendering"), "{mid:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0].percent <= w[1].percent),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|p| p.attempt == 1));
+    // Throttled: the renderer reported hundreds of times; the store got about one write
+    // a second plus one per stage (claimed, compositing, rendering, encoding, storing).
+    let reports = renderer.reports.load(Ordering::SeqCst);
+    assert!(reports > 300, "the renderer reported {reports} times");
+    let allowed = elapsed.as_secs() as usize + 1 + 5;
+    assert!(
+        seen.len() <= allowed,
+        "{} progress writes seen in {elapsed:?} (at most {allowed}): {seen:?}",
+        seen.len()
+    );
+}

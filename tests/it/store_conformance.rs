@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use render_engine::store::{
-    backoff_delay, jittered_backoff, open_store, CreateOptions, JobFilter, JobStore, JobUpdate,
-    RescueAction, StoredJob, MAX_BACKOFF,
+    backoff_delay, jittered_backoff, open_store, CreateOptions, JobFilter, JobProgress, JobStore,
+    JobUpdate, RescueAction, StoredJob, MAX_BACKOFF,
 };
 use render_engine::{JobEvent, JobId, JobStatus, NewRenderJob, Preset};
 
@@ -1520,6 +1520,97 @@ fn worker_process() {
 }
 
 // ---------------------------------------------------------------------------------------
+// 15. progress
+
+fn progress(attempt: u32, stage: &str, percent: u8) -> JobProgress {
+    JobProgress {
+        attempt,
+        stage: stage.into(),
+        percent,
+        message: format!("{stage} at {percent}%"),
+        eta_seconds: Some(3.5),
+        // Whole microseconds: what every store keeps.
+        updated_at: chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros())
+            .unwrap(),
+    }
+}
+
+async fn progress_records(ctx: Ctx) {
+    let store = ctx.store;
+    let job = create(&store, "progress").await;
+    let id = job.id().clone();
+    let record = |worker: &'static str, p: JobProgress| {
+        let (store, id) = (store.clone(), id.clone());
+        async move { store.record_progress(&id, worker, &p).await.unwrap() }
+    };
+    // Not running yet: nothing is recorded.
+    assert!(!record("w1", progress(1, "claimed", 0)).await);
+    let claimed = claim_one(&store, "w1", LONG_LEASE).await;
+    assert!(
+        !record("w1", progress(1, "claimed", 0)).await,
+        "claimed, not started"
+    );
+    let running = store
+        .apply(&claimed, &JobEvent::StartCompositing)
+        .await
+        .unwrap();
+    // Only the lease owner, for the current attempt.
+    assert!(!record("w2", progress(1, "compositing", 10)).await);
+    assert!(!record("w1", progress(2, "compositing", 10)).await);
+    let forty = progress(1, "rendering", 40);
+    assert!(record("w1", forty.clone()).await);
+
+    // Readable by get and list, and not a state change: version and updated_at stay.
+    let read = store.get(&id).await.unwrap();
+    assert_eq!(read.progress.as_ref(), Some(&forty));
+    assert_eq!(read.version, running.version);
+    assert_eq!(read.job.updated_at, running.job.updated_at);
+    let listed = all_jobs(&store, JobFilter::new().with_product("progress")).await;
+    assert_eq!(listed[0].progress.as_ref(), Some(&forty));
+    // The job's JSON carries it.
+    let json = serde_json::to_value(&read).unwrap();
+    assert_eq!(json["progress"]["percent"], 40);
+    assert_eq!(json["progress"]["stage"], "rendering");
+
+    // A state change that keeps the job running keeps the progress (and the worker's
+    // copy of the job, read before the progress write, is still current).
+    let rendering = store
+        .apply(&running, &JobEvent::StartRendering)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&id).await.unwrap().progress.as_ref(),
+        Some(&forty)
+    );
+
+    // The attempt fails and is retried: no progress; the error stays in the history.
+    let events = [fail("the renderer crashed"), JobEvent::Retry];
+    store
+        .apply_many(&[JobUpdate {
+            current: &rendering,
+            events: &events,
+        }])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    let retried = store.get(&id).await.unwrap();
+    assert_eq!(retried.status(), JobStatus::Pending);
+    assert_eq!(retried.progress, None);
+    assert_eq!(retried.errors.len(), 1);
+    assert_eq!(retried.errors[0].attempt, 1);
+    assert_eq!(retried.errors[0].code, "E_RENDER_FAILED");
+    assert_eq!(
+        serde_json::to_value(&retried).unwrap()["progress"],
+        serde_json::Value::Null
+    );
+    // A late write for the spent attempt is refused.
+    assert!(!record("w1", progress(1, "rendering", 90)).await);
+    assert_eq!(store.get(&id).await.unwrap().progress, None);
+}
+
+// ---------------------------------------------------------------------------------------
 // the suite, once per store
 
 macro_rules! suite {
@@ -1530,7 +1621,7 @@ macro_rules! suite {
                 exactly_once_claiming, claim_order_and_filters, crash_recovery, heartbeats,
                 fencing, rescuer_races, optimistic_concurrency, retry_backoff,
                 idempotent_create, cancel, two_processes, round_trip_and_soft_delete,
-                list_filters_and_pages, prune);
+                list_filters_and_pages, prune, progress_records);
         }
     };
     (@cases $kind:expr; $($case:ident),* $(,)?) => {

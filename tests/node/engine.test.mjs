@@ -35,6 +35,8 @@ test('a job goes from createJob to completed on SQLite, with progress events', a
     design,
   })
   assert.equal(created.status, 'pending')
+  assert.equal(created.progress, null, 'not running: no progress')
+  assert.deepEqual(created.errors, [])
   assert.match(created.id, /^rjob_/)
   assert.equal(created.product_id, 'prod_node')
   assert.equal(created.variant_id, 'variant_1')
@@ -43,8 +45,22 @@ test('a job goes from createJob to completed on SQLite, with progress events', a
 
   engine.start()
   engine.start() // a second start while running does nothing
-  const done = await waitForJob(engine, created.id, (j) => ['completed', 'failed', 'cancelled'].includes(j.status))
+  // Polled like an admin page would: the worker's progress, as recorded in the store.
+  const seen = []
+  const done = await waitForJob(engine, created.id, (j) => {
+    if (j.progress) seen.push(j.progress)
+    return ['completed', 'failed', 'cancelled'].includes(j.status)
+  })
   assert.equal(done.status, 'completed', `${done.error_code}: ${done.error_message}`)
+  assert.equal(done.progress, null, 'finished: no progress')
+  assert.deepEqual(done.errors, [])
+  for (const p of seen) {
+    assert.equal(p.attempt, 1)
+    assert.ok(['claimed', 'compositing', 'rendering', 'encoding', 'storing'].includes(p.stage), p.stage)
+    assert.ok(p.percent >= 0 && p.percent <= 100)
+    assert.equal(typeof p.message, 'string')
+    assert.ok(!Number.isNaN(Date.parse(p.updated_at)))
+  }
   assert.ok(done.composited_file_url)
   assert.ok(done.rendered_image_url)
   assert.equal(done.metadata.shop, 'acme')
@@ -81,6 +97,12 @@ test('a corrupt design fails its job with the decoding code; retryJob puts it ba
   const retried = await engine.retryJob(job.id)
   assert.equal(retried.status, 'pending')
   assert.equal(retried.attempt, failed.attempt + 1)
+  // The failed attempt's error stays visible after the retry cleared error_code.
+  assert.equal(retried.error_code, null)
+  assert.equal(retried.errors.length, 1)
+  assert.equal(retried.errors[0].attempt, failed.attempt)
+  assert.equal(retried.errors[0].code, 'E_IMAGE_DECODE')
+  assert.ok(!Number.isNaN(Date.parse(retried.errors[0].at)))
 })
 
 test('job methods: cancel, retry, delete and their errors', async () => {

@@ -231,8 +231,15 @@ where
     )
 }
 
+/// A stored job as JavaScript sees it: the `RenderJob` fields plus the running attempt's
+/// `progress` (null when not running) and every failed attempt's error (`errors`).
 fn job_json(job: StoredJob) -> Result<serde_json::Value> {
-    convert::to_json(&job.job)
+    let mut value = convert::to_json(&job.job)?;
+    if let serde_json::Value::Object(fields) = &mut value {
+        fields.insert("progress".into(), convert::to_json(&job.progress)?);
+        fields.insert("errors".into(), convert::to_json(&job.errors)?);
+    }
+    Ok(value)
 }
 
 fn millis(value: Option<f64>, field: &str) -> Result<Option<Duration>> {

@@ -46,6 +46,9 @@ fn submit_wait_then_list_and_show() {
     assert!(out.status.success());
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list[0]["job"]["id"], id.as_str());
+    // Not running: no progress; no failed attempt.
+    assert_eq!(list[0]["progress"], serde_json::Value::Null);
+    assert_eq!(list[0]["errors"], serde_json::json!([]));
 
     let out = cli(dir.path())
         .args(["jobs", "show", &id])

@@ -330,6 +330,22 @@ async fn two_worker_processes_one_killed_mid_job_every_job_ends_once() {
         log.contains(&format!("worker: {} completed", completed_by(&b_name))),
         "{log}"
     );
+    // Another process sees the killed attempt's error after the retry completed.
+    let show = std::process::Command::new(env!("CARGO_BIN_EXE_render-engine"))
+        .args(["jobs", "show", victim.id().as_str(), "--database", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    assert!(text.contains("attempt 1:  [E_LEASE_LOST]"), "{text}");
+    assert!(
+        !text.contains("progress:"),
+        "a completed job has no progress: {text}"
+    );
     // The dead worker's staged files were cleaned up by the attempt that completed.
     assert!(
         files_under(&data.join("blobs").join("staging")).is_empty(),
