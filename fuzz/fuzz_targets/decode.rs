@@ -7,6 +7,8 @@
 
 #![no_main]
 
+mod common;
+
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -33,16 +35,7 @@ fn options() -> &'static ComposeOptions {
     })
 }
 
-/// libfuzzer-sys's panic hook aborts on every panic, even one the library catches on
-/// purpose (raster decoding runs under `catch_unwind`, mapping a decoder panic to
-/// `E_IMAGE_DECODE`). A silent hook lets those be caught as in production; a panic that
-/// escapes the library still fails the run, because the fuzz harness aborts on it.
-fn quiet_caught_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
-}
-
 fuzz_target!(|data: &[u8]| {
-    quiet_caught_panics();
+    common::quiet_caught_panics();
     let _ = compose_batch(data, std::slice::from_ref(options()));
 });

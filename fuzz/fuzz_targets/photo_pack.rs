@@ -6,6 +6,8 @@
 
 #![no_main]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -32,7 +34,7 @@ fn pack_dir() -> &'static PathBuf {
 }
 
 fuzz_target!(|data: &[u8]| {
-    std::panic::set_hook(Box::new(|_| {}));
+    common::quiet_caught_panics();
     let dir = pack_dir();
     std::fs::write(dir.join("template.json"), data).unwrap();
     let _ = PhotoView::load(dir);

@@ -7,11 +7,13 @@
 
 #![no_main]
 
+mod common;
+
 use libfuzzer_sys::fuzz_target;
 use render_engine::mockup::{DisplacementChannels, EncodedPhotoView, PrintAreaSpec};
 
 fuzz_target!(|data: &[u8]| {
-    std::panic::set_hook(Box::new(|_| {}));
+    common::quiet_caught_panics();
     if data.len() < 2 {
         return;
     }

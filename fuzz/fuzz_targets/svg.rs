@@ -6,11 +6,13 @@
 
 #![no_main]
 
+mod common;
+
 use libfuzzer_sys::fuzz_target;
 use render_engine::{compose, ComposeOptions, DecodeLimits, Preset};
 
 fuzz_target!(|data: &[u8]| {
-    std::panic::set_hook(Box::new(|_| {}));
+    common::quiet_caught_panics();
     let mut svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"64\" height=\"64\">".to_vec();
     svg.extend_from_slice(data);
     svg.extend_from_slice(b"</svg>");

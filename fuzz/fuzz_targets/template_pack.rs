@@ -6,12 +6,14 @@
 
 #![no_main]
 
+mod common;
+
 use libfuzzer_sys::fuzz_target;
 use render_engine::template::TemplatePack;
 use render_engine::{compose, ComposeOptions, Preset};
 
 fuzz_target!(|data: &[u8]| {
-    std::panic::set_hook(Box::new(|_| {}));
+    common::quiet_caught_panics();
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
