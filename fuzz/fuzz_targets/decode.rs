@@ -22,10 +22,9 @@ fn options() -> &'static ComposeOptions {
         manifest.atlas.pixels_per_inch = 4;
         let pack = TemplatePack::from_manifest(manifest, None).unwrap();
         // Small limits keep each run fast; the limit checks themselves are under test.
-        let limits = DecodeLimits {
-            max_bytes: 1 << 20,
-            max_pixels: 4_000_000,
-        };
+        let limits = DecodeLimits::default()
+            .with_max_bytes(1 << 20)
+            .with_max_pixels(4_000_000);
         let mut o = ComposeOptions::new(Preset::BackSmall)
             .with_template(pack)
             .with_print_dpi(72)

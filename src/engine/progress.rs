@@ -200,7 +200,12 @@ pub(crate) async fn record_in_store(
             stage: event.stage.as_str().to_string(),
             percent: event.percent,
             message: event.message.clone(),
-            eta_seconds: event.eta.map(|d| (d.as_secs_f64() * 10.0).round() / 10.0),
+            // Tenths of a second; an estimate of nothing left mid-attempt (made in the
+            // first instant of an attempt) is no estimate.
+            eta_seconds: event
+                .eta
+                .map(|d| (d.as_secs_f64() * 10.0).round() / 10.0)
+                .filter(|s| *s > 0.0),
             updated_at: crate::job::normalize_time(chrono::Utc::now()),
         };
         // A failed write (store hiccup, lease moved on) is not the job's failure: the
