@@ -69,6 +69,41 @@ export interface RenderJob {
   created_at: string
   updated_at: string
   deleted_at: string | null
+  /**
+   * The running attempt's progress as its worker last recorded it (at most about once a
+   * second, plus each stage change), readable from any process; `null` when the job is
+   * not running. Present on jobs read from an engine (`getJob`, `listJobs`, ...).
+   */
+  progress?: JobProgress | null
+  /** Every failed attempt's error, oldest first (kept after a retry). */
+  errors?: AttemptError[]
+}
+
+/** How far a running job is (`RenderJob.progress`). */
+export interface JobProgress {
+  /** The attempt (1-based) it belongs to. */
+  attempt: number
+  /** `claimed`, `compositing`, `rendering`, `encoding` or `storing`. */
+  stage: string
+  /** 0 to 100. */
+  percent: number
+  /** A short human message ("rendering frame 12 of 24"). */
+  message: string
+  /** Estimated seconds left, once some progress has been made. */
+  eta_seconds: number | null
+  /** When the worker recorded it (ISO 8601). */
+  updated_at: string
+}
+
+/** One failed attempt of a job (`RenderJob.errors`). */
+export interface AttemptError {
+  /** The attempt (1-based). */
+  attempt: number
+  /** The stable code (`E_...`). */
+  code: string
+  message: string
+  /** When the failure was recorded (ISO 8601). */
+  at: string
 }
 
 /** Something that happens to a render job (`applyEvent`). */
