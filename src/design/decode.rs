@@ -243,6 +243,19 @@ pub(crate) fn raster_dimensions(bytes: &[u8], format: DesignFormat) -> Result<(u
     Ok(decoder.dimensions())
 }
 
+/// Reads an untrusted raster image's pixel size from its header, under the panic guard,
+/// and checks it against `limits`: what a submission checks before it stores a design.
+pub(crate) fn checked_raster_dimensions(
+    bytes: &[u8],
+    format: DesignFormat,
+    limits: &DecodeLimits,
+    what: &str,
+) -> Result<(u32, u32)> {
+    let (w, h) = guarded(format, what, || raster_dimensions(bytes, format))?;
+    check_pixels(w, h, limits, what)?;
+    Ok((w, h))
+}
+
 pub(crate) fn check_pixels(w: u32, h: u32, limits: &DecodeLimits, what: &str) -> Result<()> {
     if w == 0 || h == 0 {
         return Err(Error::image_decode(format!(

@@ -16,7 +16,9 @@ use image::RgbaImage;
 pub use decode::{decode_design, DecodeLimits, Design, DesignFormat};
 pub use fit::FitMode;
 
-pub(crate) use decode::{decode_untrusted_raster, sniff_format, DesignContent};
+pub(crate) use decode::{
+    checked_raster_dimensions, decode_untrusted_raster, sniff_format, DesignContent,
+};
 pub(crate) use fit::FitPlan;
 
 use crate::error::Result;

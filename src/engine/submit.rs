@@ -1,6 +1,5 @@
 //! Submitting jobs: the design is loaded, checked and stored before the job is created.
 
-use std::io::Cursor;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,7 @@ use serde_json::{Map, Value};
 use super::config::{inside_root, EngineConfig};
 use crate::blobs::BlobKey;
 use crate::color::GarmentColor;
-use crate::design::{sniff_format, DecodeLimits, DesignFormat};
+use crate::design::{checked_raster_dimensions, sniff_format, DecodeLimits, DesignFormat};
 use crate::error::{Error, Result};
 use crate::job::{NewRenderJob, Preset};
 
@@ -229,29 +228,10 @@ pub(crate) fn check(bytes: Vec<u8>, max_bytes: u64) -> Result<CheckedDesign> {
             "the design is not a PNG, JPEG, WebP or SVG file (checked by content)".into(),
         )
     })?;
-    let image_format = match format {
-        DesignFormat::Png => Some(image::ImageFormat::Png),
-        DesignFormat::Jpeg => Some(image::ImageFormat::Jpeg),
-        DesignFormat::Webp => Some(image::ImageFormat::WebP),
-        DesignFormat::Svg => None,
-    };
-    if let Some(f) = image_format {
-        let (w, h) = image::ImageReader::with_format(Cursor::new(&bytes), f)
-            .into_dimensions()
-            .map_err(|e| {
-                Error::image_decode(format!(
-                    "the {} header cannot be read: {e}",
-                    format.as_str()
-                ))
-                .caused_by(e)
-            })?;
-        let pixels = u64::from(w) * u64::from(h);
-        let max_pixels = DecodeLimits::default().max_pixels;
-        if pixels > max_pixels {
-            return Err(Error::ImageTooLarge(format!(
-                "the design is {w}x{h} pixels; the limit is {max_pixels} pixels"
-            )));
-        }
+    if format != DesignFormat::Svg {
+        // The header only, through the design module's guarded path (a decoder panic on
+        // a malformed header is E_IMAGE_DECODE, not a crash).
+        checked_raster_dimensions(&bytes, format, &DecodeLimits::default(), "design")?;
     }
     let ext = match format {
         DesignFormat::Jpeg => "jpg",
