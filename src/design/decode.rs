@@ -362,7 +362,11 @@ pub(crate) fn decode_untrusted_raster(
 }
 
 /// Runs a decode, turning a panic inside the decoder into `E_IMAGE_DECODE` on `what`.
-fn guarded<T>(format: DesignFormat, what: &str, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(super) fn guarded<T>(
+    format: DesignFormat,
+    what: &str,
+    decode: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
         Err(Error::image_decode(format!(
             "the {what} ({}) is corrupt: its decoder failed on malformed data",

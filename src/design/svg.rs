@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock};
 use resvg::tiny_skia;
 use resvg::usvg;
 
-use super::decode::{check_pixels, raster_dimensions, sniff_format, DecodeLimits, DesignFormat};
+use super::decode::{
+    check_pixels, guarded, raster_dimensions, sniff_format, DecodeLimits, DesignFormat,
+};
 use crate::error::{Error, Result};
 
 /// A parsed SVG design.
@@ -67,7 +69,13 @@ impl SvgDesign {
         };
         // usvg only inflates gzip (svgz) when the data starts with its magic, which the
         // sniffer never lets through; plain text is all that reaches here.
-        let tree = usvg::Tree::from_data(bytes, &options).map_err(|e| {
+        // Parsing and rendering run under the same panic guard as raster decoding: the SVG
+        // crates are not fuzzed against our inputs (resvg 0.45 overflows an i32 on a
+        // circle of radius 85,555,555,555, found by `fuzz/` `svg`).
+        let parsed = guarded(DesignFormat::Svg, "SVG", || {
+            Ok(usvg::Tree::from_data(bytes, &options))
+        })?;
+        let tree = parsed.map_err(|e| {
             Error::image_decode(match e {
                 usvg::Error::InvalidSize => {
                     "the SVG has no valid size: give it a positive width and height or a viewBox"
@@ -139,7 +147,10 @@ impl SvgDesign {
             (offset.0 - region[0] * sx) as f32,
             (offset.1 - region[1] * sy) as f32,
         );
-        resvg::render(&self.tree, transform, &mut pixmap.as_mut());
+        guarded(DesignFormat::Svg, "SVG", || {
+            resvg::render(&self.tree, transform, &mut pixmap.as_mut());
+            Ok(())
+        })?;
         Ok(pixmap.take())
     }
 }

@@ -491,3 +491,20 @@ fn a_fully_transparent_design_is_reported() {
     assert!(result.preflight.has(WarningCode::FullyTransparent));
     assert!(result.print_file.pixels().all(|p| p[3] == 0));
 }
+
+/// Found by the `svg` fuzz target (the fixture is its input, the body the target wraps in
+/// a 64-pixel `<svg>` root): a circle with a radius of 85,555,555,555 units makes resvg
+/// 0.45 overflow an i32 (a panic in builds with overflow checks, as tests are).
+#[test]
+fn an_svg_circle_with_a_huge_radius_composes_or_is_refused() {
+    let body = include_str!("../fixtures/bad/svg-body-huge-circle-overflows-resvg.txt");
+    let svg =
+        format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">{body}</svg>"#);
+    let options = ComposeOptions::new(Preset::BackSmall)
+        .with_print_dpi(72)
+        .with_preview_width(16);
+    match compose(svg.as_bytes(), &options) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.code(), "E_IMAGE_DECODE", "{e}"),
+    }
+}
