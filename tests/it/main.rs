@@ -19,6 +19,7 @@ mod design_reduce;
 mod engine_http;
 mod engine_pipeline;
 mod engine_rescue;
+mod engine_s3;
 mod engine_reuse;
 mod engine_store_metadata;
 mod error_codes;
