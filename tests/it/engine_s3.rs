@@ -471,6 +471,10 @@ mod s3 {
                 assert_eq!(listed.len(), 2, "{listed:?}");
             }
         }
+        eprintln!(
+            "moto restart: {retried} of {} jobs had failed attempts and were retried",
+            ids.len()
+        );
         assert!(retried >= 1, "no attempt failed while the server was down");
         workers.shutdown(Duration::from_secs(10)).await.unwrap();
         drop(moto);
