@@ -151,9 +151,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** The render pipeline: create jobs, run workers in this process, follow progress. */
 export declare class RenderEngine {
   /**
-   * Opens the job store (running its migrations), the data folder and the renderer.
-   * Rejects with `E_VALIDATION` (bad options), `E_STORE` (an unreachable database) or
-   * `E_IO`.
+   * Opens the job store (running its migrations), the blob storage and the renderer.
+   * Rejects with `E_VALIDATION` (bad options, named as in `EngineOptions`), `E_STORE`
+   * (an unreachable database), `E_STORAGE` (an unreachable storage endpoint or a
+   * missing bucket) or `E_IO`.
    */
   static open(options: EngineOptions): Promise<RenderEngine>
   /**

@@ -83,7 +83,7 @@ test('bad storage options are E_VALIDATION naming the option', async () => {
     [{ storage: 'ftp://bucket/x' }, 'storage'],
     [{ presignExpiresSecs: 0 }, 'presignExpiresSecs'],
     [{ presignExpiresSecs: 604_801 }, 'presignExpiresSecs'],
-    [{ storage: join(dir, 'folder'), publicBaseUrl: 'ftp://cdn' }, 'public_base_url'],
+    [{ storage: join(dir, 'folder'), publicBaseUrl: 'ftp://cdn' }, 'publicBaseUrl'],
   ]
   for (const [options, field] of cases) {
     const e = await rejectsWith(assert, RenderEngine.open(testEngineOptions(dir, 'bad', options)), 'E_VALIDATION')

@@ -304,6 +304,26 @@ fn http_designs(value: Option<serde_json::Value>) -> Result<Option<HttpDesigns>>
     }
 }
 
+/// The core's names of engine options in validation errors, as `EngineOptions` spells them.
+fn js_option_names(error: Error) -> Error {
+    match error {
+        Error::Validation(fields) => Error::Validation(
+            fields
+                .into_iter()
+                .map(|f| {
+                    let field = match f.field.as_str() {
+                        "public_base_url" => "publicBaseUrl".to_string(),
+                        "presign_expires" => "presignExpiresSecs".to_string(),
+                        _ => f.field,
+                    };
+                    render_engine::FieldError::new(field, f.message)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 impl TryFrom<EngineOptions> for EngineConfig {
     type Error = Error;
 
@@ -459,9 +479,10 @@ fn progress_event(event: render_engine::ProgressEvent) -> ProgressEvent {
 
 #[napi]
 impl RenderEngine {
-    /// Opens the job store (running its migrations), the data folder and the renderer.
-    /// Rejects with `E_VALIDATION` (bad options), `E_STORE` (an unreachable database) or
-    /// `E_IO`.
+    /// Opens the job store (running its migrations), the blob storage and the renderer.
+    /// Rejects with `E_VALIDATION` (bad options, named as in `EngineOptions`), `E_STORE`
+    /// (an unreachable database), `E_STORAGE` (an unreachable storage endpoint or a
+    /// missing bucket) or `E_IO`.
     #[napi(
         ts_args_type = "options: EngineOptions",
         ts_return_type = "Promise<RenderEngine>"
@@ -495,7 +516,7 @@ impl RenderEngine {
                     .map_err(|e| Error::Internal(format!("locating Blender: {e}")))??;
                 config = config.with_renderer(Arc::from(renderer));
             }
-            Engine::open(config).await
+            Engine::open(config).await.map_err(js_option_names)
         };
         promise(env, open, |engine| {
             Ok(RenderEngine {
