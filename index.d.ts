@@ -186,9 +186,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** The render pipeline: create jobs, run workers in this process, follow progress. */
 export declare class RenderEngine {
   /**
-   * Opens the job store (running its migrations), the data folder and the renderer.
-   * Rejects with `E_VALIDATION` (bad options), `E_STORE` (an unreachable database) or
-   * `E_IO`.
+   * Opens the job store (running its migrations), the blob storage and the renderer.
+   * Rejects with `E_VALIDATION` (bad options, named as in `EngineOptions`), `E_STORE`
+   * (an unreachable database), `E_STORAGE` (an unreachable storage endpoint or a
+   * missing bucket) or `E_IO`.
    */
   static open(options: EngineOptions): Promise<RenderEngine>
   /**
@@ -384,10 +385,24 @@ export interface EngineOptions {
   /** The folder for designs and outputs (created if missing). */
   dataDir: string
   /**
-   * The public base URL under which the data folder's files are served; job URLs
-   * are `file://` URLs without it.
+   * Where designs and outputs are kept: a folder, a `file://` URL or
+   * `s3://bucket/prefix?region=..&endpoint=..&path_style=true` (credentials from the
+   * AWS environment variables: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, ...).
+   * Default: `blobs/` in `dataDir`. An unreachable endpoint or a missing bucket is
+   * `E_STORAGE` at open; a malformed URL `E_VALIDATION` on `storage`.
+   */
+  storage?: string
+  /**
+   * The public base URL under which the storage's files are served (job URLs are
+   * `{publicBaseUrl}/{key}`); without it, `file://` URLs for a folder and presigned
+   * GET URLs for a bucket.
    */
   publicBaseUrl?: string
+  /**
+   * How long presigned GET URLs of a bucket stay valid, in seconds (default and
+   * maximum 604800, 7 days).
+   */
+  presignExpiresSecs?: number
   /**
    * The renderer: `baked` (the embedded default, no Blender needed) or `blender` (a
    * live Blender found on the PATH; `E_RENDERER_UNAVAILABLE` without one).

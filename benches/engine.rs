@@ -1,7 +1,7 @@
 //! The engine's throughput and its overhead over calling the compositor and the renderer
 //! directly, side by side in one run (release profile):
 //!
-//!     cargo bench --bench engine
+//!     cargo bench --bench engine --features s3
 //!
 //! Both sides do the same work on the same designs: compose (print file and atlas),
 //! render with the baked renderer (three stills and the 24-frame turntable), encode
@@ -13,8 +13,14 @@
 //!   claims, leases, heartbeats, staged writes, the store's writes and progress events
 //!   included).
 //!
-//! The sides alternate for `ROUNDS` rounds; the median of each is reported as jobs per
-//! minute, with the engine's overhead in percent (target: under 10%). Every design is
+//! * `engine on S3`: the same engine with its blobs in an S3 bucket (moto, started by
+//!   `scripts/ensure-moto`; endpoint `RENDER_ENGINE_TEST_S3`, default
+//!   `http://127.0.0.1:5900`), a fresh bucket per round. Skipped, saying so, when no S3
+//!   server answers.
+//!
+//! The sides take turns for `ROUNDS` rounds (the order rotates each round); the median of
+//! each is reported as jobs per minute, with the engine's overhead in percent (target:
+//! under 10%) and what S3 adds over local storage (target: under 15%). Every design is
 //! distinct, so the engine's reuse of identical work does not flatter it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,11 +99,20 @@ fn direct(designs: &[Vec<u8>], renderer: &BakedRenderer, out: &std::path::Path) 
     started.elapsed()
 }
 
-/// Submits every design to a fresh engine and waits until every job completed.
-async fn engine(designs: &[Vec<u8>], dir: &std::path::Path) -> Duration {
-    let config = EngineConfig::new(dir)
+// The S3 test helper of the integration tests (bucket creation, fake credentials).
+#[allow(dead_code)]
+#[path = "../tests/it/common/s3.rs"]
+mod s3;
+
+/// Submits every design to a fresh engine (blobs in `storage`, local when `None`) and
+/// waits until every job completed.
+async fn engine(designs: &[Vec<u8>], dir: &std::path::Path, storage: Option<String>) -> Duration {
+    let mut config = EngineConfig::new(dir)
         .with_concurrency(CONCURRENCY)
         .with_poll_every(Duration::from_millis(50));
+    if let Some(url) = storage {
+        config = config.with_storage_url(url);
+    }
     let engine = Engine::open(config).await.unwrap();
     let workers = engine.start();
     let started = Instant::now();
@@ -174,34 +189,69 @@ fn main() {
         .build()
         .unwrap();
 
+    // S3 (moto) when a server answers: a fresh bucket per round.
+    s3::use_fake_credentials();
+    let endpoint = s3::s3_endpoint();
+    let s3_bucket = |round: usize| -> Option<String> {
+        if !cfg!(feature = "s3") {
+            println!("engine on S3: skipped, run with `--features s3`");
+            return None;
+        }
+        let bucket = format!("bench-{}-{round}", std::process::id());
+        match s3::create_bucket(&endpoint, &bucket) {
+            Ok(()) => Some(s3::storage_url(&endpoint, &bucket, "bench")),
+            Err(why) => {
+                println!("engine on S3: skipped, {endpoint} is unusable ({why}); run scripts/ensure-moto");
+                None
+            }
+        }
+    };
+
     let mut direct_times = Vec::new();
     let mut engine_times = Vec::new();
+    let mut s3_times = Vec::new();
     let mut direct_cpu = Vec::new();
     let mut engine_cpu = Vec::new();
     for round in 0..rounds {
         let tmp = tempfile::tempdir().unwrap();
-        // Alternate which side goes first, so neither always runs on a warmer machine.
-        let run_direct = || with_cpu(|| direct(&designs, &renderer, &tmp.path().join("direct")));
-        let run_engine =
-            || with_cpu(|| runtime.block_on(engine(&designs, &tmp.path().join("engine"))));
-        let ((d, d_cpu), (e, e_cpu)) = if round % 2 == 0 {
-            let d = run_direct();
-            (d, run_engine())
-        } else {
-            let e = run_engine();
-            (run_direct(), e)
-        };
+        let storage = s3_bucket(round);
+        // Rotate which side goes first, so none always runs on a warmer machine.
+        let mut order = vec![0, 1, 2];
+        order.rotate_left(round % 3);
+        let (mut d, mut e, mut s) = (None, None, None);
+        for side in order {
+            match side {
+                0 => {
+                    d = Some(with_cpu(|| {
+                        direct(&designs, &renderer, &tmp.path().join("direct"))
+                    }))
+                }
+                1 => {
+                    e = Some(with_cpu(|| {
+                        runtime.block_on(engine(&designs, &tmp.path().join("engine"), None))
+                    }))
+                }
+                _ => {
+                    s = storage.clone().map(|url| {
+                        runtime.block_on(engine(&designs, &tmp.path().join("engine-s3"), Some(url)))
+                    })
+                }
+            }
+        }
+        let ((d, d_cpu), (e, e_cpu)) = (d.unwrap(), e.unwrap());
         println!(
-            "round {}: direct {:.2} s ({:.2} s CPU), engine {:.2} s ({:.2} s CPU), {} jobs each",
+            "round {}: direct {:.2} s ({:.2} s CPU), engine {:.2} s ({:.2} s CPU), engine on S3 {}, {} jobs each",
             round + 1,
             d.as_secs_f64(),
             d_cpu.as_secs_f64(),
             e.as_secs_f64(),
             e_cpu.as_secs_f64(),
+            s.map(|s| format!("{:.2} s", s.as_secs_f64())).unwrap_or_else(|| "skipped".into()),
             jobs
         );
         direct_times.push(d);
         engine_times.push(e);
+        s3_times.extend(s);
         direct_cpu.push(d_cpu);
         engine_cpu.push(e_cpu);
     }
@@ -216,7 +266,7 @@ fn main() {
         d.as_secs_f64() * CONCURRENCY as f64 / JOBS as f64
     );
     println!(
-        "engine (SQLite, concurrency {CONCURRENCY}): {:.1} jobs/min",
+        "engine (SQLite, local storage, concurrency {CONCURRENCY}): {:.1} jobs/min",
         per_minute(e)
     );
     println!("engine overhead over compose + render directly, wall clock: {overhead:+.1}% (target < 10%)");
@@ -227,4 +277,18 @@ fn main() {
         ec.as_secs_f64(),
         dc.as_secs_f64()
     );
+    if !s3_times.is_empty() {
+        let s = median(s3_times);
+        println!(
+            "engine (SQLite, S3 storage on moto, concurrency {CONCURRENCY}): {:.1} jobs/min, {:.2} s",
+            per_minute(s),
+            s.as_secs_f64()
+        );
+        println!(
+            "S3 over local storage, wall clock: {:+.1}% ({:.2} s vs {:.2} s; target < 15%)",
+            (s.as_secs_f64() / e.as_secs_f64() - 1.0) * 100.0,
+            s.as_secs_f64(),
+            e.as_secs_f64()
+        );
+    }
 }

@@ -39,16 +39,35 @@ struct Global {
         default_value = "render-engine-data"
     )]
     data: std::path::PathBuf,
+    /// The blob storage: a folder, a file:// URL or
+    /// s3://bucket/prefix?region=..&endpoint=..&path_style=true (credentials from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Default: `blobs/` in the data directory.
+    #[arg(long, global = true, env = "RENDER_ENGINE_STORAGE")]
+    storage: Option<String>,
+    /// The URL the storage's root is served under: output URLs become {URL}/{key}
+    /// instead of presigned (S3) or file:// (folder) URLs.
+    #[arg(long, global = true, env = "RENDER_ENGINE_PUBLIC_BASE_URL")]
+    public_base_url: Option<String>,
+    /// How long presigned S3 output URLs stay valid, in seconds (at most 604800, 7 days).
+    #[arg(long, global = true, default_value_t = 604_800)]
+    presign_expires_secs: u64,
 }
 
 impl Global {
     /// The engine configuration the options name.
     fn config(&self) -> render_engine::EngineConfig {
-        let config = render_engine::EngineConfig::new(&self.data);
-        match &self.database {
-            Some(url) => config.with_store_url(url.clone()),
-            None => config,
+        let mut config = render_engine::EngineConfig::new(&self.data)
+            .with_presign_expires(std::time::Duration::from_secs(self.presign_expires_secs));
+        if let Some(url) = &self.database {
+            config = config.with_store_url(url.clone());
         }
+        if let Some(url) = &self.storage {
+            config = config.with_storage_url(url.clone());
+        }
+        if let Some(url) = &self.public_base_url {
+            config = config.with_public_base_url(url.clone());
+        }
+        config
     }
 }
 

@@ -37,17 +37,7 @@ impl LocalStorage {
 
     /// Returns URLs under `base` (without a trailing `/`) instead of `file://` URLs.
     pub fn with_public_base_url(mut self, base: impl Into<String>) -> Result<Self> {
-        let base = base.into();
-        let parsed = url::Url::parse(&base).map_err(|e| {
-            Error::validation("public_base_url", format!("`{base}` is not a URL ({e})"))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::validation(
-                "public_base_url",
-                format!("`{base}` must be an http:// or https:// URL"),
-            ));
-        }
-        self.public_base_url = Some(base.trim_end_matches('/').to_string());
+        self.public_base_url = Some(super::check_public_base_url(&base.into())?);
         Ok(self)
     }
 
@@ -162,6 +152,49 @@ impl BlobStorage for LocalStorage {
             size,
             content_type: content_type_for(to).to_string(),
         })
+    }
+
+    async fn list(&self, prefix: Option<&BlobKey>) -> Result<Vec<BlobKey>> {
+        let root = self.root.clone();
+        let start = match prefix {
+            Some(p) => self.path_of(p),
+            None => self.root.clone(),
+        };
+        blocking(move || {
+            let mut keys = Vec::new();
+            let mut dirs = vec![start];
+            while let Some(dir) = dirs.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => continue,
+                    Err(e) => return Err(storage_error("list", &dir, e)),
+                };
+                for entry in entries {
+                    let entry = entry.map_err(|e| storage_error("list", &dir, e))?;
+                    let path = entry.path();
+                    let kind = entry
+                        .file_type()
+                        .map_err(|e| storage_error("stat", &path, e))?;
+                    if kind.is_dir() {
+                        // The storage's own temporary files are not blobs.
+                        if path != root.join(STAGING_DIR) {
+                            dirs.push(path);
+                        }
+                    } else if kind.is_file() {
+                        let key = path
+                            .strip_prefix(&root)
+                            .ok()
+                            .and_then(|p| p.to_str())
+                            .and_then(|p| BlobKey::parse(p).ok());
+                        keys.extend(key);
+                    }
+                }
+            }
+            keys.sort();
+            Ok(keys)
+        })
+        .await
     }
 
     fn url_for(&self, key: &BlobKey) -> String {

@@ -147,17 +147,18 @@ pub(crate) async fn run(
         2,
         "loading the design",
     );
+    // A design this worker cannot read (another storage, a blob not there yet or lost)
+    // is this worker's trouble, not the job's: a transient failure, retried later,
+    // possibly by a worker that shares the right storage.
     let design_key = inner
         .blobs
         .key_for_url(&current.job.design_file_url)
         .ok_or_else(|| {
-            Error::validation(
-                "design_file_url",
-                format!(
-                    "`{}` is not in this engine's storage; submit the design through the engine",
-                    current.job.design_file_url
-                ),
-            )
+            Error::storage(format!(
+                "the design `{}` is not in this worker's blob storage; the workers of one \
+                 queue must share one storage (an S3 bucket, or one folder)",
+                crate::blobs::redact_url(&current.job.design_file_url)
+            ))
         })?;
     let pack = cfg.template(current.job.template_id.as_deref())?;
     let fingerprint = reuse::fingerprint(inner, &design_key, &pack, current, color);
@@ -181,7 +182,13 @@ pub(crate) async fn run(
             }
         }
     }
-    let design = inner.blobs.get(&design_key).await?;
+    let design = inner.blobs.get(&design_key).await.map_err(|e| match e {
+        Error::NotFound { .. } => Error::storage(format!(
+            "the design `{design_key}` is missing from this worker's blob storage; the \
+                 workers of one queue must share one storage"
+        )),
+        other => other,
+    })?;
     send(JobStatus::Compositing, Stage::Compositing, 5, "composing");
     let limits = DecodeLimits {
         max_bytes: cfg.max_design_bytes,

@@ -36,9 +36,16 @@ pub struct EngineConfig {
     pub store_url: Option<String>,
     /// The blob storage (default: a [`crate::LocalStorage`] in `{data_dir}/blobs`).
     pub storage: Option<Arc<dyn BlobStorage>>,
-    /// The public base URL of the default local storage (e.g.
-    /// `http://localhost:9000/static`); `file://` URLs when absent.
+    /// The storage URL, used when `storage` is not set: a folder, a `file://` URL or
+    /// `s3://bucket/prefix?...` (see [`crate::blobs::open_storage_url`]).
+    pub storage_url: Option<String>,
+    /// The public base URL of a storage opened from `storage_url` or the default local
+    /// folder (e.g. `http://localhost:9000/static`, or a CDN in front of a bucket):
+    /// blob URLs are `{public_base_url}/{key}`. Without it: `file://` URLs for a folder,
+    /// presigned GET URLs for a bucket.
     pub public_base_url: Option<String>,
+    /// How long presigned GET URLs of a bucket stay valid (default 7 days, the maximum).
+    pub presign_expires: Duration,
     /// The renderer (default: the baked renderer with the built-in views).
     pub renderer: Option<Arc<dyn Renderer>>,
     /// How many jobs one engine works on at once (default 2).
@@ -78,6 +85,15 @@ impl fmt::Debug for EngineConfig {
                 &self.store_url.as_deref().map(crate::store::redact),
             )
             .field("storage", &self.storage)
+            .field(
+                "storage_url",
+                &self
+                    .storage_url
+                    .as_deref()
+                    .map(crate::blobs::redact_storage_url),
+            )
+            .field("public_base_url", &self.public_base_url)
+            .field("presign_expires", &self.presign_expires)
             .field("renderer", &self.renderer.as_ref().map(|r| r.name()))
             .field("concurrency", &self.concurrency)
             .field("job_timeout", &self.job_timeout)
@@ -117,7 +133,9 @@ impl EngineConfig {
             data_dir: data_dir.into(),
             store_url: None,
             storage: None,
+            storage_url: None,
             public_base_url: None,
+            presign_expires: crate::blobs::DEFAULT_PRESIGN_EXPIRES,
             renderer: None,
             concurrency: DEFAULT_CONCURRENCY,
             job_timeout: DEFAULT_JOB_TIMEOUT,
@@ -146,10 +164,36 @@ impl EngineConfig {
         self
     }
 
-    /// Gives the default local storage a public base URL.
+    /// Uses the storage a storage URL names instead of the local directory: a folder, a
+    /// `file://` URL or `s3://bucket/prefix?region=..&endpoint=..&path_style=true` (cargo
+    /// feature `s3`; credentials from the AWS environment variables). A storage given
+    /// with [`EngineConfig::with_storage`] wins. Checked when the engine opens.
+    pub fn with_storage_url(mut self, url: impl Into<String>) -> Self {
+        self.storage_url = Some(url.into());
+        self
+    }
+
+    /// Gives the storage opened from the storage URL (or the default local folder) a
+    /// public base URL: blob URLs become `{url}/{key}`.
     pub fn with_public_base_url(mut self, url: impl Into<String>) -> Self {
         self.public_base_url = Some(url.into());
         self
+    }
+
+    /// Makes a bucket's presigned GET URLs valid for `expires` (1 s to 7 days).
+    pub fn with_presign_expires(mut self, expires: Duration) -> Self {
+        self.presign_expires = expires;
+        self
+    }
+
+    /// The options a storage opened from the storage URL gets.
+    pub fn storage_options(&self) -> crate::blobs::StorageOptions {
+        let mut options =
+            crate::blobs::StorageOptions::default().with_presign_expires(self.presign_expires);
+        if let Some(base) = &self.public_base_url {
+            options = options.with_public_base_url(base.clone());
+        }
+        options
     }
 
     /// Uses this renderer instead of the baked one.
@@ -299,6 +343,14 @@ impl EngineConfig {
         }
         if self.http.enabled && self.http.timeout.is_zero() {
             bad("http.timeout", "must be longer than zero");
+        }
+        if self.presign_expires.is_zero()
+            || self.presign_expires > crate::blobs::DEFAULT_PRESIGN_EXPIRES
+        {
+            bad(
+                "presign_expires",
+                "must be between 1 second and 7 days (604800 s)",
+            );
         }
         if self.worker_name.trim().is_empty() {
             bad("worker_name", "must not be empty");

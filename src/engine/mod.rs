@@ -46,7 +46,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::blobs::{BlobStorage, LocalStorage};
+use crate::blobs::{open_storage_url, BlobStorage, LocalStorage};
 use crate::error::{Error, Result};
 use crate::job::JobId;
 use crate::render::{BakedRenderer, Renderer};
@@ -85,22 +85,28 @@ impl Engine {
     /// Opens the store (running its migrations), the storage and the renderer of
     /// `config`, creating the data directory if needed.
     ///
-    /// Errors: `E_VALIDATION` for a configuration out of range; store, I/O and renderer
-    /// errors as they come.
+    /// Errors: `E_VALIDATION` for a configuration out of range or a malformed storage URL
+    /// (on `storage`); `E_STORAGE` when the blob storage does not answer (an unreachable
+    /// endpoint, a missing bucket), naming it without credentials; store, I/O and
+    /// renderer errors as they come.
     pub async fn open(config: EngineConfig) -> Result<Self> {
         config.validate()?;
         tokio::fs::create_dir_all(&config.data_dir).await?;
         let store = open_store(&config.effective_store_url()).await?;
-        let blobs: Arc<dyn BlobStorage> = match &config.storage {
-            Some(s) => s.clone(),
-            None => {
-                let mut local = LocalStorage::open(config.blob_dir())?;
-                if let Some(base) = &config.public_base_url {
-                    local = local.with_public_base_url(base.clone())?;
-                }
-                Arc::new(local)
-            }
+        let blobs: Arc<dyn BlobStorage> = match (&config.storage, &config.storage_url) {
+            (Some(s), _) => s.clone(),
+            (None, Some(url)) => open_storage_url(url, &config.storage_options())?,
+            (None, None) => LocalStorage::open(config.blob_dir())
+                .and_then(|local| {
+                    Ok(match &config.public_base_url {
+                        Some(base) => local.with_public_base_url(base.clone())?,
+                        None => local,
+                    })
+                })
+                .map(|l| Arc::new(l) as Arc<dyn BlobStorage>)?,
         };
+        // An unreachable endpoint or a missing bucket is reported now, not at the first job.
+        blobs.check().await?;
         let renderer: Arc<dyn Renderer> = match &config.renderer {
             Some(r) => r.clone(),
             None => Arc::new(BakedRenderer::builtin()?),
@@ -165,20 +171,15 @@ impl Engine {
         let url = inner.blobs.url_for(&checked.key);
         let new = submit::new_job(&submission, url, checked.format, inner.config.max_attempts);
         new.validate()?;
-        let stored = if inner.blobs.exists(&checked.key).await? {
-            inner.blobs.url_for(&checked.key)
-        } else {
+        // The job keeps the design's stable URL (`url_for`), never a presigned one that
+        // would expire before a late retry reads it.
+        if !inner.blobs.exists(&checked.key).await? {
             let content_type = crate::blobs::content_type_for(&checked.key);
             inner
                 .blobs
                 .put(&checked.key, checked.bytes, content_type)
-                .await?
-                .url
-        };
-        let new = crate::job::NewRenderJob {
-            design_file_url: stored,
-            ..new
-        };
+                .await?;
+        }
         let options = CreateOptions {
             idempotency_key: submission.idempotency_key.clone(),
             priority: submission.priority,

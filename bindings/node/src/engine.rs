@@ -63,9 +63,19 @@ pub struct EngineOptions {
     pub database: String,
     /// The folder for designs and outputs (created if missing).
     pub data_dir: String,
-    /// The public base URL under which the data folder's files are served; job URLs
-    /// are `file://` URLs without it.
+    /// Where designs and outputs are kept: a folder, a `file://` URL or
+    /// `s3://bucket/prefix?region=..&endpoint=..&path_style=true` (credentials from the
+    /// AWS environment variables: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, ...).
+    /// Default: `blobs/` in `dataDir`. An unreachable endpoint or a missing bucket is
+    /// `E_STORAGE` at open; a malformed URL `E_VALIDATION` on `storage`.
+    pub storage: Option<String>,
+    /// The public base URL under which the storage's files are served (job URLs are
+    /// `{publicBaseUrl}/{key}`); without it, `file://` URLs for a folder and presigned
+    /// GET URLs for a bucket.
     pub public_base_url: Option<String>,
+    /// How long presigned GET URLs of a bucket stay valid, in seconds (default and
+    /// maximum 604800, 7 days).
+    pub presign_expires_secs: Option<f64>,
     /// The renderer: `baked` (the embedded default, no Blender needed) or `blender` (a
     /// live Blender found on the PATH; `E_RENDERER_UNAVAILABLE` without one).
     pub renderer: Option<String>,
@@ -301,13 +311,45 @@ fn http_designs(value: Option<serde_json::Value>) -> Result<Option<HttpDesigns>>
     }
 }
 
+/// The core's names of engine options in validation errors, as `EngineOptions` spells them.
+fn js_option_names(error: Error) -> Error {
+    match error {
+        Error::Validation(fields) => Error::Validation(
+            fields
+                .into_iter()
+                .map(|f| {
+                    let field = match f.field.as_str() {
+                        "public_base_url" => "publicBaseUrl".to_string(),
+                        "presign_expires" => "presignExpiresSecs".to_string(),
+                        _ => f.field,
+                    };
+                    render_engine::FieldError::new(field, f.message)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 impl TryFrom<EngineOptions> for EngineConfig {
     type Error = Error;
 
     fn try_from(options: EngineOptions) -> Result<EngineConfig> {
         let mut config = EngineConfig::new(options.data_dir).with_store_url(options.database);
+        if let Some(url) = options.storage {
+            config = config.with_storage_url(url);
+        }
         if let Some(url) = options.public_base_url {
             config = config.with_public_base_url(url);
+        }
+        if let Some(secs) = options.presign_expires_secs {
+            if !(secs.is_finite() && (1.0..=604_800.0).contains(&secs)) {
+                return Err(invalid(
+                    "presignExpiresSecs",
+                    "must be a number of seconds between 1 and 604800 (7 days)",
+                ));
+            }
+            config = config.with_presign_expires(std::time::Duration::from_secs_f64(secs));
         }
         if let Some(kind) = &options.renderer {
             kind.parse::<RendererKind>()?;
@@ -444,9 +486,10 @@ fn progress_event(event: render_engine::ProgressEvent) -> ProgressEvent {
 
 #[napi]
 impl RenderEngine {
-    /// Opens the job store (running its migrations), the data folder and the renderer.
-    /// Rejects with `E_VALIDATION` (bad options), `E_STORE` (an unreachable database) or
-    /// `E_IO`.
+    /// Opens the job store (running its migrations), the blob storage and the renderer.
+    /// Rejects with `E_VALIDATION` (bad options, named as in `EngineOptions`), `E_STORE`
+    /// (an unreachable database), `E_STORAGE` (an unreachable storage endpoint or a
+    /// missing bucket) or `E_IO`.
     #[napi(
         ts_args_type = "options: EngineOptions",
         ts_return_type = "Promise<RenderEngine>"
@@ -480,7 +523,7 @@ impl RenderEngine {
                     .map_err(|e| Error::Internal(format!("locating Blender: {e}")))??;
                 config = config.with_renderer(Arc::from(renderer));
             }
-            Engine::open(config).await
+            Engine::open(config).await.map_err(js_option_names)
         };
         promise(env, open, |engine| {
             Ok(RenderEngine {

@@ -4,3 +4,5 @@ pub mod golden;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod png;
+#[cfg(feature = "s3")]
+pub mod s3;
