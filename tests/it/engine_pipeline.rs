@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use render_engine::render::BakedRenderer;
 use render_engine::render::{RenderOutput, RenderRequest, Renderer};
 use render_engine::store::StoredJob;
+
+use crate::common::engine::small_outputs;
 use render_engine::{
     DesignSource, Engine, EngineConfig, Error, GarmentColor, JobId, JobStatus, OutputSelection,
-    Preset, Stage, Submission, View,
+    Preset, Stage, Submission,
 };
 
 #[cfg(feature = "postgres")]
@@ -29,14 +31,6 @@ fn design_png() -> Vec<u8> {
     img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
         .unwrap();
     out
-}
-
-/// Only the atlas and the front still: fast enough for the behaviour tests.
-fn small_outputs() -> OutputSelection {
-    OutputSelection::all()
-        .with_print_file(false)
-        .with_stills([View::Front])
-        .with_turntable(false, false)
 }
 
 fn config(dir: &std::path::Path, store: &str) -> EngineConfig {

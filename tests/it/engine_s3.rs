@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use render_engine::blobs::{BlobKey, LocalStorage};
 use render_engine::store::StoredJob;
-use render_engine::{
-    DesignSource, Engine, EngineConfig, JobId, JobStatus, OutputSelection, Preset, Submission, View,
-};
+
+use crate::common::engine::small_outputs;
+use render_engine::{DesignSource, Engine, EngineConfig, JobId, JobStatus, Preset, Submission};
 
 fn design_png(seed: u8) -> Vec<u8> {
     let img = image::RgbaImage::from_fn(300, 240, |x, y| {
@@ -27,14 +27,6 @@ fn design_png(seed: u8) -> Vec<u8> {
     img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
         .unwrap();
     out
-}
-
-/// Atlas and front still only: the cheapest jobs.
-fn small_outputs() -> OutputSelection {
-    OutputSelection::all()
-        .with_print_file(false)
-        .with_stills([View::Front])
-        .with_turntable(false, false)
 }
 
 fn config(dir: &std::path::Path) -> EngineConfig {

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod engine;
 pub mod golden;
 #[cfg(feature = "postgres")]
 pub mod pg;
