@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{content_type_for, BlobKey, BlobStorage, StoredBlob};
+use super::{BlobKey, BlobStorage, StoredBlob};
 use crate::error::{Error, Result};
 
 /// The directory (under the root) where writes are staged before their rename.
@@ -123,35 +123,6 @@ impl BlobStorage for LocalStorage {
             Err(e) => Err(storage_error("delete", &path, e)),
         })
         .await
-    }
-
-    async fn rename(&self, from: &BlobKey, to: &BlobKey) -> Result<StoredBlob> {
-        let (source, target) = (self.path_of(from), self.path_of(to));
-        let from_key = from.clone();
-        let size = blocking(move || {
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| storage_error("create", parent, e))?;
-            }
-            std::fs::rename(&source, &target).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::NotFound {
-                        what: "blob",
-                        id: from_key.to_string(),
-                    }
-                } else {
-                    storage_error("rename", &source, e)
-                }
-            })?;
-            let meta = std::fs::metadata(&target).map_err(|e| storage_error("stat", &target, e))?;
-            Ok(meta.len())
-        })
-        .await?;
-        Ok(StoredBlob {
-            url: self.url_for(to),
-            key: to.clone(),
-            size,
-            content_type: content_type_for(to).to_string(),
-        })
     }
 
     async fn list(&self, prefix: Option<&BlobKey>) -> Result<Vec<BlobKey>> {

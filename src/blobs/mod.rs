@@ -188,9 +188,6 @@ pub trait BlobStorage: Send + Sync + std::fmt::Debug {
     async fn exists(&self, key: &BlobKey) -> Result<bool>;
     /// Deletes a blob; `false` when there was none.
     async fn delete(&self, key: &BlobKey) -> Result<bool>;
-    /// Moves a blob to another key (committing a staged output): `to` never holds part
-    /// of a blob; `E_NOT_FOUND` when `from` does not exist.
-    async fn rename(&self, from: &BlobKey, to: &BlobKey) -> Result<StoredBlob>;
     /// Every blob key under `prefix` (segment-wise: `jobs/a` lists `jobs/a/x`, not
     /// `jobs/ab`), or every key when `None`, sorted.
     async fn list(&self, prefix: Option<&BlobKey>) -> Result<Vec<BlobKey>>;

@@ -9,8 +9,7 @@
 //!
 //! - **Atomic writes**: an object appears under its key only once its single PUT has
 //!   completed, so a reader never sees part of one; concurrent writers of one key leave
-//!   one of their values (the last to complete). `rename` is a server-side copy (itself
-//!   atomic) followed by a delete of the source.
+//!   one of their values (the last to complete).
 //! - **URLs**: [`BlobStorage::url_for`] is the object's plain `https://` (or `http://`)
 //!   URL, or `{public_base_url}/{key}` when a public base URL is set; the URLs handed out
 //!   for finished blobs ([`StoredBlob::url`]) are presigned GET URLs valid for
@@ -34,7 +33,7 @@ use object_store::{
     PutPayload, RetryConfig,
 };
 
-use super::{content_type_for, redact_url, BlobKey, BlobStorage, StorageOptions, StoredBlob};
+use super::{redact_url, BlobKey, BlobStorage, StorageOptions, StoredBlob};
 use crate::error::{Error, Result};
 
 /// The option name validation errors of a storage URL are reported on.
@@ -491,30 +490,6 @@ impl BlobStorage for S3Storage {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(true),
             Err(e) => Err(self.error("delete", key, e)),
         }
-    }
-
-    async fn rename(&self, from: &BlobKey, to: &BlobKey) -> Result<StoredBlob> {
-        // A server-side copy is atomic: `to` appears whole or not at all. Then the
-        // source goes; a crash in between leaves only the staged source behind.
-        self.store
-            .copy(&self.path(from), &self.path(to))
-            .await
-            .map_err(|e| self.error("copy", from, e))?;
-        let meta = self
-            .store
-            .head(&self.path(to))
-            .await
-            .map_err(|e| self.error("look up", to, e))?;
-        match self.store.delete(&self.path(from)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(self.error("delete", from, e)),
-        }
-        Ok(StoredBlob {
-            url: self.fetch_url(to).await?,
-            key: to.clone(),
-            size: meta.size,
-            content_type: content_type_for(to).to_string(),
-        })
     }
 
     async fn list(&self, prefix: Option<&BlobKey>) -> Result<Vec<BlobKey>> {

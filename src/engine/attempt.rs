@@ -1,5 +1,5 @@
 //! One attempt of one claimed job: load the design, reuse identical work or run the core
-//! pipeline's two stages, store each stage's files (staged, then committed), and record
+//! pipeline's two stages, store each stage's files under the attempt's own keys, and record
 //! the job's progress and completion in the store.
 //!
 //! The imaging work is `crate::pipeline`, exactly what the command line and the Node
@@ -51,32 +51,37 @@ fn check_cancel(cancel: &CancelToken) -> Result<()> {
 /// A job's committed output: its kind and where it is stored.
 pub(crate) type StoredOutput = (OutputKind, StoredBlob);
 
-/// Writes outputs to staging keys, then renames them into `jobs/{id}/`: a stage's
-/// outputs appear only once all of them were written.
+/// The folder of one attempt's outputs: `jobs/{id}/{attempt}`.
+pub(crate) fn attempt_outputs_key(job: &StoredJob) -> Result<BlobKey> {
+    BlobKey::parse(format!("jobs/{}/{}", job.id(), job.job.attempt))
+}
+
+/// Writes a stage's outputs under the attempt's own keys (`jobs/{id}/{attempt}/{name}`).
+///
+/// Each put is atomic (an object appears whole or not at all) and nothing refers to an
+/// attempt's keys until the store records its stage, so outputs need no staging copy:
+/// on S3 that saves a copy, a lookup and a delete per output. Keys written before a
+/// failed put stay in `written`, which the worker deletes when the attempt ends; once
+/// every output of the stage is written they leave it (the stage is committed).
 pub(crate) async fn store_outputs(
     inner: &Inner,
     job: &StoredJob,
-    staged: &mut Vec<BlobKey>,
+    written: &mut Vec<BlobKey>,
     outputs: Vec<Output>,
 ) -> Result<Vec<StoredOutput>> {
-    let id = job.id().as_str();
-    let staging = BlobKey::parse(format!("staging/{id}/{}", job.job.attempt))?;
-    let mut pending = Vec::new();
+    let folder = attempt_outputs_key(job)?;
+    let committed = written.len();
+    let mut stored = Vec::new();
     for out in outputs {
-        let key = staging.join(out.file_name())?;
-        staged.push(key.clone());
-        inner
+        let key = folder.join(out.file_name())?;
+        written.push(key.clone());
+        let blob = inner
             .blobs
             .put(&key, out.bytes, out.kind.content_type())
             .await?;
-        pending.push((out.kind, key));
+        stored.push((out.kind, blob));
     }
-    let mut stored = Vec::new();
-    for (kind, key) in pending {
-        let target = BlobKey::parse(format!("jobs/{id}/{}", kind.file_name()))?;
-        stored.push((kind, inner.blobs.rename(&key, &target).await?));
-        staged.retain(|k| k != &key);
-    }
+    written.truncate(committed);
     Ok(stored)
 }
 
@@ -127,7 +132,7 @@ fn job_color(job: &StoredJob) -> Result<GarmentColor> {
 pub(crate) async fn run(
     inner: &Arc<Inner>,
     current: &mut StoredJob,
-    staged: &mut Vec<BlobKey>,
+    written: &mut Vec<BlobKey>,
     cancel: &CancelToken,
     busy: &Arc<Semaphore>,
 ) -> Result<()> {
@@ -169,14 +174,14 @@ pub(crate) async fn run(
             10,
             &format!("reusing the outputs of identical job {}", earlier.id()),
         );
-        match reuse::copy_outputs(inner, current, staged, &earlier).await {
+        match reuse::copy_outputs(inner, current, written, &earlier).await {
             Ok(blobs) => {
                 let metadata = reuse::metadata(&earlier)?;
                 return complete(inner, current, cancel, blobs, metadata, &fingerprint).await;
             }
             // The earlier outputs went away meanwhile: do the work.
             Err(_) => {
-                for key in staged.drain(..) {
+                for key in written.drain(..) {
                     let _ = inner.blobs.delete(&key).await;
                 }
             }
@@ -210,7 +215,7 @@ pub(crate) async fn run(
         "storing the atlas",
     );
     let composed = std::mem::take(&mut stage.outputs);
-    let mut blobs = store_outputs(inner, current, staged, composed).await?;
+    let mut blobs = store_outputs(inner, current, written, composed).await?;
     composited(inner, current, &blobs).await?;
     check_cancel(cancel)?;
 
@@ -253,7 +258,7 @@ pub(crate) async fn run(
         90,
         "storing the renders",
     );
-    blobs.extend(store_outputs(inner, current, staged, rendered).await?);
+    blobs.extend(store_outputs(inner, current, written, rendered).await?);
     let mut metadata = serde_json::Map::new();
     metadata.insert("preflight".into(), preflight);
     metadata.insert(

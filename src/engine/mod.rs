@@ -9,8 +9,10 @@
 //! claim jobs with a lease, heartbeat while working, and carry each job through
 //! `compositing` and `rendering` to `completed`, or to `failed` / `cancelled`:
 //!
-//! - outputs are staged under `staging/{job}/{attempt}/` and renamed to `jobs/{job}/`
-//!   only when their stage succeeded; staged leftovers are deleted whatever happens;
+//! - each attempt writes its outputs under its own keys, `jobs/{job}/{attempt}/`, one
+//!   atomic put each (nothing refers to them until the store records the stage); a
+//!   stage left half-written is deleted by its attempt, and the next attempt deletes
+//!   whatever earlier attempts left;
 //! - `composited_file_url` is the atlas, `rendered_image_url` the front still,
 //!   `animation_url` the MP4; `metadata.outputs` lists every output (name, URL, size,
 //!   content type) and `metadata.preflight` holds the preflight report, written with

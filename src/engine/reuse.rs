@@ -141,11 +141,11 @@ pub(crate) async fn find(inner: &Inner, fingerprint: &str, this: &JobId) -> Opti
     Some(Earlier { job, outputs })
 }
 
-/// Copies the earlier job's outputs to `current`'s own keys (staged, then committed).
+/// Copies the earlier job's outputs to `current`'s own keys.
 pub(crate) async fn copy_outputs(
     inner: &Inner,
     current: &StoredJob,
-    staged: &mut Vec<BlobKey>,
+    written: &mut Vec<BlobKey>,
     earlier: &Earlier,
 ) -> Result<Vec<StoredOutput>> {
     let mut files = Vec::new();
@@ -155,7 +155,7 @@ pub(crate) async fn copy_outputs(
             bytes: inner.blobs.get(key).await?,
         });
     }
-    store_outputs(inner, current, staged, files).await
+    store_outputs(inner, current, written, files).await
 }
 
 /// The metadata the reusing job keeps from the earlier one: its preflight report and

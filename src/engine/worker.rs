@@ -17,7 +17,6 @@ use crate::blobs::BlobKey;
 use crate::cancel::CancelToken;
 use crate::error::Error;
 use crate::job::{JobEvent, JobId, JobStatus};
-use crate::pipeline::OutputKind;
 use crate::store::{JobUpdate, StoredJob};
 
 /// How long a stopped job waits for its compose or render to notice the cancel token
@@ -158,14 +157,11 @@ async fn run_job(
         format!("claimed by {}", inner.config.worker_name),
     );
 
-    // A worker that died during an earlier attempt left its staged outputs behind.
-    for earlier in 1..attempt {
-        for kind in OutputKind::ALL {
-            let name = kind.file_name();
-            if let Ok(key) = BlobKey::parse(format!("staging/{id}/{earlier}/{name}")) {
-                let _ = inner.blobs.delete(&key).await;
-            }
-        }
+    // A worker that died during an earlier attempt may have left outputs behind, and a
+    // failed attempt keeps the outputs of the stages it finished: this attempt writes
+    // its own, so the earlier attempts' go (one listing, then deletes).
+    if attempt > 1 {
+        remove_earlier_outputs(&inner, &current).await;
     }
 
     let cancel = CancelToken::new();
@@ -182,9 +178,10 @@ async fn run_job(
         beats_quit,
     ));
 
-    let mut staged: Vec<BlobKey> = Vec::new();
+    // Keys of a stage this attempt began to write and did not finish.
+    let mut written: Vec<BlobKey> = Vec::new();
     let ended = {
-        let work = attempt::run(&inner, &mut current, &mut staged, &cancel, &busy);
+        let work = attempt::run(&inner, &mut current, &mut written, &cancel, &busy);
         tokio::select! {
             r = tokio::time::timeout(inner.config.job_timeout, work) => match r {
                 Ok(Ok(())) => None,
@@ -205,7 +202,7 @@ async fn run_job(
     // inside its transaction would hand its connection back mid-transaction.
     let _ = quit_beats.send(true);
     let _ = heartbeat.await;
-    for key in &staged {
+    for key in &written {
         let _ = inner.blobs.delete(key).await;
     }
 
@@ -230,6 +227,24 @@ async fn run_job(
         .progress
         .send(&id, attempt, status, stage, percent, message);
     (id, outcome)
+}
+
+/// Deletes what earlier attempts of `job` left under `jobs/{id}/` (best effort: a
+/// leftover costs space, not correctness, since nothing refers to it).
+async fn remove_earlier_outputs(inner: &Inner, job: &StoredJob) {
+    let (Ok(all), Ok(own)) = (
+        BlobKey::parse(format!("jobs/{}", job.id())),
+        attempt::attempt_outputs_key(job),
+    ) else {
+        return;
+    };
+    let Ok(keys) = inner.blobs.list(Some(&all)).await else {
+        return;
+    };
+    let own = format!("{own}/");
+    for key in keys.iter().filter(|k| !k.as_str().starts_with(&own)) {
+        let _ = inner.blobs.delete(key).await;
+    }
 }
 
 /// Whether `job` was completed by `worker` in attempt `attempt` (the pipeline records the

@@ -1,6 +1,6 @@
 //! One conformance suite for every blob storage: the local folder and (feature `s3`) an
 //! S3 bucket on the test server (moto, `scripts/ensure-moto`). The same function runs
-//! against both: put/get/list/delete, overwrite, rename, missing keys, keys that would
+//! against both: put/get/list/delete, overwrite, missing keys, keys that would
 //! escape the root or prefix, and 16 concurrent writers of one key.
 
 use std::sync::Arc;
@@ -75,41 +75,10 @@ async fn conformance(storage: Arc<dyn BlobStorage>, other: Arc<dyn BlobStorage>)
         ]
     );
 
-    // rename: the target holds the whole blob, the source is gone.
-    let staged = key("staging/rjob_1/1/atlas.png");
-    storage
-        .put(&staged, b"atlas bytes".to_vec(), "image/png")
-        .await
-        .unwrap();
-    let committed = storage
-        .rename(&staged, &key("jobs/rjob_1/atlas.png"))
-        .await
-        .unwrap();
-    assert_eq!(committed.size, 11);
-    assert_eq!(committed.content_type, "image/png");
-    assert_eq!(
-        storage.key_for_url(&committed.url),
-        Some(key("jobs/rjob_1/atlas.png"))
-    );
-    assert!(!storage.exists(&staged).await.unwrap());
-    assert_eq!(
-        storage.get(&key("jobs/rjob_1/atlas.png")).await.unwrap(),
-        b"atlas bytes"
-    );
-    assert_eq!(storage.list(Some(&key("staging"))).await.unwrap(), vec![]);
-
     // Missing keys.
     let missing = key("designs/missing.png");
     assert_eq!(
         storage.get(&missing).await.unwrap_err().code(),
-        "E_NOT_FOUND"
-    );
-    assert_eq!(
-        storage
-            .rename(&missing, &key("jobs/x.png"))
-            .await
-            .unwrap_err()
-            .code(),
         "E_NOT_FOUND"
     );
     assert!(!storage.exists(&missing).await.unwrap());

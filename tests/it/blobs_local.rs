@@ -36,25 +36,6 @@ async fn put_get_exists_delete_round_trip() {
 }
 
 #[tokio::test]
-async fn staged_outputs_are_committed_by_rename() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = LocalStorage::open(dir.path()).unwrap();
-    let staged = key("staging/rjob_1/a1/atlas.png");
-    let final_key = key("jobs/rjob_1/atlas.png");
-    storage
-        .put(&staged, vec![1, 2, 3], "image/png")
-        .await
-        .unwrap();
-    let committed = storage.rename(&staged, &final_key).await.unwrap();
-    assert_eq!(committed.size, 3);
-    assert_eq!(committed.content_type, "image/png");
-    assert!(!storage.exists(&staged).await.unwrap());
-    assert_eq!(storage.get(&final_key).await.unwrap(), vec![1, 2, 3]);
-    let err = storage.rename(&staged, &final_key).await.unwrap_err();
-    assert_eq!(err.code(), "E_NOT_FOUND");
-}
-
-#[tokio::test]
 async fn no_temporary_files_are_left_behind() {
     let dir = tempfile::tempdir().unwrap();
     let storage = LocalStorage::open(dir.path()).unwrap();

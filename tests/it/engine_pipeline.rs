@@ -139,10 +139,10 @@ async fn complete_with_every_output(store: &str) {
     assert_eq!(created.job.job.status, JobStatus::Pending);
     let id = created.job.id().clone();
     let workers = engine.start();
-    let job = finished(&engine, &id).await;
+    let stored = finished(&engine, &id).await;
     let report = workers.shutdown(Duration::from_secs(5)).await.unwrap();
     assert_eq!(report.completed, vec![id.clone()]);
-    let job = job.job;
+    let job = stored.job.clone();
     assert_eq!(job.status, JobStatus::Completed, "{:?}", job.error_message);
     assert_eq!(job.attempt, 1);
 
@@ -193,10 +193,8 @@ async fn complete_with_every_output(store: &str) {
     .await;
     assert_eq!(&webp[8..12], b"WEBP");
 
-    // No staged leftovers.
-    let staging = dir.path().join("blobs").join("staging");
-    let leftovers = walk(&staging);
-    assert!(leftovers.is_empty(), "staged files left: {leftovers:?}");
+    // The job's folder holds exactly the outputs it lists, under its attempt.
+    assert_eq!(stored_for(dir.path(), &stored), listed_outputs(&stored, 1));
 
     // Progress: monotonic, ends completed at 100.
     let mut last = 0u8;
@@ -296,6 +294,38 @@ async fn transient_failure_is_retried_then_completes() {
     assert_eq!(job.errors.len(), 1);
     assert_eq!(job.errors[0].code, "E_STORAGE");
     assert_eq!(renderer.calls.load(Ordering::SeqCst), 2);
+    // The first attempt had stored its print file and atlas before the render failed;
+    // the second deleted them: the job's folder holds only what the job lists.
+    assert_eq!(stored_for(dir.path(), &job), listed_outputs(&job, 2));
+}
+
+/// Every blob stored under the job's folder (`jobs/{id}/...`), sorted.
+fn stored_for(data: &std::path::Path, job: &StoredJob) -> Vec<String> {
+    let blobs = data.join("blobs");
+    let mut stored: Vec<String> = walk(&blobs.join("jobs").join(job.id().as_str()))
+        .iter()
+        .map(|p| p.strip_prefix(&blobs).unwrap().display().to_string())
+        .collect();
+    stored.sort();
+    stored
+}
+
+/// The keys of the outputs the job lists, all of them under `attempt`, sorted.
+fn listed_outputs(job: &StoredJob, attempt: u32) -> Vec<String> {
+    let mut listed: Vec<String> = job.job.metadata.as_ref().unwrap()["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "jobs/{}/{attempt}/{}",
+                job.id(),
+                o["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    listed.sort();
+    listed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

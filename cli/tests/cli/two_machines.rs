@@ -2,7 +2,7 @@
 //! empty data folder, share one PostgreSQL database and one S3 bucket (moto); a third
 //! kind of process, `render-engine submit`, submits 12 jobs from a folder of its own.
 //! One worker is SIGKILLed in the middle of a job. Every job completes exactly once, all
-//! its outputs are in the bucket, nothing is left under staging, and the workers'
+//! its outputs are in the bucket, nothing else is left there, and the workers'
 //! folders can be deleted without losing anything.
 
 use std::path::{Path, PathBuf};
@@ -236,22 +236,22 @@ async fn two_workers_without_a_shared_disk_one_killed_every_job_completes_once()
         assert!(!serde_json::to_string(job).unwrap().contains(FAKE_SECRET));
     }
 
-    // The bucket holds every output, nothing under staging.
+    // The bucket holds every output of the completed attempt and nothing else (the
+    // killed attempt's outputs were deleted by the one that completed).
     let bucket_view = open_storage_url(&storage, &StorageOptions::default()).unwrap();
-    let staging = BlobKey::parse("staging").unwrap();
-    assert_eq!(bucket_view.list(Some(&staging)).await.unwrap(), vec![]);
     for job in &jobs {
         let prefix = BlobKey::parse(format!("jobs/{}", job.id())).unwrap();
-        let names: Vec<String> = bucket_view
+        let keys: Vec<String> = bucket_view
             .list(Some(&prefix))
             .await
             .unwrap()
             .iter()
-            .map(|k| k.as_str().rsplit('/').next().unwrap().to_string())
+            .map(|k| k.to_string())
             .collect();
+        let attempt = format!("jobs/{}/{}", job.id(), job.job.attempt);
         assert_eq!(
-            names,
-            ["atlas.png", "front.png", "print.png"],
+            keys,
+            ["atlas.png", "front.png", "print.png"].map(|n| format!("{attempt}/{n}")),
             "{}",
             job.id()
         );

@@ -340,11 +340,11 @@ export default class RenderEngineModuleService extends MedusaService({
   }
 
   /**
-   * The bytes of one output of a job, read from the data folder (the engine keeps a
-   * job's outputs under `jobs/<id>/<name>`), or from its `file://` URL.
+   * The bytes of one output of a job, read from the data folder (the engine keeps the
+   * outputs of a job's attempt under `jobs/<id>/<attempt>/<name>`), or from its `file://` URL.
    */
   async readOutput(job: RenderJob, output: RenderOutput): Promise<Buffer> {
-    const local = path.join(this.options_.dataDir, "jobs", job.id, output.name)
+    const local = path.join(this.options_.dataDir, "jobs", job.id, String(job.attempt), output.name)
     try {
       return await readFile(local)
     } catch (e) {
