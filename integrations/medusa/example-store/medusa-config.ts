@@ -57,6 +57,16 @@ module.exports = defineConfig({
         concurrency: Number(process.env.RENDER_ENGINE_CONCURRENCY || 2),
         outputs: { turntable: process.env.RENDER_ENGINE_TURNTABLE !== "false" },
         pollMs: 100,
+        // Object storage instead of the data folder's blobs, e.g.
+        // s3://bucket/prefix?endpoint=http://127.0.0.1:5900 (AWS_* credentials in the environment).
+        ...(process.env.RENDER_ENGINE_STORAGE ? { storage: process.env.RENDER_ENGINE_STORAGE } : {}),
+        // Design URLs (`design_url`): off unless set. The tests allow a server on loopback
+        // (RENDER_ENGINE_HTTP_DESIGNS_ALLOW=127.0.0.1/32); "public" allows public servers only.
+        httpDesigns: process.env.RENDER_ENGINE_HTTP_DESIGNS_ALLOW
+          ? process.env.RENDER_ENGINE_HTTP_DESIGNS_ALLOW === "public"
+            ? true
+            : { allowRanges: process.env.RENDER_ENGINE_HTTP_DESIGNS_ALLOW.split(",").map((r) => r.trim()) }
+          : false,
       },
     },
   ],

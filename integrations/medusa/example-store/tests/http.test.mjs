@@ -3,8 +3,9 @@
 // real PNG through to `completed` with its stills among the product's images and served,
 // the sweep, retry and cancel, and concurrent completions for one product.
 import { readFileSync } from "node:fs"
+import { createServer } from "node:http"
 import assert from "node:assert/strict"
-import { before, describe, test } from "node:test"
+import { after, before, describe, test } from "node:test"
 import {
   call,
   demoProductId,
@@ -34,6 +35,30 @@ async function newProduct(title) {
   })
   assert.equal(status, 200, JSON.stringify(body))
   return body.product.id
+}
+
+/** A product with a colour option (and a size option, so a colour has several variants). */
+async function colourProduct(title, colours, sizes = ["S", "M"]) {
+  const variants = []
+  for (const c of colours) for (const z of sizes) variants.push({ title: `${c} / ${z}`, options: { Color: c, Size: z }, prices: [{ amount: 20, currency_code: "usd" }] })
+  const { status, body } = await call("/admin/products", {
+    method: "POST",
+    token,
+    json: {
+      title: `${title} ${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+      options: [{ title: "Color", values: colours }, { title: "Size", values: sizes }],
+      variants,
+    },
+  })
+  assert.equal(status, 200, JSON.stringify(body))
+  return body.product.id
+}
+
+/** Each variant of a product with its title and variant images. */
+async function variantImages(pid) {
+  const { status, body } = await call(`/admin/products/${pid}/variants?fields=id,title,*images&limit=100`, { token })
+  assert.equal(status, 200, JSON.stringify(body))
+  return body.variants
 }
 
 async function jobsOf(pid) {
@@ -200,8 +225,10 @@ describe("a real design through to product media", () => {
     assert.ok(["pending", "compositing", "rendering"].includes(job0.status))
     assert.equal(job0.design_file_url, undefined, "the engine's storage location is not exposed")
 
+    const progressSeen = []
     const frontUrl = await waitFor("the front still among the product's images", async () => {
       const { body } = await call(`/admin/render-jobs/${job0.id}`, { token })
+      if (body.render_job.progress) progressSeen.push(body.render_job.progress)
       const front = body.render_job.outputs.find((o) => o.name === "front.png")?.url
       if (!front) return null
       const media = await productMedia(token, productId)
@@ -212,6 +239,16 @@ describe("a real design through to product media", () => {
 
     const job = (await call(`/admin/render-jobs/${job0.id}`, { token })).body.render_job
     assert.equal(job.status, "completed")
+    // The worker's progress, recorded on the job, came through the route while it ran.
+    assert.ok(progressSeen.length > 0, "progress seen while the job ran")
+    for (const p of progressSeen) {
+      assert.equal(typeof p.percent, "number")
+      assert.ok(["claimed", "compositing", "rendering", "encoding", "storing"].includes(p.stage), p.stage)
+      assert.equal(p.attempt, 1)
+      assert.ok("eta_seconds" in p && "message" in p && "updated_at" in p, JSON.stringify(p))
+    }
+    assert.equal(job.progress, null, "no progress once completed")
+    assert.deepEqual(job.errors, [])
     assert.equal(job.rendered_image_url, frontUrl)
     const names = job.outputs.map((o) => o.name)
     for (const n of ["front.png", "three-quarter.png", "back.png", "print.png", "atlas.png", "turntable.mp4", "turntable.webp"]) {
@@ -299,6 +336,9 @@ describe("jobs completed outside the store (offline worker)", { skip: !offline &
       return j.status === "failed" ? j : null
     })
     assert.equal(again.attempt, 2)
+    // Both attempts' errors stay visible, oldest first.
+    assert.deepEqual(again.errors.map((e) => [e.attempt, e.code]), [[1, "E_IMAGE_DECODE"], [2, "E_IMAGE_DECODE"]])
+    assert.ok(again.errors.every((e) => e.message.length > 5 && !Number.isNaN(Date.parse(e.at))))
     const refused = await call(`/admin/render-jobs/${offline.completed}/retry`, { method: "POST", token })
     assert.equal(refused.status, 400)
     assert.equal(refused.body.code, "E_INVALID_TRANSITION")
@@ -383,5 +423,130 @@ describe("concurrent completions for one product", () => {
     }
     assert.equal(media.images.length, 18)
     assert.ok(media.thumbnail, "the first completion set the thumbnail")
+  })
+})
+
+describe("render every colour", () => {
+  test("two colours: two jobs, each colour's stills on that colour's variants", async () => {
+    const pid = await colourProduct("Colour tee", ["Red", "Navy"])
+    const created = await call("/admin/render-jobs", {
+      method: "POST",
+      token,
+      form: designForm(makePng(900, 900, RUN + 40), { product_id: pid, preset: "chest-large", every_color: "true" }),
+    })
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    const jobs = created.body.render_jobs
+    assert.equal(jobs.length, 2)
+    const byColour = Object.fromEntries(jobs.map((j) => [j.metadata.color_option.value, j]))
+    assert.equal(byColour.Red.metadata.color, "#c8102e")
+    assert.equal(byColour.Navy.metadata.color, "#1f2a44")
+    for (const j of jobs) await waitAttached(j.id, 120_000)
+
+    const media = await productMedia(token, pid)
+    const variants = await variantImages(pid)
+    assert.equal(variants.length, 4)
+    for (const v of variants) {
+      const colour = v.title.split(" / ")[0]
+      const job = byColour[colour]
+      const expected = media.images.filter((i) => i.metadata?.render_job_id === job.id).map((i) => i.id).sort()
+      assert.equal(expected.length, 3, `${colour}: three stills on the product`)
+      assert.deepEqual((v.images ?? []).map((i) => i.id).sort(), expected, `${v.title} has exactly its colour's stills`)
+    }
+    const att = (await call(`/admin/render-jobs/${byColour.Navy.id}`, { token })).body.render_job.attachment
+    assert.equal(att.variant_ids.length, 2)
+  })
+
+  test("color_value renders one colour for its variants; bad colour requests are 400", async () => {
+    const pid = await colourProduct("One colour tee", ["White", "Black"], ["M"])
+    const one = await call("/admin/render-jobs", {
+      method: "POST",
+      token,
+      form: designForm(makePng(700, 700, RUN + 41), { product_id: pid, color_value: "black" }),
+    })
+    assert.equal(one.status, 201, JSON.stringify(one.body))
+    assert.equal(one.body.render_job.metadata.color, "#1a1a1a")
+    await waitAttached(one.body.render_job.id, 120_000)
+    const variants = await variantImages(pid)
+    assert.equal(variants.find((v) => v.title.startsWith("Black")).images.length, 3)
+    assert.equal(variants.find((v) => v.title.startsWith("White")).images?.length ?? 0, 0)
+
+    const plain = await newProduct("No colour tee")
+    const cases = [
+      [{ product_id: plain, every_color: "true" }, /every_color: product .* has no colour option/],
+      [{ product_id: pid, color_value: "Purple" }, /color_value: "Purple" is not a value of the option "Color"/],
+      [{ product_id: pid, every_color: "true", color: "#000000" }, /color/],
+      [{ product_id: pid, every_color: "maybe" }, /every_color/],
+    ]
+    for (const [fields, re] of cases) {
+      const { status, body } = await call("/admin/render-jobs", { method: "POST", token, form: designForm(makePng(64, 64), fields) })
+      assert.equal(status, 400, JSON.stringify(body))
+      assert.equal(body.type, "invalid_data")
+      assert.match(body.message, re)
+    }
+    const unknown = await colourProduct("Odd colour tee", ["Mauve-ish"], ["M"])
+    const odd = await call("/admin/render-jobs", { method: "POST", token, form: designForm(makePng(64, 64), { product_id: unknown, every_color: "true" }) })
+    assert.equal(odd.status, 400)
+    assert.equal(odd.body.code, "E_VALIDATION")
+    assert.match(odd.body.message, /no garment colour known for "Mauve-ish".*metadata "hex"/)
+    assert.equal((await jobsOf(unknown)).length, 0)
+    const colours = await call(`/admin/products/${pid}/render-colors`, { token })
+    assert.equal(colours.status, 200)
+    assert.deepEqual(colours.body.colors.map((c) => [c.value, c.hex, c.variant_count]), [["White", "#ffffff", 1], ["Black", "#1a1a1a", 1]])
+  })
+})
+
+describe("design URLs", () => {
+  let server
+  let base
+  const png = makePng(900, 900, RUN + 50)
+  before(async () => {
+    server = createServer((req, res) => {
+      if (req.url === "/design.png") {
+        res.writeHead(200, { "content-type": "image/png", "content-length": png.length })
+        res.end(png)
+      } else {
+        res.writeHead(404).end()
+      }
+    })
+    await new Promise((r) => server.listen(0, "127.0.0.1", r))
+    base = `http://127.0.0.1:${server.address().port}`
+  })
+  after(() => server?.close())
+
+  test("a JSON design_url is downloaded by the engine and rendered", async () => {
+    const pid = await newProduct("URL tee")
+    const created = await call("/admin/render-jobs", {
+      method: "POST",
+      token,
+      json: { product_id: pid, preset: "chest-large", design_url: `${base}/design.png` },
+    })
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    assert.equal(created.body.render_job.metadata.design_name, "design.png")
+    const job = await waitAttached(created.body.render_job.id, 120_000)
+    assert.equal(job.attachment.image_urls.length, 3)
+  })
+
+  test("refused URLs are 400 E_VALIDATION with the reason, and no job", async () => {
+    const pid = await newProduct("Bad URL tee")
+    const cases = [
+      // Link-local (the cloud metadata address): refused by the engine's download guard.
+      [{ design_url: "http://169.254.169.254/latest/meta-data" }, "E_VALIDATION", /design/],
+      [{ design_url: "not a url" }, null, /design_url/],
+      [{ design_url: `${base}/missing.png` }, "E_VALIDATION", /design/],
+    ]
+    for (const [fields, code, re] of cases) {
+      const { status, body } = await call("/admin/render-jobs", { method: "POST", token, json: { product_id: pid, ...fields } })
+      assert.equal(status, 400, JSON.stringify(body))
+      if (code) assert.equal(body.code, code, JSON.stringify(body))
+      assert.match(body.message, re)
+    }
+    const both = await call("/admin/render-jobs", {
+      method: "POST",
+      token,
+      form: designForm(makePng(64, 64), { product_id: pid, design_url: `${base}/design.png` }),
+    })
+    assert.equal(both.status, 400)
+    assert.match(both.body.message, /either the file `design` or `design_url`/)
+    assert.equal((await jobsOf(pid)).length, 0)
   })
 })

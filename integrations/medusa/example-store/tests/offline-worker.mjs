@@ -23,19 +23,31 @@ const good = await engine.createJob({ product_id: productId, preset: "chest-larg
 // A design whose header is fine but whose pixels are cut off: the engine accepts it at
 // submit and the job fails for good (the plugin's routes refuse such uploads up front).
 const bad = await engine.createJob({ product_id: productId, preset: "back-small", design: truncatedPng() })
+// Another broken one, retried once here: failed on attempt 2 with two attempts' errors
+// (what the widget shows as an earlier attempt).
+const twice = await engine.createJob({ product_id: productId, preset: "dead-center-medium", design: truncatedPng() })
 engine.start()
 const deadline = Date.now() + 120_000
-let a, b
+let a, b, c
+let retried = false
 while (Date.now() < deadline) {
   a = await engine.getJob(good.id)
   b = await engine.getJob(bad.id)
-  if (a.status === "completed" && b.status === "failed") break
+  c = await engine.getJob(twice.id)
+  if (c.status === "failed" && !retried) {
+    await engine.retryJob(twice.id)
+    retried = true
+    continue
+  }
+  if (a.status === "completed" && b.status === "failed" && retried && c.status === "failed") break
   await new Promise((r) => setTimeout(r, 100))
 }
 await engine.stop(5000)
-if (a.status !== "completed" || b.status !== "failed") {
-  console.error(`offline worker: expected completed/failed, got ${a.status}/${b.status} (${b.error_code} ${b.error_message})`)
+if (a.status !== "completed" || b.status !== "failed" || c.status !== "failed" || c.attempt !== 2) {
+  console.error(
+    `offline worker: expected completed/failed/failed twice, got ${a.status}/${b.status}/${c.status} attempt ${c.attempt} (${b.error_code} ${b.error_message})`
+  )
   process.exit(1)
 }
-writeFileSync(out, JSON.stringify({ completed: a.id, failed: b.id, failed_code: b.error_code }))
-console.log(`offline worker: ${a.id} completed, ${b.id} failed (${b.error_code})`)
+writeFileSync(out, JSON.stringify({ completed: a.id, failed: b.id, failed_code: b.error_code, failed_twice: c.id }))
+console.log(`offline worker: ${a.id} completed, ${b.id} failed (${b.error_code}), ${c.id} failed twice`)

@@ -12,7 +12,7 @@ import { crc32, deflateSync } from "node:zlib"
 
 const require = createRequire(import.meta.url)
 const built = path.resolve(import.meta.dirname, "../.medusa/server/src/modules/render-engine")
-const { default: Service, outputsOf } = require(path.join(built, "service.js"))
+const { default: Service, outputsOf, engineOptionsOf } = require(path.join(built, "service.js"))
 const { resolveOptions, deriveJobDatabaseUrl } = require(path.join(built, "options.js"))
 const { toMedusaError } = require(path.join(built, "errors.js"))
 const { MedusaError } = require("@medusajs/framework/utils")
@@ -67,12 +67,12 @@ function tmp() {
   return d
 }
 
-async function until(what, fn, ms = 60_000) {
+async function until(what, fn, ms = 60_000, everyMs = 50) {
   const end = Date.now() + ms
   while (Date.now() < end) {
     const v = await fn()
     if (v) return v
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, everyMs))
   }
   throw new Error(`timed out waiting for ${what}`)
 }
@@ -95,6 +95,69 @@ describe("options", () => {
     assert.throws(() => resolveOptions({ jobSchema: "Bad-Name" }, "postgres://h/db"), /jobSchema/)
     assert.throws(() => resolveOptions({ database: "postgres://h/db" }, "postgres://h/db"), /reserved by Medusa.*jobDatabaseUrl/)
     assert.throws(() => resolveOptions({}, undefined), /no `jobDatabaseUrl`/)
+  })
+  test("storage: a bad URL fails at boot naming `storage` and what to use", () => {
+    const cases = [
+      ["ftp://files.example.com/x", /storage: unsupported scheme `ftp:`.*s3:\/\/bucket/],
+      ["relative/folder", /storage: `relative\/folder` is a relative path/],
+      ["s3://Bad_Bucket/x", /storage: `bad_bucket`|storage: .*not a valid bucket name/],
+      ["s3://key:secret@bucket/x", /storage: credentials do not belong in the storage URL.*AWS_ACCESS_KEY_ID/],
+      ["s3://bucket/x?endpoint=localhost:9000", /storage: endpoint `localhost:9000` must be an http\(s\) URL/],
+    ]
+    for (const [storage, re] of cases) {
+      assert.throws(() => resolveOptions({ storage }, "postgres://h/db"), (e) => {
+        assert.match(e.message, /^medusa-plugin-render-engine: invalid plugin options: /)
+        assert.match(e.message, re)
+        return true
+      }, storage)
+    }
+    assert.throws(() => resolveOptions({ publicBaseUrl: "cdn.example.com" }, "postgres://h/db"), /publicBaseUrl: use an http\(s\) URL/)
+    assert.throws(() => resolveOptions({ presignExpiresSecs: 700_000 }, "postgres://h/db"), /presignExpiresSecs/)
+    assert.throws(() => resolveOptions({ httpDesigns: { allowRanges: ["localhost"] } }, "postgres://h/db"), /httpDesigns.allowRanges.0: use an IP range in CIDR/)
+    assert.throws(() => resolveOptions({ httpDesigns: "yes" }, "postgres://h/db"), /httpDesigns/)
+  })
+  test("storage, publicBaseUrl, presignExpiresSecs and httpDesigns reach RenderEngine.open", () => {
+    const o = resolveOptions(
+      {
+        storage: "s3://shop-renders/prod?endpoint=http://127.0.0.1:5900&region=eu-west-1",
+        publicBaseUrl: "https://cdn.example.com/renders",
+        presignExpiresSecs: 3600,
+        httpDesigns: { allowRanges: ["10.0.0.0/8"] },
+      },
+      "postgres://h/db"
+    )
+    const e = engineOptionsOf(o)
+    assert.equal(e.storage, "s3://shop-renders/prod?endpoint=http://127.0.0.1:5900&region=eu-west-1")
+    assert.equal(e.publicBaseUrl, "https://cdn.example.com/renders")
+    assert.equal(e.presignExpiresSecs, 3600)
+    assert.deepEqual(e.httpDesigns, { allowRanges: ["10.0.0.0/8"] })
+    const d = engineOptionsOf(resolveOptions({ storage: "/srv/blobs" }, "postgres://h/db"))
+    assert.equal(d.storage, "/srv/blobs")
+    assert.equal(d.httpDesigns, false)
+    assert.equal("publicBaseUrl" in d, false)
+  })
+  test("a storage URL the engine refuses fails at open with E_VALIDATION naming `storage`", async () => {
+    const d = tmp()
+    // Passes the plugin's checks; the engine refuses the unknown option.
+    const s = makeService({ jobDatabaseUrl: `sqlite://${d}/jobs.db`, dataDir: path.join(d, "data"), storage: "s3://bucket-ok/x?colour=blue" })
+    await assert.rejects(s.getEngine(), (e) => {
+      assert.equal(e.code, "E_VALIDATION")
+      assert.match(e.message, /storage/)
+      return true
+    })
+  })
+})
+
+describe("design URLs", () => {
+  test("refused with E_VALIDATION naming the option when httpDesigns is off", async () => {
+    const d = tmp()
+    const s = makeService({ jobDatabaseUrl: `sqlite://${d}/jobs.db`, dataDir: path.join(d, "data") })
+    assert.equal(s.designUrlsEnabled(), false)
+    await assert.rejects(
+      s.createRenderJob({ design: "https://example.com/design.png", product_id: "prod_url", preset: "chest-large" }),
+      (e) => e instanceof MedusaError && e.type === MedusaError.Types.INVALID_DATA && e.code === "E_VALIDATION" && /design_url: this store does not download designs.*httpDesigns/.test(e.message)
+    )
+    assert.equal(s.engine_, undefined, "nothing opened, no job")
   })
 })
 
@@ -182,17 +245,23 @@ for (const store of ["sqlite", "postgres"]) {
       assert.equal(Math.round(preflight.effective_dpi.x), 150)
       await s.startWorkers()
       await s.startWorkers() // idempotent
+      const seen = []
       const done = await until("completed", async () => {
         const j = await s.retrieveRenderJob(job.id)
+        if (j.progress) seen.push(j.progress)
         return j.status === "completed" ? j : null
-      })
+      }, 60_000, 5)
+      // The worker records its progress on the job (what the routes pass through).
+      assert.ok(seen.length > 0, "progress seen on the job while it ran")
+      assert.ok(seen.every((p) => p.attempt === 1 && p.percent >= 0 && p.percent <= 100 && typeof p.stage === "string"))
+      assert.equal(done.progress, null)
+      assert.deepEqual(done.errors, [])
       const outputs = outputsOf(done)
       assert.deepEqual(outputs.slice(0, 3).map((o) => o.name), ["front.png", "three-quarter.png", "back.png"])
       assert.ok(outputs.every((o) => o.size > 0 && o.content_type))
       assert.equal(outputs.find((o) => o.name === "print.png").kind, "print_file")
       const front = await s.readOutput(done, outputs[0])
       assert.equal(front.subarray(1, 4).toString(), "PNG")
-      assert.equal(s.progressOf(job.id)?.percent, 100)
       await until("the completion event", () => events.find((e) => e.name === "render_job.completed" && e.data.id === job.id))
       const page = await s.listRenderJobs({ product_id: "prod_1", statuses: ["completed"], limit: 10 })
       assert.deepEqual(page.jobs.map((j) => j.id), [job.id])
@@ -208,3 +277,46 @@ for (const store of ["sqlite", "postgres"]) {
     })
   })
 }
+
+describe("storage on an S3 bucket (moto)", () => {
+  // moto (scripts/ensure-moto) accepts any credentials.
+  const endpoint = (process.env.RENDER_ENGINE_TEST_S3 ?? "http://127.0.0.1:5900").replace(/\/$/, "")
+  test("a job's outputs are written to the bucket and read back through presigned URLs", async (t) => {
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: "AKIATESTMEDUSAPLUGIN", AWS_SECRET_ACCESS_KEY: "fake-secret-medusa", AWS_REGION: "us-east-1" })
+    delete process.env.AWS_SESSION_TOKEN
+    const bucket = `re-medusa-${Date.now()}-${Math.floor(Math.random() * 1e6)}`
+    try {
+      const res = await fetch(`${endpoint}/${bucket}`, { method: "PUT" })
+      if (res.status !== 200) throw new Error(`PUT /${bucket} answered ${res.status}`)
+    } catch (e) {
+      if (process.env.CI === "true") throw new Error(`the S3 test server ${endpoint} is unusable under CI=true: ${e.message}`)
+      t.skip(`the S3 test server ${endpoint} is unusable (${e.message}); run scripts/ensure-moto`)
+      return
+    }
+    const d = tmp()
+    const s = makeService({
+      jobDatabaseUrl: `sqlite://${d}/jobs.db`,
+      dataDir: path.join(d, "data"),
+      storage: `s3://${bucket}/medusa?endpoint=${endpoint}&region=us-east-1`,
+      presignExpiresSecs: 900,
+      pollMs: 20,
+      outputs: { turntable: false },
+    })
+    const { job } = await s.createRenderJob({ design: png(600, 600, [20, 120, 60]), product_id: "prod_s3", preset: "chest-large" })
+    await s.startWorkers()
+    const done = await until("completed", async () => {
+      const j = await s.retrieveRenderJob(job.id)
+      if (j.status === "failed") throw new Error(`${j.error_code} ${j.error_message}`)
+      return j.status === "completed" ? j : null
+    })
+    await s.stopWorkers(2000)
+    const outputs = outputsOf(done)
+    assert.equal(outputs[0].name, "front.png")
+    assert.match(outputs[0].url, new RegExp(`^${endpoint}/${bucket}/medusa/.*X-Amz-Expires=900`))
+    const front = await s.readOutput(done, outputs[0])
+    assert.equal(front.subarray(1, 4).toString(), "PNG")
+    // Nothing written to the local data folder's blobs: the bucket holds them.
+    const listing = await (await fetch(`${endpoint}/${bucket}?list-type=2&prefix=medusa/jobs/${job.id}/`)).text()
+    assert.match(listing, new RegExp(`medusa/jobs/${job.id}/front.png`))
+  })
+})

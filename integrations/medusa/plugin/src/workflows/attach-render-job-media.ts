@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import {
   createHook,
   createStep,
@@ -17,6 +18,7 @@ import {
 import { RENDER_ENGINE_MODULE } from "../modules/render-engine"
 import type RenderEngineModuleService from "../modules/render-engine/service"
 import { outputsOf } from "../modules/render-engine/service"
+import { variantsWithValue, type ProductForColors } from "../lib/colors"
 
 export type AttachRenderJobMediaInput = { job_id: string }
 
@@ -42,6 +44,8 @@ type Plan = {
   has_thumbnail: boolean
   thumbnail: string | null
   set_thumbnail_option: boolean
+  /** The variants the stills become variant images of (a colour job: that colour's variants). */
+  variant_ids: string[]
   files: PlannedFile[]
   uploads: { filename: string; mimeType: string; content: string; access: "public" | "private" }[]
 }
@@ -77,7 +81,17 @@ const planAttachmentStep = createStep(
     const [record] = await service.listRenderJobAttachments({ job_id: input.job_id })
     const { data: products } = await query.graph({
       entity: "product",
-      fields: ["id", "thumbnail", "images.id", "images.url", "images.rank", "images.metadata"],
+      fields: [
+        "id",
+        "thumbnail",
+        "images.id",
+        "images.url",
+        "images.rank",
+        "images.metadata",
+        "variants.id",
+        "variants.options.value",
+        "variants.options.option_id",
+      ],
       filters: { id: input.product_id },
     })
     const product = products[0] as
@@ -104,6 +118,7 @@ const planAttachmentStep = createStep(
       has_thumbnail: !!product.thumbnail,
       thumbnail: product.thumbnail ?? null,
       set_thumbnail_option: service.getOptions().setThumbnail,
+      variant_ids: [],
       files: [],
       uploads: [],
     }
@@ -111,8 +126,12 @@ const planAttachmentStep = createStep(
       return new StepResponse(plan)
     }
     const job = await service.retrieveRenderJob(input.job_id)
-    for (const output of outputsOf(job)) {
-      const bytes = await service.readOutput(job, output)
+    plan.variant_ids = variantsOfJob(job, product as unknown as ProductForColors)
+    const outputs = outputsOf(job)
+    // Read at once (files, or a bucket's URLs): the order is kept by index.
+    const contents = await Promise.all(outputs.map((o) => service.readOutput(job, o)))
+    for (const [i, output] of outputs.entries()) {
+      const bytes = contents[i]
       const access = output.kind === "print_file" ? "private" : "public"
       plan.files.push({
         name: output.name,
@@ -138,6 +157,59 @@ const planAttachmentStep = createStep(
     return new StepResponse(plan)
   }
 )
+
+/**
+ * The variants a job's stills belong to: a colour job's (`metadata.color_option`, the
+ * product's variants with that value now), else the job's own `variant_id` if the
+ * product still has it.
+ */
+function variantsOfJob(
+  job: { variant_id: string | null; metadata: Record<string, unknown> | null },
+  product: ProductForColors
+): string[] {
+  const color = (job.metadata as { color_option?: { option_id?: unknown; value?: unknown } } | null)?.color_option
+  if (color && typeof color.option_id === "string" && typeof color.value === "string") {
+    return variantsWithValue(product, color.option_id, color.value)
+  }
+  if (job.variant_id && (product.variants ?? []).some((v) => v.id === job.variant_id)) {
+    return [job.variant_id]
+  }
+  return []
+}
+
+/**
+ * Links the job's stills (found on the product by `metadata.render_job_id`) to the
+ * variants as variant images (Medusa 2.11.2+); unlinked again on rollback.
+ */
+const linkVariantImagesStep = createStep(
+  "render-engine-link-variant-images",
+  async (input: { product_id: string; job_id: string; variant_ids: string[] }, { container }) => {
+    if (!input.variant_ids.length) return new StepResponse([] as LinkPair[], [] as LinkPair[])
+    const query = container.resolve(ContainerRegistrationKeys.QUERY)
+    const { data } = await query.graph({
+      entity: "product",
+      fields: ["id", "images.id", "images.metadata"],
+      filters: { id: input.product_id },
+    })
+    const images = ((data[0] as { images?: ProductImage[] } | undefined)?.images ?? []).filter(
+      (i) => i.metadata?.render_job_id === input.job_id
+    )
+    const pairs: LinkPair[] = []
+    for (const variant_id of input.variant_ids) {
+      for (const image of images) pairs.push({ image_id: image.id, variant_id })
+    }
+    if (pairs.length) {
+      await container.resolve(Modules.PRODUCT).addImageToVariant(pairs)
+    }
+    return new StepResponse(pairs, pairs)
+  },
+  async (pairs, { container }) => {
+    if (!pairs?.length) return
+    await container.resolve(Modules.PRODUCT).removeImageFromVariant(pairs)
+  }
+)
+
+type LinkPair = { image_id: string; variant_id: string }
 
 type MediaSnapshot = {
   product_id: string
@@ -170,6 +242,7 @@ type AttachmentData = {
   product_id: string
   image_urls: string[]
   files: Record<string, unknown>[]
+  variant_ids: string[]
   set_thumbnail: boolean
 }
 
@@ -183,6 +256,7 @@ const recordAttachmentStep = createStep(
       product_id: data.product_id,
       image_urls: data.image_urls as unknown as Record<string, unknown>,
       files: data.files as unknown as Record<string, unknown>,
+      variant_ids: data.variant_ids as unknown as Record<string, unknown>,
       set_thumbnail: data.set_thumbnail,
     })
     return new StepResponse(created, created.id)
@@ -197,8 +271,9 @@ const recordAttachmentStep = createStep(
 /**
  * Turns a completed render job into product media: uploads every output through the
  * File Module (the print file private), appends the stills to the product's images
- * (front first), makes the front still the thumbnail when the product has none, and
- * records the attachment. Runs under a lock on the product owned by this job, so
+ * (front first), makes the front still the thumbnail when the product has none, links
+ * the stills to the job's variants (a colour job: every variant of that colour) as
+ * variant images, and records the attachment. Runs under a lock on the product owned by this job, so
  * concurrent completions never overwrite each other's images; a job already recorded
  * is not attached again. On failure, uploads are deleted, the product's images are
  * restored and the record removed.
@@ -211,7 +286,11 @@ export const attachRenderJobMediaWorkflow = createWorkflow(
     // transform yields nothing: the lock was then silently skipped, keys empty.)
     const lock = transform({ job }, ({ job }) => ({
       key: productLockKey(job.product_id),
-      ownerId: `render-job:${job.job_id}`,
+      // One owner per run, not per job: the lock is re-entrant for its owner, so two
+      // runs for the same job (the subscriber and a sweep) would otherwise both hold it
+      // and attach twice (measured: the loser's rollback then removed the winner's images).
+      // (A transform runs once per run; its value is kept for the release step.)
+      ownerId: `render-job:${job.job_id}:${randomUUID()}`,
       timeout: 120,
       ttl: 300,
     }))
@@ -225,6 +304,7 @@ export const attachRenderJobMediaWorkflow = createWorkflow(
         product_id: plan.product_id,
         image_urls: [] as string[],
         files: [] as Record<string, unknown>[],
+        variant_ids: [] as string[],
         set_thumbnail: false,
       }))
       recordAttachmentStep(data).config({ name: "render-engine-record-found-attachment" })
@@ -278,6 +358,14 @@ export const attachRenderJobMediaWorkflow = createWorkflow(
         })),
       })
 
+      linkVariantImagesStep(
+        transform({ plan }, ({ plan }) => ({
+          product_id: plan.product_id,
+          job_id: plan.job_id,
+          variant_ids: plan.variant_ids,
+        }))
+      )
+
       const record = transform({ plan, uploaded, update }, ({ plan, uploaded, update }) => ({
         job_id: plan.job_id,
         product_id: plan.product_id,
@@ -287,6 +375,7 @@ export const attachRenderJobMediaWorkflow = createWorkflow(
           url: uploaded[i].url,
           file_id: uploaded[i].id,
         })),
+        variant_ids: plan.variant_ids,
         set_thumbnail: update.setThumbnail,
       }))
       return recordAttachmentStep(record)

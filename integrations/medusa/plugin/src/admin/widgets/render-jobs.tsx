@@ -33,10 +33,39 @@ type Job = {
   animation_url: string | null
   outputs: Output[]
   preflight: { warnings: Warning[]; effective_dpi: { x: number; y: number } } | null
-  progress: { stage: string; percent: number; message: string; eta_ms: number | null } | null
-  attachment: { image_urls: string[] } | null
+  progress: {
+    attempt: number
+    stage: string
+    percent: number
+    message: string
+    eta_seconds: number | null
+    updated_at: string
+  } | null
+  errors: { attempt: number; code: string; message: string; at: string }[]
+  attachment: { image_urls: string[]; variant_ids?: string[] } | null
 }
 type Preflight = { effective_dpi: number; warnings: Warning[] }
+type ColorChoice = { value: string; hex: string; variant_count: number }
+type Colors = { option: { id: string; title: string } | null; colors: ColorChoice[]; problem: string | null }
+
+const STAGES: Record<string, string> = {
+  claimed: "Starting",
+  compositing: "Placing the design",
+  rendering: "Rendering",
+  encoding: "Encoding the turntable",
+  storing: "Saving the outputs",
+}
+
+function stageLabel(stage: string) {
+  return STAGES[stage] ?? stage.charAt(0).toUpperCase() + stage.slice(1)
+}
+
+function etaText(seconds: number | null | undefined) {
+  if (seconds == null) return null
+  if (seconds < 1) return "less than a second left"
+  if (seconds < 90) return `about ${Math.ceil(seconds)} s left`
+  return `about ${Math.round(seconds / 60)} min left`
+}
 
 const ACTIVE = new Set(["pending", "compositing", "rendering"])
 const STATUS_COLOR = {
@@ -62,23 +91,57 @@ function formatBytes(n: number) {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`
 }
 
-function ProgressBar({ percent, label }: { percent: number; label: string }) {
+/** The job's progress: a labelled bar (percent, stage and ETA for screen readers too). */
+function JobProgressBar({ job, label }: { job: Job; label: string }) {
+  const p = job.progress
+  const percent = Math.max(0, Math.min(100, Math.round(p?.percent ?? 0)))
+  const stage = p ? stageLabel(p.stage) : job.status === "pending" ? "Waiting for a worker" : stageLabel(job.status)
+  const eta = etaText(p?.eta_seconds)
+  const text = [stage, `${percent} %`, eta].filter(Boolean).join(", ")
   return (
-    <div
-      role="progressbar"
-      aria-label={label}
-      aria-valuemin={0}
-      aria-valuemax={100}
-      aria-valuenow={Math.round(percent)}
-      className="bg-ui-bg-subtle h-2 w-full overflow-hidden rounded-full"
-    >
-      <div className="bg-ui-fg-interactive h-full transition-all" style={{ width: `${percent}%` }} />
+    <div className="flex flex-col gap-y-1" data-testid="render-progress">
+      <div
+        role="progressbar"
+        aria-label={label}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        aria-valuetext={text}
+        className="bg-ui-bg-component h-2 w-full overflow-hidden rounded-full border border-ui-border-base"
+      >
+        <div className="bg-ui-fg-interactive h-full transition-all duration-300" style={{ width: `${percent}%` }} />
+      </div>
+      <Text size="xsmall" className="text-ui-fg-subtle" aria-hidden="true" data-testid="render-progress-text">
+        {stage} · {percent} %{eta ? ` · ${eta}` : ""}
+        {p?.message && p.message.toLowerCase() !== stage.toLowerCase() ? ` · ${p.message}` : ""}
+        {p && p.attempt > 1 ? ` · attempt ${p.attempt} of ${job.max_attempts}` : ""}
+      </Text>
     </div>
   )
 }
 
+/** One line for screen readers, announced when it changes (not at every poll). */
+function summary(jobs: Job[]) {
+  const running = jobs.filter((j) => ACTIVE.has(j.status)).length
+  const failed = jobs.filter((j) => j.status === "failed").length
+  const done = jobs.filter((j) => j.status === "completed").length
+  const parts = [`${jobs.length} render${jobs.length === 1 ? "" : "s"}`]
+  if (running) parts.push(`${running} running`)
+  if (done) parts.push(`${done} completed`)
+  if (failed) parts.push(`${failed} failed`)
+  return parts.join(", ")
+}
+
 const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) => {
-  const ids = { file: useId(), preset: useId(), color: useId(), template: useId(), status: useId() }
+  const ids = {
+    file: useId(),
+    preset: useId(),
+    color: useId(),
+    template: useId(),
+    status: useId(),
+    scope: useId(),
+    colorValue: useId(),
+  }
   const [config, setConfig] = useState<Config | null>(null)
   const [file, setFile] = useState<File | null>(null)
   const [templateId, setTemplateId] = useState("classic-tee")
@@ -91,6 +154,9 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
   const [starting, setStarting] = useState(false)
   const [dragging, setDragging] = useState(false)
   const [jobs, setJobs] = useState<Job[]>([])
+  const [colors, setColors] = useState<Colors | null>(null)
+  const [scope, setScope] = useState<"one" | "every">("one")
+  const [colorValue, setColorValue] = useState<string>("")
   const inputRef = useRef<HTMLInputElement>(null)
 
   const loadJobs = useCallback(async () => {
@@ -106,6 +172,13 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
 
   useEffect(() => {
     api<Config>("/admin/render-templates").then(setConfig, (e) => setError((e as Error).message))
+    api<Colors>(`/admin/products/${product.id}/render-colors`).then(
+      (c) => {
+        setColors(c)
+        if (c.colors.length) setColorValue(c.colors[0].value)
+      },
+      (e) => setError((e as Error).message)
+    )
     loadJobs()
   }, [loadJobs])
 
@@ -121,11 +194,21 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
   const maxBytes = config?.max_design_bytes ?? 10 * 1024 * 1024
   const accepted = config?.accepted_types ?? ["image/png", "image/jpeg", "image/webp", "image/svg+xml"]
 
-  const form = (f: File) => {
+  // With a colour option, colours come from it ("this colour" or "every colour").
+  const byOption = !!colors?.colors.length
+  const chosen = colors?.colors.find((c) => c.value === colorValue) ?? colors?.colors[0]
+  const previewColor = byOption ? chosen?.hex ?? "#ffffff" : color
+
+  const form = (f: File, forJob = false) => {
     const fd = new FormData()
     fd.append("design", f)
     fd.append("preset", preset)
-    fd.append("color", color)
+    if (forJob && byOption) {
+      if (scope === "every") fd.append("every_color", "true")
+      else if (chosen) fd.append("color_value", chosen.value)
+    } else {
+      fd.append("color", previewColor)
+    }
     if (templateId) fd.append("template_id", templateId)
     return fd
   }
@@ -144,7 +227,7 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
       stale = true
     }
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [file, preset, color, templateId])
+  }, [file, preset, previewColor, templateId])
 
   const choose = (f: File | undefined | null) => {
     setNotice(null)
@@ -168,10 +251,15 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
     setStarting(true)
     setError(null)
     try {
-      const fd = form(file)
+      const fd = form(file, true)
       fd.append("product_id", product.id)
-      await api("/admin/render-jobs", { method: "POST", body: fd })
-      setNotice("Render started. The images are added to the product's media when it completes.")
+      const created = await api<{ render_job?: Job; render_jobs?: Job[] }>("/admin/render-jobs", { method: "POST", body: fd })
+      const n = created.render_jobs?.length ?? 1
+      setNotice(
+        n > 1
+          ? `${n} renders started, one per colour. Each colour's images are added to the product's media and its variants when it completes.`
+          : "Render started. The images are added to the product's media when it completes."
+      )
       setFile(null)
       setPreflight(null)
       if (inputRef.current) inputRef.current.value = ""
@@ -280,8 +368,57 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
               </Select.Content>
             </Select>
           </div>
+          {byOption ? (
+            <fieldset className="flex flex-col gap-y-1" data-testid="render-color-scope">
+              <legend className="txt-compact-small-plus mb-1">{colors?.option?.title ?? "Colour"}</legend>
+              <div className="flex items-center gap-x-2">
+                <input
+                  type="radio"
+                  id={`${ids.scope}-one`}
+                  name={ids.scope}
+                  checked={scope === "one"}
+                  onChange={() => setScope("one")}
+                />
+                <Label htmlFor={`${ids.scope}-one`} className="whitespace-nowrap">
+                  This colour
+                </Label>
+                <Select value={chosen?.value ?? ""} onValueChange={setColorValue} disabled={scope !== "one"}>
+                  <Select.Trigger id={ids.colorValue} aria-label={`${colors?.option?.title ?? "Colour"} to render`}>
+                    <Select.Value />
+                  </Select.Trigger>
+                  <Select.Content>
+                    {colors!.colors.map((c) => (
+                      <Select.Item key={c.value} value={c.value}>
+                        <span className="inline-flex items-center gap-x-2">
+                          <span aria-hidden="true" className="inline-block h-3 w-3 rounded-full border" style={{ background: c.hex }} />
+                          {c.value}
+                        </span>
+                      </Select.Item>
+                    ))}
+                  </Select.Content>
+                </Select>
+              </div>
+              <div className="flex items-center gap-x-2">
+                <input
+                  type="radio"
+                  id={`${ids.scope}-every`}
+                  name={ids.scope}
+                  checked={scope === "every"}
+                  onChange={() => setScope("every")}
+                />
+                <Label htmlFor={`${ids.scope}-every`}>
+                  Every colour ({colors!.colors.length} renders, each attached to its colour's variants)
+                </Label>
+              </div>
+            </fieldset>
+          ) : (
           <div className="flex flex-col gap-y-1">
             <Label htmlFor={ids.color}>Garment colour</Label>
+            {colors?.problem && (
+              <Text size="xsmall" className="text-ui-fg-subtle">
+                {colors.problem}
+              </Text>
+            )}
             <div className="flex gap-x-2">
               <input
                 type="color"
@@ -297,6 +434,7 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
               />
             </div>
           </div>
+          )}
         </div>
 
         <div aria-live="polite" data-testid="render-preflight">
@@ -332,7 +470,7 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
 
         <div className="flex justify-end">
           <Button onClick={start} disabled={!file || !preflight || starting} isLoading={starting}>
-            Start render
+            {byOption && scope === "every" ? `Start ${colors!.colors.length} renders` : "Start render"}
           </Button>
         </div>
       </div>
@@ -341,6 +479,9 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
         <Heading level="h3" className="mb-2">
           Render jobs
         </Heading>
+        <p className="sr-only" role="status" aria-live="polite" data-testid="render-jobs-summary">
+          {summary(jobs)}
+        </p>
         {jobs.length === 0 ? (
           <Text size="small" className="text-ui-fg-subtle">
             No renders for this product yet.
@@ -350,7 +491,8 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
             {jobs.map((job) => {
               const front = job.outputs.find((o) => o.name === "front.png")?.url
               const webp = job.outputs.find((o) => o.name === "turntable.webp")?.url
-              const percent = job.status === "completed" ? 100 : job.progress?.percent ?? 0
+              const earlier = (job.errors ?? []).filter((e) => !(job.status === "failed" && e.attempt === job.attempt))
+              const colorName = (job.metadata?.color_option as { value?: string } | undefined)?.value
               return (
                 <li key={job.id} className="flex gap-x-4 rounded-lg border p-3" data-testid="render-job" data-status={job.status}>
                   <div className="flex h-20 w-20 shrink-0 items-center justify-center overflow-hidden rounded bg-ui-bg-subtle">
@@ -364,21 +506,20 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
                     <div className="flex items-center gap-x-2">
                       <StatusBadge color={STATUS_COLOR[job.status]}>{job.status}</StatusBadge>
                       <Text size="small" className="truncate text-ui-fg-subtle">
-                        {job.metadata?.design_name ?? job.id} · {job.preset} · {String(job.metadata?.color ?? "#ffffff")}
+                        {job.metadata?.design_name ?? job.id} · {job.preset} ·{" "}
+                        {colorName ? `${colorName} (${String(job.metadata?.color ?? "")})` : String(job.metadata?.color ?? "#ffffff")}
                       </Text>
                     </div>
-                    {ACTIVE.has(job.status) && (
-                      <>
-                        <ProgressBar percent={percent} label={`Progress of render ${job.id}`} />
-                        <Text size="xsmall" className="text-ui-fg-subtle">
-                          {job.progress?.message ?? "waiting for a worker"}
-                          {job.progress?.eta_ms != null ? ` · about ${Math.ceil(job.progress.eta_ms / 1000)} s left` : ""}
-                        </Text>
-                      </>
-                    )}
+                    {ACTIVE.has(job.status) && <JobProgressBar job={job} label={`Progress of render ${colorName ? `${colorName} ` : ""}${job.id}`} />}
                     {job.status === "completed" && (
                       <Text size="xsmall" className="text-ui-fg-subtle">
-                        {job.attachment ? `${job.attachment.image_urls.length} images added to the product's media` : "adding to the product's media…"}
+                        {job.attachment
+                          ? `${job.attachment.image_urls.length} images added to the product's media${
+                              job.attachment.variant_ids?.length
+                                ? ` and ${job.attachment.variant_ids.length} variant${job.attachment.variant_ids.length > 1 ? "s" : ""}`
+                                : ""
+                            }`
+                          : "adding to the product's media…"}
                         {job.animation_url && (
                           <>
                             {" · "}
@@ -395,18 +536,32 @@ const RenderJobsWidget = ({ data: product }: DetailWidgetProps<AdminProduct>) =>
                       </Text>
                     ))}
                     {job.status === "failed" && (
-                      <Text size="xsmall" className="text-ui-fg-error" role="alert">
-                        {job.error_code}: {job.error_message}
+                      <Text size="xsmall" className="text-ui-fg-error">
+                        Failed{job.attempt > 1 ? ` on attempt ${job.attempt}` : ""}: {job.error_code}: {job.error_message}
                       </Text>
+                    )}
+                    {earlier.length > 0 && (
+                      <details data-testid="render-job-errors">
+                        <summary className="txt-compact-xsmall text-ui-fg-subtle cursor-pointer">
+                          {earlier.length === 1 ? "1 earlier attempt failed" : `${earlier.length} earlier attempts failed`}
+                        </summary>
+                        <ul className="mt-1 flex flex-col gap-y-0.5" aria-label={`Earlier attempts of render ${job.id}`}>
+                          {earlier.map((e) => (
+                            <li key={`${e.attempt}-${e.at}`} className="txt-compact-xsmall text-ui-fg-subtle">
+                              Attempt {e.attempt} ({new Date(e.at).toLocaleString()}): {e.code}: {e.message}
+                            </li>
+                          ))}
+                        </ul>
+                      </details>
                     )}
                     <div className="flex gap-x-2">
                       {job.status === "failed" && job.attempt < job.max_attempts && (
-                        <Button size="small" variant="secondary" onClick={() => act(job, "retry")}>
+                        <Button size="small" variant="secondary" onClick={() => act(job, "retry")} aria-label={`Retry render job ${job.id}`}>
                           Retry
                         </Button>
                       )}
                       {ACTIVE.has(job.status) && (
-                        <Button size="small" variant="secondary" onClick={() => act(job, "cancel")}>
+                        <Button size="small" variant="secondary" onClick={() => act(job, "cancel")} aria-label={`Cancel render job ${job.id}`}>
                           Cancel
                         </Button>
                       )}

@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises"
-import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { MedusaError, MedusaService } from "@medusajs/framework/utils"
 import type { Logger } from "@medusajs/framework/types"
 import { RenderEngine, listTemplates, preflight } from "render-engine"
 import type {
+  EngineOptions,
   JobFilter,
   JobStatus,
   PreflightReport,
@@ -31,17 +31,9 @@ export type RenderOutput = {
   size: number
 }
 
-export type JobProgress = {
-  stage: string
-  percent: number
-  message: string
-  eta_ms: number | null
-  attempt: number
-  at: string
-}
-
 export type CreateRenderJobInput = {
-  design: Buffer
+  /** The design's bytes, or an `http(s)://` URL the engine downloads (option `httpDesigns`). */
+  design: Buffer | string
   product_id: string
   variant_id?: string
   preset: string
@@ -90,6 +82,27 @@ export function preflightOf(job: RenderJob): PreflightReport | null {
   return p && typeof p === "object" ? (p as PreflightReport) : null
 }
 
+/** The engine's open options from the plugin's (resolved) options. */
+export function engineOptionsOf(o: ResolvedOptions): EngineOptions {
+  const opts: EngineOptions = {
+    database: o.jobDatabaseUrl,
+    dataDir: o.dataDir,
+    renderer: o.renderer,
+    concurrency: o.concurrency,
+    maxDesignBytes: o.maxDesignBytes,
+    templates: o.templates,
+    httpDesigns: o.httpDesigns,
+  }
+  if (o.storage !== undefined) opts.storage = o.storage
+  if (o.publicBaseUrl !== undefined) opts.publicBaseUrl = o.publicBaseUrl
+  if (o.presignExpiresSecs !== undefined) opts.presignExpiresSecs = o.presignExpiresSecs
+  if (o.jobTimeoutMs !== undefined) opts.jobTimeoutMs = o.jobTimeoutMs
+  if (o.maxAttempts !== undefined) opts.maxAttempts = o.maxAttempts
+  if (o.pollMs !== undefined) opts.pollMs = o.pollMs
+  if (o.outputs !== undefined) opts.outputs = o.outputs
+  return opts
+}
+
 type Dependencies = {
   logger: Logger
   event_bus?: { emit: (msg: { name: string; data: unknown }) => Promise<void> }
@@ -114,7 +127,6 @@ export default class RenderEngineModuleService extends MedusaService({
   protected readonly options_: ResolvedOptions
   protected readonly workerMode_: string
   protected readonly eventBus_?: Dependencies["event_bus"]
-  protected readonly progress_ = new Map<string, JobProgress>()
   protected engine_?: RenderEngine
   protected workersRunning_ = false
   protected templatePaths_?: Map<string, string>
@@ -157,22 +169,10 @@ export default class RenderEngineModuleService extends MedusaService({
   async getEngine(): Promise<RenderEngine> {
     if (this.engine_) return this.engine_
     const o = this.options_
-    const key = `${o.jobDatabaseUrl}\u0000${o.dataDir}`
+    const key = `${o.jobDatabaseUrl}\u0000${o.dataDir}\u0000${o.storage ?? ""}`
     let opening: Promise<RenderEngine> | undefined = engines.get(key)
     if (!opening) {
-      const fresh = RenderEngine.open({
-        database: o.jobDatabaseUrl,
-        dataDir: o.dataDir,
-        publicBaseUrl: o.publicBaseUrl,
-        renderer: o.renderer,
-        concurrency: o.concurrency,
-        jobTimeoutMs: o.jobTimeoutMs,
-        maxAttempts: o.maxAttempts,
-        pollMs: o.pollMs,
-        maxDesignBytes: o.maxDesignBytes,
-        templates: o.templates,
-        outputs: o.outputs,
-      })
+      const fresh = RenderEngine.open(engineOptionsOf(o))
       engines.set(key, fresh)
       fresh.catch(() => engines.delete(key))
       opening = fresh
@@ -189,30 +189,17 @@ export default class RenderEngineModuleService extends MedusaService({
     }
   }
 
+  /**
+   * Progress events of this process's workers: only the ends matter here (the job's
+   * own `progress`, recorded by its worker, is what the API shows, from any process).
+   */
   protected onProgress_(e: ProgressEvent): void {
-    this.progress_.set(e.job_id, {
-      stage: e.stage,
-      percent: e.percent,
-      message: e.message,
-      eta_ms: e.eta_ms ?? null,
-      attempt: e.attempt,
-      at: new Date().toISOString(),
-    })
-    if (this.progress_.size > 5000) {
-      const oldest = this.progress_.keys().next().value
-      if (oldest) this.progress_.delete(oldest)
-    }
     if (e.stage === "completed" || (e.stage === "failed" && e.status === "failed")) {
       const name = e.stage === "completed" ? RENDER_JOB_COMPLETED : RENDER_JOB_FAILED
       this.eventBus_
         ?.emit({ name, data: { id: e.job_id } })
         .catch((err) => this.logger_.error(`render-engine: cannot emit ${name} for ${e.job_id}: ${err}`))
     }
-  }
-
-  /** The last progress event this process saw for a job (workers in this process only). */
-  progressOf(id: string): JobProgress | null {
-    return this.progress_.get(id) ?? null
   }
 
   /** The template packs jobs may name, with their presets. */
@@ -283,8 +270,15 @@ export default class RenderEngineModuleService extends MedusaService({
    */
   async createRenderJob(
     input: CreateRenderJobInput
-  ): Promise<{ job: RenderJob; preflight: PreflightReport }> {
-    const report = await this.preflightDesign(input.design, input)
+  ): Promise<{ job: RenderJob; preflight: PreflightReport | null }> {
+    let report: PreflightReport | null = null
+    if (typeof input.design === "string") {
+      this.checkDesignUrl(input.design)
+      // The template must still be one this store knows (checked up front, like uploads).
+      this.templateArg_(input.template_id)
+    } else {
+      report = await this.preflightDesign(input.design, input)
+    }
     const engine = await this.getEngine()
     const job = await mapEngineErrors(() =>
       engine.createJob({
@@ -298,6 +292,29 @@ export default class RenderEngineModuleService extends MedusaService({
       })
     )
     return { job, preflight: report }
+  }
+
+  /** Whether design URLs are accepted (the `httpDesigns` option). */
+  designUrlsEnabled(): boolean {
+    return this.options_.httpDesigns !== false
+  }
+
+  /** Refuses a design URL when downloads are off, or when it is not an http(s) URL. */
+  checkDesignUrl(url: string): void {
+    if (!this.designUrlsEnabled()) {
+      throw new MedusaError(
+        MedusaError.Types.INVALID_DATA,
+        "design_url: this store does not download designs (the plugin option `httpDesigns` is off); upload the file as the multipart field `design` instead",
+        "E_VALIDATION"
+      )
+    }
+    if (!/^https?:\/\/[^\s]+$/i.test(url)) {
+      throw new MedusaError(
+        MedusaError.Types.INVALID_DATA,
+        `design_url: \`${url.slice(0, 200)}\` is not an http(s) URL`,
+        "E_VALIDATION"
+      )
+    }
   }
 
   async retrieveRenderJob(id: string): Promise<RenderJob> {
@@ -340,23 +357,34 @@ export default class RenderEngineModuleService extends MedusaService({
   }
 
   /**
-   * The bytes of one output of a job, read from the data folder (the engine keeps the
-   * outputs of a job's attempt under `jobs/<id>/<attempt>/<name>`), or from its `file://` URL.
+   * The bytes of one output of a job, from its URL: a `file://` URL of the storage
+   * folder, or an `http(s)://` one (a bucket's presigned URL, or `publicBaseUrl`).
    */
   async readOutput(job: RenderJob, output: RenderOutput): Promise<Buffer> {
-    const local = path.join(this.options_.dataDir, "jobs", job.id, String(job.attempt), output.name)
-    try {
-      return await readFile(local)
-    } catch (e) {
-      if (output.url.startsWith("file://")) {
-        return readFile(fileURLToPath(output.url))
-      }
-      throw new MedusaError(
+    const fail = (why: string) =>
+      new MedusaError(
         MedusaError.Types.UNEXPECTED_STATE,
-        `render job ${job.id}: output ${output.name} is not in the data folder ${this.options_.dataDir} (${(e as Error).message})`,
+        `render job ${job.id}: cannot read output ${output.name}: ${why}`,
         "E_STORAGE"
       )
+    if (output.url.startsWith("file://")) {
+      try {
+        return await readFile(fileURLToPath(output.url))
+      } catch (e) {
+        throw fail(`${(e as Error).message} (every process needs the same storage)`)
+      }
     }
+    if (/^https?:\/\//.test(output.url)) {
+      let res: Response
+      try {
+        res = await fetch(output.url, { signal: AbortSignal.timeout(60_000) })
+      } catch (e) {
+        throw fail(`${(e as Error).message} (${new URL(output.url).origin})`)
+      }
+      if (!res.ok) throw fail(`${new URL(output.url).origin} answered ${res.status}`)
+      return Buffer.from(await res.arrayBuffer())
+    }
+    throw fail(`unsupported URL \`${output.url.split("?")[0]}\``)
   }
 
   /** Starts the workers in this process (idempotent). */

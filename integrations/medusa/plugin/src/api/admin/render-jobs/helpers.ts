@@ -35,7 +35,7 @@ type AttachmentFile = {
 /**
  * A job as the admin API answers it: the engine's record, the outputs as a typed
  * list (with the store's own URL once attached), the preflight report, the progress
- * this process saw, and whether the media were attached to the product.
+ * its worker recorded, earlier attempts' errors, and whether the media were attached.
  * The engine's internal file locations are not exposed.
  */
 export async function present(service: RenderEngineModuleService, jobs: RenderJob[]) {
@@ -72,9 +72,17 @@ export async function present(service: RenderEngineModuleService, jobs: RenderJo
       animation_url: mp4?.url ?? null,
       outputs,
       preflight: preflightOf(job),
-      progress: service.progressOf(job.id),
+      // Recorded on the job by its worker, whichever process or machine runs it.
+      progress: job.progress ?? null,
+      errors: job.errors ?? [],
       attachment: att
-        ? { id: att.id, image_urls: att.image_urls, set_thumbnail: att.set_thumbnail, created_at: att.created_at }
+        ? {
+            id: att.id,
+            image_urls: att.image_urls,
+            variant_ids: att.variant_ids ?? [],
+            set_thumbnail: att.set_thumbnail,
+            created_at: att.created_at,
+          }
         : null,
     }
   })

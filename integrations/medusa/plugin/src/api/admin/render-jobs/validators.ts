@@ -13,10 +13,31 @@ export const PlacementSchema = z.object({
   template_id: Id.optional(),
 })
 
+/** A boolean from JSON, or `"true"`/`"false"` from a multipart field. */
+const Flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
+
 export const AdminCreateRenderJob = PlacementSchema.extend({
   product_id: Id,
   variant_id: Id.optional(),
+  /** One job per value of the product's colour option (Color/Colour). */
+  every_color: Flag.default(false),
+  /** One value of the product's colour option ("Navy"): its garment colour and variants. */
+  color_value: z.string().trim().min(1).max(200).optional(),
+  /** Instead of an upload: a design the engine downloads (plugin option `httpDesigns`). */
+  design_url: z.string().trim().url("design_url: use an http(s) URL").max(4096).optional(),
 })
+  .refine((b) => !(b.every_color && b.color_value), {
+    message: "give either every_color or color_value, not both",
+    path: ["color_value"],
+  })
+  .refine((b) => !(b.color && (b.every_color || b.color_value)), {
+    message: "color is taken from the colour option with every_color or color_value; leave it out",
+    path: ["color"],
+  })
+  .refine((b) => !(b.variant_id && (b.every_color || b.color_value)), {
+    message: "the variants come from the colour option with every_color or color_value; leave variant_id out",
+    path: ["variant_id"],
+  })
 export type AdminCreateRenderJobType = z.infer<typeof AdminCreateRenderJob>
 
 export const AdminPreflightRenderJob = PlacementSchema

@@ -14,6 +14,8 @@ export const RenderJobAttachment = model
     image_urls: model.json(),
     /** Every uploaded output: { name, kind, url, file_id, content_type, size, access }. */
     files: model.json(),
+    /** The variants the stills were linked to as variant images (a colour's variants). */
+    variant_ids: model.json().nullable(),
     /** Whether this job's front still became the product thumbnail. */
     set_thumbnail: model.boolean().default(false),
   })
