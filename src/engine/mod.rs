@@ -162,8 +162,13 @@ impl Engine {
     /// already used, the existing job is returned with `created == false`.
     pub async fn submit(&self, submission: Submission) -> Result<CreatedJob> {
         let inner = &self.inner;
-        // An unknown template is refused before the design is even loaded.
-        inner.config.template(submission.template_id.as_deref())?;
+        // An unknown template, or one the renderer cannot draw (a pack without its bake),
+        // is refused before the design is even loaded.
+        let pack = inner.config.template(submission.template_id.as_deref())?;
+        let renders = inner.config.outputs.render_outputs();
+        if !renders.stills.is_empty() || renders.turntable {
+            inner.renderer.check_template(&pack)?;
+        }
         let bytes = submit::load(submission.design.clone(), &inner.config).await?;
         let max = inner.config.max_design_bytes;
         let checked = tokio::task::spawn_blocking(move || submit::check(bytes, max))

@@ -57,7 +57,7 @@ fn fingerprint_for(
 ) -> String {
     let outputs = &inner.config.outputs;
     let manifest = serde_json::to_string(pack.manifest()).unwrap_or_default();
-    let inputs = json!({
+    let mut inputs = json!({
         "version": 2,
         "design": design_key.as_str(),
         "template": pack.id(),
@@ -74,6 +74,15 @@ fn fingerprint_for(
         "renderer_settings": inner.renderer.settings(),
         "library": library,
     });
+    // A pack folder's own bake draws its garment: a re-bake gives other renders. (The
+    // built-in bake is part of the library version.)
+    if pack.dir().is_some() {
+        let bake = pack
+            .baked_views()
+            .and_then(|views| views.content_hash())
+            .unwrap_or_default();
+        inputs["template_bake"] = Value::String(bake);
+    }
     hex(&Sha256::digest(inputs.to_string().as_bytes()))
 }
 

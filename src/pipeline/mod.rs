@@ -21,6 +21,7 @@ use crate::render::{
     encode_mp4, encode_webp, BakedRenderer, BlenderOptions, BlenderRenderer, RenderOutputs,
     RenderProgress, RenderRequest, Renderer, View,
 };
+use crate::template::TemplatePack;
 
 /// One file the pipeline produces. Its [`file_name`](OutputKind::file_name) is the name
 /// it has everywhere: in the command line's output folder, under a job's blob prefix and
@@ -316,6 +317,7 @@ pub struct ComposedStage {
     /// The encoded atlas, then the print file when selected.
     pub outputs: Vec<Output>,
     color: GarmentColor,
+    template: TemplatePack,
     selection: OutputSelection,
     cancel: Option<CancelToken>,
 }
@@ -344,6 +346,7 @@ pub fn compose_stage(
         composition,
         outputs,
         color: options.color,
+        template: options.template.clone(),
         selection: selection.clone(),
         cancel: options.cancel.clone(),
     })
@@ -372,7 +375,8 @@ impl ComposedStage {
         progress: Option<&(dyn Fn(RenderProgress) + Sync)>,
     ) -> Result<Vec<Output>> {
         let mut request = RenderRequest::new(&self.composition.atlas, self.color)
-            .with_outputs(self.selection.render_outputs());
+            .with_outputs(self.selection.render_outputs())
+            .with_template(&self.template);
         if let Some(progress) = progress {
             request = request.with_progress(progress);
         }

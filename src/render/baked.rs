@@ -23,7 +23,12 @@ use rayon::prelude::*;
 
 use super::{RenderOutput, RenderProgress, RenderRequest, Renderer, Still, View};
 use crate::color::{linear_u16_to_srgb_table, srgb_to_linear_u16_table, GarmentColor};
+use crate::design::{decode_untrusted_raster, DecodeLimits, DesignFormat};
 use crate::error::{Error, Result};
+use crate::template::TemplatePack;
+
+/// The largest `views.json` read, in bytes.
+const MAX_INDEX_BYTES: u64 = 1 << 20;
 
 /// Fixed-point scale of the diffuse factor (1.0 = 8192).
 const DIFFUSE_ONE: f32 = 8192.0;
@@ -140,6 +145,7 @@ pub struct BakedViews {
     background: [u8; 3],
     stills: Vec<(View, Lazy<Arc<ViewTable>>)>,
     turntable: Lazy<Arc<Vec<ViewTable>>>,
+    content_hash: Lazy<String>,
 }
 
 impl BakedViews {
@@ -171,6 +177,15 @@ impl BakedViews {
     pub fn load(dir: impl AsRef<Path>) -> Result<BakedViews> {
         let dir = dir.as_ref().to_path_buf();
         let index_path = dir.join("views.json");
+        if let Ok(meta) = std::fs::metadata(&index_path) {
+            if meta.len() > MAX_INDEX_BYTES {
+                return Err(Error::render_failed(format!(
+                    "{} is {} bytes; a view index may be at most {MAX_INDEX_BYTES} bytes",
+                    index_path.display(),
+                    meta.len()
+                )));
+            }
+        }
         let json = std::fs::read(&index_path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::NotFound {
                 what: "baked view pack (views.json)",
@@ -211,7 +226,40 @@ impl BakedViews {
             background,
             stills,
             turntable: OnceLock::new(),
+            content_hash: OnceLock::new(),
         })
+    }
+
+    /// The SHA-256 (hex) of the pack's index and every file it names: what identifies a
+    /// bake (a re-bake with new images has another hash). Computed once.
+    ///
+    /// # Errors
+    ///
+    /// `E_RENDER_FAILED` when a file of the pack cannot be read.
+    pub fn content_hash(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        self.content_hash
+            .get_or_init(|| {
+                let mut hash = Sha256::new();
+                let mut names = vec!["views.json".to_string()];
+                for s in &self.index.stills {
+                    names.extend([s.uv.clone(), s.shade.clone()]);
+                }
+                names.extend([
+                    self.index.turntable.uv.clone(),
+                    self.index.turntable.shade.clone(),
+                ]);
+                for name in names {
+                    let bytes = self.read(&name).map_err(|e| e.to_string())?;
+                    hash.update((name.len() as u64).to_le_bytes());
+                    hash.update(name.as_bytes());
+                    hash.update((bytes.len() as u64).to_le_bytes());
+                    hash.update(&bytes);
+                }
+                Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+            })
+            .clone()
+            .map_err(Error::render_failed)
     }
 
     /// The template these views belong to (`classic-tee`).
@@ -268,7 +316,8 @@ impl BakedViews {
                     Error::render_failed(format!("the built-in view pack has no file `{name}`"))
                 }),
             Source::Dir(dir) => {
-                let path = dir.join(name);
+                // A pack is untrusted: its index may only name files inside its folder.
+                let path = crate::template::file_in_pack(dir, name, "views.json")?;
                 std::fs::read(&path).map(Cow::Owned).map_err(|e| {
                     Error::render_failed(format!(
                         "cannot read baked view file {}: {e} (re-bake with scripts/blender/bake.sh)",
@@ -322,9 +371,13 @@ impl BakedViews {
         frames: usize,
     ) -> Result<Vec<ViewTable>> {
         let (uv_bytes, shade_bytes) = (self.read(uv_name)?, self.read(shade_name)?);
+        // The guarded decoder of every untrusted image (limits, panics caught): a pack
+        // folder is as hostile as a design.
+        let limits = DecodeLimits::default();
+        let png = [DesignFormat::Png];
         let (uv, shade) = rayon::join(
-            || image::load_from_memory_with_format(&uv_bytes, image::ImageFormat::Png),
-            || image::load_from_memory_with_format(&shade_bytes, image::ImageFormat::Png),
+            || decode_untrusted_raster(&uv_bytes, "baked view file", &png, &limits),
+            || decode_untrusted_raster(&shade_bytes, "baked view file", &png, &limits),
         );
         let bad = |name: &str, what: String| {
             Error::render_failed(format!("baked view file `{name}`: {what}"))
@@ -451,87 +504,111 @@ impl Renderer for BakedRenderer {
     }
 
     fn render(&self, request: &RenderRequest<'_>) -> Result<RenderOutput> {
-        let expected = self.views.atlas_size();
-        if request.atlas.dimensions() != expected {
-            let (w, h) = request.atlas.dimensions();
-            return Err(Error::validation(
-                "atlas",
-                format!(
-                    "the atlas is {w}x{h} px; the `{}` views need the template's {}x{} atlas",
-                    self.views.template(),
-                    expected.0,
-                    expected.1
-                ),
-            ));
-        }
-        let total = request.outputs.stills.len()
-            + if request.outputs.turntable {
-                self.views.turntable_frames()
-            } else {
-                0
-            };
-        let done = AtomicUsize::new(0);
-        let tick = || {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Some(progress) = request.progress {
-                progress(RenderProgress {
-                    done: n,
-                    total,
-                    eta: None,
-                });
-            }
-        };
-
-        let stills_tables = request
-            .outputs
-            .stills
-            .iter()
-            .map(|v| self.views.still_table(*v).map(|t| (*v, t)))
-            .collect::<Result<Vec<_>>>()?;
-        let turntable_tables = if request.outputs.turntable {
-            Some(self.views.turntable_tables()?)
-        } else {
-            None
-        };
-        if total == 0 {
-            return Ok(RenderOutput {
-                fps: self.views.fps(),
-                ..RenderOutput::default()
-            });
-        }
-
-        let shader = Shader::new(
-            request.atlas,
-            request.color,
-            request.background.unwrap_or(self.views.background),
-        );
-        let mut stills = Vec::with_capacity(stills_tables.len());
-        for (view, table) in stills_tables {
-            request.check_cancelled()?;
-            stills.push(Still {
-                view,
-                image: shader.render(&table, true),
-            });
-            tick();
-        }
-        let turntable = match turntable_tables {
-            Some(tables) => tables
-                .par_iter()
-                .map(|t| {
-                    request.check_cancelled()?;
-                    let img = shader.render(t, false);
-                    tick();
-                    Ok(img)
-                })
-                .collect::<Result<Vec<_>>>()?,
-            None => Vec::new(),
-        };
-        Ok(RenderOutput {
-            stills,
-            turntable,
-            fps: self.views.fps(),
-        })
+        let views = self.views_for(request.template)?;
+        render_views(&views, request)
     }
+
+    fn check_template(&self, template: &TemplatePack) -> Result<()> {
+        self.views_for(Some(template)).map(|_| ())
+    }
+}
+
+impl BakedRenderer {
+    /// The views a request for `template` is drawn with: the pack's own bake when it was
+    /// loaded from a folder or is another garment than this renderer's views, else this
+    /// renderer's views.
+    fn views_for(&self, template: Option<&TemplatePack>) -> Result<Arc<BakedViews>> {
+        match template {
+            Some(pack) if pack.dir().is_some() || pack.id() != self.views.template() => {
+                pack.baked_views()
+            }
+            _ => Ok(self.views.clone()),
+        }
+    }
+}
+
+/// Renders `request` from `views`.
+fn render_views(views: &BakedViews, request: &RenderRequest<'_>) -> Result<RenderOutput> {
+    let expected = views.atlas_size();
+    if request.atlas.dimensions() != expected {
+        let (w, h) = request.atlas.dimensions();
+        return Err(Error::validation(
+            "atlas",
+            format!(
+                "the atlas is {w}x{h} px; the `{}` views need the template's {}x{} atlas",
+                views.template(),
+                expected.0,
+                expected.1
+            ),
+        ));
+    }
+    let total = request.outputs.stills.len()
+        + if request.outputs.turntable {
+            views.turntable_frames()
+        } else {
+            0
+        };
+    let done = AtomicUsize::new(0);
+    let tick = || {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(progress) = request.progress {
+            progress(RenderProgress {
+                done: n,
+                total,
+                eta: None,
+            });
+        }
+    };
+
+    let stills_tables = request
+        .outputs
+        .stills
+        .iter()
+        .map(|v| views.still_table(*v).map(|t| (*v, t)))
+        .collect::<Result<Vec<_>>>()?;
+    let turntable_tables = if request.outputs.turntable {
+        Some(views.turntable_tables()?)
+    } else {
+        None
+    };
+    if total == 0 {
+        return Ok(RenderOutput {
+            fps: views.fps(),
+            ..RenderOutput::default()
+        });
+    }
+
+    let shader = Shader::new(
+        request.atlas,
+        request.color,
+        request.background.unwrap_or(views.background),
+    );
+    let mut stills = Vec::with_capacity(stills_tables.len());
+    for (view, table) in stills_tables {
+        request.check_cancelled()?;
+        stills.push(Still {
+            view,
+            image: shader.render(&table, true),
+        });
+        tick();
+    }
+    let turntable = match turntable_tables {
+        Some(tables) => tables
+            .par_iter()
+            .map(|t| {
+                request.check_cancelled()?;
+                let img = shader.render(t, false);
+                tick();
+                Ok(img)
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    Ok(RenderOutput {
+        stills,
+        turntable,
+        fps: views.fps(),
+    })
 }
 
 /// The atlas prepared for lookups: linear light, composited over the garment colour.

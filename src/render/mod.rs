@@ -30,6 +30,7 @@ use image::RgbaImage;
 use crate::cancel::CancelToken;
 use crate::color::GarmentColor;
 use crate::error::{Error, Result};
+use crate::template::TemplatePack;
 
 pub use animation::{encode_mp4, encode_webp};
 pub use baked::{BakedRenderer, BakedViews};
@@ -134,6 +135,11 @@ pub struct RenderRequest<'a> {
     pub outputs: RenderOutputs,
     /// The background colour (sRGB); `None` uses the view pack's neutral studio grey.
     pub background: Option<[u8; 3]>,
+    /// The template pack the atlas was composed on: the garment to draw. `None` is the
+    /// renderer's own garment (the built-in `classic-tee` unless it was built with other
+    /// views). The baked renderer draws a pack folder with that pack's own bake, the
+    /// Blender backend builds the garment from the pack's pattern.
+    pub template: Option<&'a TemplatePack>,
     /// Called after each finished image (from worker threads).
     pub progress: Option<ProgressFn<'a>>,
     /// Set by the caller to stop the render early; the backend then returns
@@ -150,9 +156,16 @@ impl<'a> RenderRequest<'a> {
             color,
             outputs: RenderOutputs::default(),
             background: None,
+            template: None,
             progress: None,
             cancel: None,
         }
+    }
+
+    /// The same request for the garment of template pack `template`.
+    pub fn with_template(mut self, template: &'a TemplatePack) -> Self {
+        self.template = Some(template);
+        self
     }
 
     /// The same request producing only `outputs`.
@@ -192,6 +205,7 @@ impl std::fmt::Debug for RenderRequest<'_> {
             .field("color", &self.color)
             .field("outputs", &self.outputs)
             .field("background", &self.background)
+            .field("template", &self.template.map(TemplatePack::id))
             .finish_non_exhaustive()
     }
 }
@@ -250,6 +264,18 @@ pub trait Renderer: Send + Sync {
     /// size), `E_RENDER_FAILED` when rendering itself fails, `E_RENDERER_UNAVAILABLE` when
     /// the backend cannot run here.
     fn render(&self, request: &RenderRequest<'_>) -> Result<RenderOutput>;
+
+    /// Checks, before any work is queued, that this renderer can draw the garment of
+    /// `template` (the baked renderer needs the pack's bake). Accepts every pack by
+    /// default.
+    ///
+    /// # Errors
+    ///
+    /// `E_VALIDATION` naming what is missing and how to make it.
+    fn check_template(&self, template: &TemplatePack) -> Result<()> {
+        let _ = template;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use manifest::{Alignment, Anchor, AtlasSpec, Manifest, Panel, PresetSpec, FORMAT_VERSION};
 
 use crate::error::{Error, FieldError, Result};
+use crate::render::BakedViews;
 use crate::Preset;
 use geometry::Rect;
 
@@ -39,6 +40,10 @@ pub const BUILTIN_ID: &str = "classic-tee";
 
 /// The manifest's file name inside a pack folder.
 pub const MANIFEST_FILE: &str = "template.json";
+
+/// The folder inside a pack that holds its bake (`views.json` and the view PNGs the
+/// baked renderer draws with).
+pub const BAKE_DIR: &str = "baked";
 
 /// The largest manifest read, in bytes.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
@@ -58,6 +63,8 @@ pub struct TemplatePack {
 struct Inner {
     manifest: Manifest,
     dir: Option<PathBuf>,
+    /// The pack's bake, once loaded (failures are not kept: a pack baked meanwhile loads).
+    baked: OnceLock<Arc<BakedViews>>,
 }
 
 /// A print area: a rectangle on one panel, in atlas inches, with the alignment of the
@@ -280,7 +287,11 @@ impl TemplatePack {
             return Err(Error::Validation(problems));
         }
         Ok(TemplatePack {
-            inner: Arc::new(Inner { manifest, dir }),
+            inner: Arc::new(Inner {
+                manifest,
+                dir,
+                baked: OnceLock::new(),
+            }),
         })
     }
 
@@ -302,6 +313,69 @@ impl TemplatePack {
     /// The folder the pack was loaded from; `None` for the embedded built-in pack.
     pub fn dir(&self) -> Option<&Path> {
         self.inner.dir.as_deref()
+    }
+
+    /// The pack's bake: the views the baked renderer draws this garment with. The
+    /// built-in pack's is embedded; a pack folder's is its `baked/` folder (made by
+    /// `scripts/blender/bake.sh <pack-dir>`). Loaded once and kept.
+    ///
+    /// # Errors
+    ///
+    /// `E_VALIDATION` on `template` when the pack has no bake (it still composes: print
+    /// file and atlas) or its bake belongs to another garment or atlas size, saying how to
+    /// bake it; `E_RENDER_FAILED` when the bake's index is malformed.
+    pub fn baked_views(&self) -> Result<Arc<BakedViews>> {
+        if let Some(views) = self.inner.baked.get() {
+            return Ok(views.clone());
+        }
+        let views = match self.dir() {
+            None if self.id() == BUILTIN_ID => BakedViews::builtin()?,
+            None => {
+                return Err(Error::validation(
+                    "template",
+                    format!(
+                        "the template pack `{}` was given without its folder, so it has no \
+                         bake; load it from its folder (which holds {BAKE_DIR}/views.json) \
+                         to render it",
+                        self.id()
+                    ),
+                ))
+            }
+            Some(dir) => {
+                let bake = dir.join(BAKE_DIR);
+                if !bake.join("views.json").is_file() {
+                    return Err(Error::validation(
+                        "template",
+                        format!(
+                            "the template pack `{}` ({}) has no bake ({} is missing): it \
+                             composes (print file, atlas) but cannot be rendered until it is \
+                             baked; run `scripts/blender/bake.sh {}`",
+                            self.id(),
+                            dir.display(),
+                            bake.join("views.json").display(),
+                            dir.display()
+                        ),
+                    ));
+                }
+                Arc::new(BakedViews::load(&bake)?)
+            }
+        };
+        if views.template() != self.id() || views.atlas_size() != self.atlas_size_px() {
+            let (w, h) = views.atlas_size();
+            let (pw, ph) = self.atlas_size_px();
+            return Err(Error::validation(
+                "template",
+                format!(
+                    "the bake of the template pack `{}` was made for `{}` with a {w}x{h} px \
+                     atlas, but the pack is `{}` with a {pw}x{ph} px atlas; re-bake it with \
+                     `scripts/blender/bake.sh <pack-dir>`",
+                    self.id(),
+                    views.template(),
+                    self.id()
+                ),
+            ));
+        }
+        Ok(self.inner.baked.get_or_init(|| views).clone())
     }
 
     /// The atlas size and resolution.

@@ -194,6 +194,71 @@ fn a_live_still_at_200_px_and_4_samples() {
     );
 }
 
+#[test]
+fn a_pack_folder_is_built_from_its_own_pattern() {
+    if !blender_available() {
+        return;
+    }
+    // classic-tee's pattern at a lower atlas resolution: an atlas of another size, which
+    // the built-in garment refuses.
+    let root = tempfile::tempdir().unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/templates/classic-tee/template.json"
+    )))
+    .unwrap();
+    manifest["id"] = "coarse-tee".into();
+    manifest["atlas"]["pixels_per_inch"] = 24.into();
+    std::fs::write(root.path().join("template.json"), manifest.to_string()).unwrap();
+    let pack = render_engine::TemplatePack::load(root.path()).unwrap();
+    let design = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/designs/sunset-badge.png"
+    ))
+    .unwrap();
+    let coarse = compose(
+        &design,
+        &ComposeOptions::new(Preset::ChestLarge)
+            .with_color(dark())
+            .with_template(pack.clone()),
+    )
+    .unwrap()
+    .atlas;
+    assert_eq!(coarse.dimensions(), (45 * 24, 41 * 24));
+
+    let work = work_dir("pack");
+    let renderer = BlenderRenderer::new(
+        BlenderOptions::default()
+            .with_samples(4)
+            .with_still_size(200, 200)
+            .with_work_dir(work.path()),
+    )
+    .unwrap();
+    let outputs = front_only();
+    let err = renderer
+        .render(&RenderRequest::new(&coarse, dark()).with_outputs(outputs.clone()))
+        .unwrap_err();
+    assert_eq!(err.code(), "E_VALIDATION", "{err}");
+    let out = renderer
+        .render(
+            &RenderRequest::new(&coarse, dark())
+                .with_outputs(outputs.clone())
+                .with_template(&pack),
+        )
+        .unwrap();
+    // The same garment and print as the built-in pack gives: the pattern is the same,
+    // only its atlas resolution differs.
+    let builtin = renderer
+        .render(&RenderRequest::new(&atlas(dark()), dark()).with_outputs(outputs))
+        .unwrap();
+    let diff = mean_abs_diff(
+        out.still(View::Front).unwrap(),
+        builtin.still(View::Front).unwrap(),
+    );
+    eprintln!("coarse pack vs built-in, mean abs diff: {diff:.2}");
+    assert!(diff < 4.0, "{diff}");
+}
+
 /// An atlas with nothing printed: the garment colour everywhere.
 fn atlas_without_design() -> RgbaImage {
     let (w, h) = render_engine::TemplatePack::builtin().atlas_size_px();

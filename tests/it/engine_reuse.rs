@@ -242,10 +242,11 @@ async fn postgres_identical_work_is_reused() {
     }
 }
 
-/// Records the atlas size it was given and returns a small front still.
+/// Records the atlas size and template pack it was given and returns a small front still.
 #[derive(Debug, Default)]
 struct AtlasProbe {
     sizes: Mutex<Vec<(u32, u32)>>,
+    packs: Mutex<Vec<Option<String>>>,
 }
 
 impl Renderer for AtlasProbe {
@@ -255,6 +256,10 @@ impl Renderer for AtlasProbe {
 
     fn render(&self, request: &RenderRequest<'_>) -> render_engine::Result<RenderOutput> {
         self.sizes.lock().unwrap().push(request.atlas.dimensions());
+        self.packs
+            .lock()
+            .unwrap()
+            .push(request.template.map(|t| t.id().to_string()));
         Ok(RenderOutput {
             stills: vec![Still {
                 view: View::Front,
@@ -306,6 +311,14 @@ async fn a_jobs_template_id_picks_a_configured_pack() {
     assert_eq!(
         sizes,
         vec![expected, TemplatePack::builtin().atlas_size_px()]
+    );
+    // ... and the renderer was told which garment to draw.
+    assert_eq!(
+        probe.packs.lock().unwrap().clone(),
+        vec![
+            Some("classic-tee-draft".to_string()),
+            Some("classic-tee".to_string())
+        ]
     );
     let atlas = blob(&engine, job.job.composited_file_url.as_deref().unwrap()).await;
     let atlas = image::load_from_memory(&atlas).unwrap();

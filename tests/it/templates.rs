@@ -1,12 +1,15 @@
 //! Template packs are loaded the same way from Rust and Node: two packs with one id are
-//! refused (never one silently replacing the other), and a job names its pack by id.
+//! refused (never one silently replacing the other), and a job names its pack by id. A
+//! pack owns its garment: the baked renderer draws a pack folder with the pack's own
+//! bake (`baked/`), and a pack without one composes but is refused for rendering.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use render_engine::render::{BakedRenderer, RenderOutputs, RenderRequest, Renderer};
 use render_engine::{
-    DesignSource, Engine, EngineConfig, JobStatus, OutputSelection, Preset, Submission,
-    TemplatePack, View,
+    compose, ComposeOptions, DesignSource, Engine, EngineConfig, GarmentColor, JobStatus,
+    OutputSelection, Preset, Submission, TemplatePack, View,
 };
 
 /// A copy of the built-in pack's manifest under `id`, in its own folder under `root`.
@@ -21,6 +24,132 @@ fn make_pack(root: &Path, folder: &str, id: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("template.json"), json.to_string()).unwrap();
     dir
+}
+
+/// Gives the pack in `dir` (whose id is `id`) a bake: a copy of the built-in one, its
+/// index rewritten for `id` and changed by `edit`.
+fn bake_pack(dir: &Path, id: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/templates/classic-tee/baked");
+    let baked = dir.join("baked");
+    std::fs::create_dir_all(&baked).unwrap();
+    for entry in std::fs::read_dir(&builtin).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), baked.join(entry.file_name())).unwrap();
+    }
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(baked.join("views.json")).unwrap()).unwrap();
+    index["template"] = serde_json::Value::String(id.into());
+    edit(&mut index);
+    std::fs::write(baked.join("views.json"), index.to_string()).unwrap();
+}
+
+fn sunset_badge() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/designs/sunset-badge.png"))
+        .unwrap()
+}
+
+/// Renders the front still of `design` composed on `pack`.
+fn front_on(pack: &TemplatePack, design: &[u8]) -> render_engine::Result<image::RgbaImage> {
+    let color = GarmentColor::parse("#1f2937").unwrap();
+    let composition = compose(
+        design,
+        &ComposeOptions::new(Preset::ChestLarge)
+            .with_template(pack.clone())
+            .with_color(color),
+    )?;
+    let request = RenderRequest::new(&composition.atlas, color)
+        .with_outputs(RenderOutputs {
+            stills: vec![View::Front],
+            turntable: false,
+        })
+        .with_template(pack);
+    let mut out = BakedRenderer::builtin()?.render(&request)?;
+    Ok(out.stills.remove(0).image)
+}
+
+#[test]
+fn a_pack_folder_is_drawn_with_its_own_bake() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = make_pack(root.path(), "own", "own-tee");
+    // Its own bake differs from the built-in one in its background, which shows in the
+    // corner of every still.
+    bake_pack(&dir, "own-tee", |index| {
+        index["background"] = "#102030".into()
+    });
+    let pack = TemplatePack::load(&dir).unwrap();
+    let design = sunset_badge();
+    let own = front_on(&pack, &design).unwrap();
+    assert_eq!(own.get_pixel(0, 0).0, [0x10, 0x20, 0x30, 255]);
+    let builtin = front_on(&TemplatePack::builtin(), &design).unwrap();
+    assert_eq!(builtin.get_pixel(0, 0).0, [0xf2, 0xf2, 0xf0, 255]);
+    // Apart from the background, the same garment (the bake is a copy).
+    let garment = |img: &image::RgbaImage| img.get_pixel(512, 600).0;
+    assert_eq!(garment(&own), garment(&builtin));
+}
+
+#[test]
+fn a_pack_without_a_bake_composes_but_is_refused_for_rendering() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = make_pack(root.path(), "raw", "raw-tee");
+    let pack = TemplatePack::load(&dir).unwrap();
+    let design = sunset_badge();
+    // The print file and the atlas are made.
+    compose(
+        &design,
+        &ComposeOptions::new(Preset::ChestLarge).with_template(pack.clone()),
+    )
+    .unwrap();
+    let err = front_on(&pack, &design).unwrap_err();
+    assert_eq!(err.code(), "E_VALIDATION");
+    assert_eq!(err.fields()[0].field, "template", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("raw-tee") && text.contains("has no bake"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("scripts/blender/bake.sh {}", dir.display())),
+        "{text}"
+    );
+    assert_eq!(
+        BakedRenderer::builtin()
+            .unwrap()
+            .check_template(&pack)
+            .unwrap_err()
+            .code(),
+        "E_VALIDATION"
+    );
+}
+
+#[test]
+fn a_bake_of_another_garment_or_naming_files_outside_the_pack_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let design = sunset_badge();
+    // Baked for another pack id.
+    let dir = make_pack(root.path(), "other", "other-tee");
+    bake_pack(&dir, "other-tee", |index| {
+        index["template"] = "classic-tee".into()
+    });
+    let err = front_on(&TemplatePack::load(&dir).unwrap(), &design).unwrap_err();
+    assert_eq!(err.code(), "E_VALIDATION");
+    assert!(err.to_string().contains("re-bake"), "{err}");
+    // Baked for another atlas size.
+    let dir = make_pack(root.path(), "size", "size-tee");
+    bake_pack(&dir, "size-tee", |index| {
+        index["atlas"]["width_px"] = 1000.into()
+    });
+    let err = front_on(&TemplatePack::load(&dir).unwrap(), &design).unwrap_err();
+    assert_eq!(err.code(), "E_VALIDATION");
+    assert!(err.to_string().contains("1000x"), "{err}");
+    // An index naming a file outside the pack.
+    let secret = root.path().join("secret.png");
+    std::fs::write(&secret, b"not for the renderer").unwrap();
+    let dir = make_pack(root.path(), "escape", "escape-tee");
+    bake_pack(&dir, "escape-tee", |index| {
+        index["stills"][0]["uv"] = "../../secret.png".into()
+    });
+    let err = front_on(&TemplatePack::load(&dir).unwrap(), &design).unwrap_err();
+    assert!(err.to_string().contains("leaves the pack"), "{err}");
 }
 
 #[test]
@@ -67,7 +196,10 @@ async fn the_engine_refuses_two_configured_packs_with_one_id() {
 #[tokio::test]
 async fn a_job_names_a_configured_pack_and_completes_with_it() {
     let root = tempfile::tempdir().unwrap();
-    let pack = TemplatePack::load(&make_pack(root.path(), "flat", "flat-tee")).unwrap();
+    let flat = make_pack(root.path(), "flat", "flat-tee");
+    bake_pack(&flat, "flat-tee", |_| {});
+    let pack = TemplatePack::load(&flat).unwrap();
+    let raw = TemplatePack::load(&make_pack(root.path(), "raw", "raw-tee")).unwrap();
     let engine = Engine::open(
         EngineConfig::new(root.path().join("data"))
             .with_store_url("memory:")
@@ -77,14 +209,26 @@ async fn a_job_names_a_configured_pack_and_completes_with_it() {
                     .with_stills([View::Front])
                     .with_turntable(false, false),
             )
-            .with_template(pack),
+            .with_template(pack)
+            .with_template(raw),
     )
     .await
     .unwrap();
-    let design = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/designs/sunset-badge.png"),
-    )
-    .unwrap();
+    let design = sunset_badge();
+    // A pack without a bake is refused before any job exists.
+    let err = engine
+        .submit(
+            Submission::new(
+                "prod_1",
+                Preset::ChestLarge,
+                DesignSource::Bytes(design.clone()),
+            )
+            .with_template("raw-tee"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "E_VALIDATION");
+    assert!(err.to_string().contains("has no bake"), "{err}");
     let created = engine
         .submit(
             Submission::new("prod_1", Preset::ChestLarge, DesignSource::Bytes(design))

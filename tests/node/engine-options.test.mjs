@@ -3,7 +3,7 @@
 // template packs for `template_id`, with listTemplates / listPresets / compose taking
 // the same packs.
 import assert from 'node:assert/strict'
-import { readFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, readFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -194,14 +194,23 @@ test('httpDesigns: bad values are E_VALIDATION naming the field', async () => {
 // ---------------------------------------------------------------------------------------
 // templates
 
-/** A copy of the built-in pack's manifest under another id, in its own folder. */
-function makePack(id, name = id) {
+/**
+ * A copy of the built-in pack's manifest under another id, in its own folder, with a
+ * copy of its bake (`baked/`) unless `baked` is false.
+ */
+function makePack(id, name = id, { baked = true } = {}) {
   const manifest = JSON.parse(readFileSync(new URL('../../assets/templates/classic-tee/template.json', import.meta.url)))
   manifest.id = id
   manifest.name = `${name} (test copy of classic-tee)`
   const packDir = join(dir, 'packs', name)
   mkdirSync(packDir, { recursive: true })
   writeFileSync(join(packDir, 'template.json'), JSON.stringify(manifest))
+  if (baked) {
+    cpSync(fileURLToPath(new URL('../../assets/templates/classic-tee/baked', import.meta.url)), join(packDir, 'baked'), { recursive: true })
+    const index = JSON.parse(readFileSync(join(packDir, 'baked', 'views.json')))
+    index.template = id
+    writeFileSync(join(packDir, 'baked', 'views.json'), JSON.stringify(index))
+  }
   return packDir
 }
 
@@ -220,6 +229,13 @@ test('templates: a job names an extra pack by template_id and runs with it', asy
   assert.equal(e.fields[0].field, 'template_id')
   assert.match(e.message, /classic-tee, node-tee/)
   assert.equal((await engine.listJobs()).jobs.length, 1, 'the refused job was not created')
+
+  // A pack without its bake composes but cannot be rendered: refused at createJob.
+  const raw = makePack('raw-tee', 'raw-tee', { baked: false })
+  const rawEngine = await openEngine({ templates: [raw] })
+  const unbaked = await rejectsWith(assert, rawEngine.createJob({ ...input, template_id: 'raw-tee' }), 'E_VALIDATION')
+  assert.match(unbaked.message, /has no bake.*scripts\/blender\/bake\.sh/)
+  assert.equal((await rawEngine.listJobs()).jobs.length, 0)
 
   // Without the option the pack is unknown.
   const plain = await openEngine()

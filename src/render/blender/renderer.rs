@@ -34,7 +34,7 @@ const BUILD_GARMENT_PY: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/scripts/blender/build_garment.py"
 ));
-/// The classic-tee pattern the garment is built from.
+/// The built-in classic-tee pattern, the garment of requests that name no pack.
 const TEMPLATE_JSON: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/assets/templates/classic-tee/template.json"
@@ -268,14 +268,18 @@ impl Renderer for BlenderRenderer {
     }
 
     fn render(&self, request: &RenderRequest<'_>) -> Result<RenderOutput> {
-        let expected = TemplatePack::builtin().atlas_size_px();
+        let builtin = TemplatePack::builtin();
+        let pack = request.template.unwrap_or(&builtin);
+        let expected = pack.atlas_size_px();
         if request.atlas.dimensions() != expected {
             let (w, h) = request.atlas.dimensions();
             return Err(Error::validation(
                 "atlas",
                 format!(
-                    "the atlas is {w}x{h} px; the classic-tee garment needs its {}x{} atlas",
-                    expected.0, expected.1
+                    "the atlas is {w}x{h} px; the {} garment needs its {}x{} atlas",
+                    pack.id(),
+                    expected.0,
+                    expected.1
                 ),
             ));
         }
@@ -309,7 +313,16 @@ impl Renderer for BlenderRenderer {
         std::fs::create_dir(&out)?;
         std::fs::write(dir.join("render_job.py"), RENDER_JOB_PY)?;
         std::fs::write(dir.join("build_garment.py"), BUILD_GARMENT_PY)?;
-        std::fs::write(dir.join("template.json"), TEMPLATE_JSON)?;
+        // The garment is built from the request's pack (its pattern), else the built-in.
+        match request.template {
+            Some(pack) => std::fs::write(
+                dir.join("template.json"),
+                serde_json::to_vec_pretty(pack.manifest()).map_err(|e| {
+                    Error::Internal(format!("a template manifest did not serialise: {e}"))
+                })?,
+            )?,
+            None => std::fs::write(dir.join("template.json"), TEMPLATE_JSON)?,
+        }
         write_atlas(request.atlas, &dir.join("atlas.png"))?;
         let job = self.job_for(request, dir, &out);
         let job_path = dir.join("job.json");
