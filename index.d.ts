@@ -64,7 +64,7 @@ export interface RenderJob {
   max_attempts: number
   started_at: string | null
   completed_at: string | null
-  /** Free metadata; the engine adds `color`, `outputs` and `preflight`. */
+  /** Free metadata; the engine adds `color`, `outputs` and `preflight` (read them typed from `outputs` and `preflight`). */
   metadata: Record<string, unknown> | null
   created_at: string
   updated_at: string
@@ -77,6 +77,59 @@ export interface RenderJob {
   progress?: JobProgress | null
   /** Every failed attempt's error, oldest first (kept after a retry). */
   errors?: AttemptError[]
+  /**
+   * The stored output files, in the order they were produced; empty until the job has
+   * completed. Read one with `engine.readOutput(job.id, output.name)`, or get a URL that
+   * works now with `engine.outputUrl(job.id, output.name)`. Present on jobs read from an
+   * engine. (`metadata.outputs` holds the same entries, untyped, for compatibility.)
+   */
+  outputs?: JobOutput[]
+  /**
+   * The preflight findings of the job's composition, recorded when it completed; `null`
+   * until then. Present on jobs read from an engine. (`metadata.preflight` holds the
+   * whole report.)
+   */
+  preflight?: JobPreflight | null
+}
+
+/**
+ * What an output file is (stable names):
+ * `atlas` (the garment texture, `atlas.png`), `print_file` (the print file at the print
+ * DPI, `print.png`), `still_front` / `still_back` / `still_three_quarter` (product stills,
+ * `front.png`, `back.png`, `three-quarter.png`), `turntable_mp4` (`turntable.mp4`) and
+ * `turntable_webp` (animated WebP, `turntable.webp`).
+ */
+export type OutputKind =
+  | 'atlas'
+  | 'print_file'
+  | 'still_front'
+  | 'still_back'
+  | 'still_three_quarter'
+  | 'turntable_mp4'
+  | 'turntable_webp'
+
+/** One stored output file of a completed job (`RenderJob.outputs`). */
+export interface JobOutput {
+  /** The file name, unique within the job (`front.png`, `turntable.mp4`, ...): the `name` of `readOutput` and `outputUrl`. */
+  name: string
+  /** What it is. */
+  kind: OutputKind
+  /** Where it is stored, as recorded at completion (a presigned bucket URL may have expired: `outputUrl` gives a fresh one). */
+  url: string
+  /** `image/png`, `video/mp4` or `image/webp`. */
+  content_type: string
+  /** Size in bytes. */
+  size: number
+}
+
+/** The preflight findings of a job (`RenderJob.preflight`). */
+export interface JobPreflight {
+  /** Design pixels per printed inch on each axis (150 and up is good for DTG; for SVG, the print DPI). */
+  effective_dpi: { x: number; y: number }
+  /** The print file's resolution. */
+  print_dpi: number
+  /** The findings, most severe first; empty when there is nothing to say. */
+  warnings: PreflightWarning[]
 }
 
 /** How far a running job is (`RenderJob.progress`). */
@@ -127,6 +180,8 @@ export interface JobFilter {
   created_after?: string | null
   /** ISO 8601: only jobs created before this time. */
   created_before?: string | null
+  /** ISO 8601: only jobs that finished (completed, failed or cancelled) at or after this time. */
+  completed_after?: string | null
   include_deleted?: boolean
   /** Rows per page. */
   limit?: number | null
@@ -186,18 +241,43 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** The render pipeline: create jobs, run workers in this process, follow progress. */
 export declare class RenderEngine {
   /**
-   * Opens the job store (running its migrations), the blob storage and the renderer.
-   * Rejects with `E_VALIDATION` (bad options, named as in `EngineOptions`), `E_STORE`
-   * (an unreachable database), `E_STORAGE` (an unreachable storage endpoint or a
-   * missing bucket) or `E_IO`.
+   * Opens the job store (running its migrations, unless `migrate: false`), the blob
+   * storage and the renderer. Rejects with `E_VALIDATION` (bad options, named as in
+   * `EngineOptions`), `E_STORE` (an unreachable database; with `migrate: false`, a
+   * schema that is behind: the message says how to migrate), `E_STORAGE` (an
+   * unreachable storage endpoint or a missing bucket) or `E_IO`.
    */
   static open(options: EngineOptions): Promise<RenderEngine>
+  /**
+   * Runs the job store's migrations (creating its tables, a SQLite file or a
+   * PostgreSQL `?schema=` when missing) and resolves to what it did: the deployment
+   * step for engines opened with `migrate: false`. Safe to run again and from several
+   * processes at once. Rejects with `E_VALIDATION` (a URL that names no store) or
+   * `E_STORE` (an unreachable database, a failed migration).
+   */
+  static migrate(options: MigrateOptions): Promise<MigrationReport>
+  /**
+   * The bytes of output `name` (`front.png`, `turntable.mp4`, ...: a `name` of the
+   * job's `outputs`) of a completed job, read from the engine's storage whatever it is
+   * (a folder, a bucket). Rejects with `E_NOT_FOUND` (an unknown or deleted job, a name
+   * that is not one of its outputs), `E_CONFLICT` (the job has not completed) or
+   * `E_STORAGE` (the file is gone from the storage).
+   */
+  readOutput(jobId: string, name: string): Promise<Buffer>
+  /**
+   * A URL to fetch output `name` of a completed job now: a newly presigned one for a
+   * bucket without `publicBaseUrl` (the URLs recorded in the job expire), else the
+   * output's stable URL. Rejects as `readOutput` does (the file's presence is not
+   * checked).
+   */
+  outputUrl(jobId: string, name: string): Promise<string>
   /**
    * Checks and stores the design (downloading an `http(s)://` one first), then creates
    * the job `pending`; resolves to the job. Rejects with `E_VALIDATION` (bad fields, an
    * unknown `template_id`, a URL this engine was not opened to accept, a refused or
-   * failed download), `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`, `E_IMAGE_DECODE` or
-   * `E_NOT_FOUND` (a missing design file); nothing is written then.
+   * failed download), `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`, `E_IMAGE_DECODE` (a
+   * design that does not decode completely: truncated or corrupt) or `E_NOT_FOUND` (a
+   * missing design file); nothing is written then.
    */
   createJob(input: CreateJobInput): Promise<RenderJob>
   /**
@@ -211,8 +291,8 @@ export declare class RenderEngine {
   /**
    * One page of jobs, newest first: `{ jobs, next_cursor }`. The filter's fields are
    * snake_case like the job's: `product_id`, `variant_id`, `statuses`,
-   * `created_after`, `created_before` (ISO strings), `include_deleted`, `limit`,
-   * `cursor`.
+   * `created_after`, `created_before`, `completed_after` (ISO strings),
+   * `include_deleted`, `limit`, `cursor`.
    */
   listJobs(filter?: JobFilter | undefined | null): Promise<JobPage>
   /**
@@ -243,11 +323,17 @@ export declare class RenderEngine {
   stop(deadlineMs?: number | undefined | null): Promise<ShutdownSummary>
   /**
    * Calls `callback` with every progress event from now on (from any worker of this
-   * engine). The callback runs on the JS thread; it does not keep the process alive.
+   * engine) and returns a function that removes this registration (calling it again
+   * does nothing). The callback runs on the JS thread; it does not keep the process
+   * alive.
    */
-  onProgress(callback: (event: ProgressEvent) => void): void
-  /** Removes every progress callback. */
-  offProgress(): void
+  onProgress(callback: (event: ProgressEvent) => void): () => void
+  /**
+   * Removes `callback` (every registration of it; a function that was never
+   * registered changes nothing), or every progress callback when called without
+   * one. Rejects a `callback` that is not a function with `E_VALIDATION`.
+   */
+  offProgress(callback?: ((event: ProgressEvent) => void) | undefined | null): void
 }
 
 /**
@@ -443,6 +529,14 @@ export interface EngineOptions {
   workerName?: string
   /** Which outputs jobs produce. */
   outputs?: EngineOutputs
+  /**
+   * Whether `open` runs the job store's migrations (default `true`). `false` only
+   * checks that the schema is current and rejects with `E_STORE`, saying how to
+   * migrate, when it is behind: for processes that start often (every command of an
+   * application's CLI) while migrations run once per deployment, with
+   * `RenderEngine.migrate({ database })` or `render-engine migrate --database URL`.
+   */
+  migrate?: boolean
 }
 
 /** Which outputs the engine's jobs produce (the atlas and the front still always are). */
@@ -494,6 +588,27 @@ export declare function listPresets(template?: string | undefined | null): Array
  * `E_VALIDATION` on `templates[i]` for a folder that is not a valid pack.
  */
 export declare function listTemplates(templates?: string[] | undefined | null): Array<TemplateInfo>
+
+/** Which job store `RenderEngine.migrate` migrates. */
+export interface MigrateOptions {
+  /**
+   * The job store URL, as `EngineOptions.database` names it: `sqlite:///path/jobs.db`
+   * (the file is created if missing), `postgres://...` (`?schema=name` too) or
+   * `memory:`.
+   */
+  database: string
+}
+
+/** What `RenderEngine.migrate` did. */
+export interface MigrationReport {
+  /**
+   * The migrations that were pending, by version, oldest first (empty when the schema
+   * was already current).
+   */
+  applied: Array<number>
+  /** The schema version the store is at now. */
+  version: number
+}
 
 /**
  * A design on a merchant's own garment photo: one image per garment colour (in the

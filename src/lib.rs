@@ -74,8 +74,8 @@ pub use design::{
     decode_design, read_design_file, DecodeLimits, Design, DesignFormat, FitMode, PreparedDesign,
 };
 pub use engine::{
-    DesignSource, Engine, EngineConfig, HttpDesigns, IpRange, ProgressEvent, ShutdownReport, Stage,
-    Submission, Workers,
+    DesignSource, Engine, EngineConfig, HttpDesigns, IpRange, JobOutput, JobPreflight,
+    ProgressEvent, ShutdownReport, Stage, Submission, Workers,
 };
 pub use error::{BoxError, Error, FieldError, Result};
 pub use job::{
@@ -86,7 +86,10 @@ pub use pipeline::{
 };
 pub use pixels::{encode_png, png_dpi};
 pub use render::View;
-pub use store::{open_store, AttemptError, CreatedJob, JobFilter, JobPage, JobProgress, StoredJob};
+pub use store::{
+    migrate_store, open_store, AttemptError, CreatedJob, JobFilter, JobPage, JobProgress,
+    MigrationMode, StoredJob,
+};
 pub use template::{Alignment, TemplatePack};
 
 /// The README's Rust examples, compiled and run as doc tests so they cannot rot.

@@ -64,7 +64,7 @@ export interface RenderJob {
   max_attempts: number
   started_at: string | null
   completed_at: string | null
-  /** Free metadata; the engine adds `color`, `outputs` and `preflight`. */
+  /** Free metadata; the engine adds `color`, `outputs` and `preflight` (read them typed from `outputs` and `preflight`). */
   metadata: Record<string, unknown> | null
   created_at: string
   updated_at: string
@@ -77,6 +77,59 @@ export interface RenderJob {
   progress?: JobProgress | null
   /** Every failed attempt's error, oldest first (kept after a retry). */
   errors?: AttemptError[]
+  /**
+   * The stored output files, in the order they were produced; empty until the job has
+   * completed. Read one with `engine.readOutput(job.id, output.name)`, or get a URL that
+   * works now with `engine.outputUrl(job.id, output.name)`. Present on jobs read from an
+   * engine. (`metadata.outputs` holds the same entries, untyped, for compatibility.)
+   */
+  outputs?: JobOutput[]
+  /**
+   * The preflight findings of the job's composition, recorded when it completed; `null`
+   * until then. Present on jobs read from an engine. (`metadata.preflight` holds the
+   * whole report.)
+   */
+  preflight?: JobPreflight | null
+}
+
+/**
+ * What an output file is (stable names):
+ * `atlas` (the garment texture, `atlas.png`), `print_file` (the print file at the print
+ * DPI, `print.png`), `still_front` / `still_back` / `still_three_quarter` (product stills,
+ * `front.png`, `back.png`, `three-quarter.png`), `turntable_mp4` (`turntable.mp4`) and
+ * `turntable_webp` (animated WebP, `turntable.webp`).
+ */
+export type OutputKind =
+  | 'atlas'
+  | 'print_file'
+  | 'still_front'
+  | 'still_back'
+  | 'still_three_quarter'
+  | 'turntable_mp4'
+  | 'turntable_webp'
+
+/** One stored output file of a completed job (`RenderJob.outputs`). */
+export interface JobOutput {
+  /** The file name, unique within the job (`front.png`, `turntable.mp4`, ...): the `name` of `readOutput` and `outputUrl`. */
+  name: string
+  /** What it is. */
+  kind: OutputKind
+  /** Where it is stored, as recorded at completion (a presigned bucket URL may have expired: `outputUrl` gives a fresh one). */
+  url: string
+  /** `image/png`, `video/mp4` or `image/webp`. */
+  content_type: string
+  /** Size in bytes. */
+  size: number
+}
+
+/** The preflight findings of a job (`RenderJob.preflight`). */
+export interface JobPreflight {
+  /** Design pixels per printed inch on each axis (150 and up is good for DTG; for SVG, the print DPI). */
+  effective_dpi: { x: number; y: number }
+  /** The print file's resolution. */
+  print_dpi: number
+  /** The findings, most severe first; empty when there is nothing to say. */
+  warnings: PreflightWarning[]
 }
 
 /** How far a running job is (`RenderJob.progress`). */
@@ -127,6 +180,8 @@ export interface JobFilter {
   created_after?: string | null
   /** ISO 8601: only jobs created before this time. */
   created_before?: string | null
+  /** ISO 8601: only jobs that finished (completed, failed or cancelled) at or after this time. */
+  completed_after?: string | null
   include_deleted?: boolean
   /** Rows per page. */
   limit?: number | null

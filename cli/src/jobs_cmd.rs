@@ -73,7 +73,8 @@ pub fn run(global: &Global, args: JobsArgs) -> Result<()> {
                 }
                 let page = store.list(&filter).await?;
                 if args.json {
-                    println!("{}", to_json(&page.jobs)?);
+                    let jobs = page.jobs.iter().map(job_json).collect::<Result<Vec<_>>>()?;
+                    println!("{}", to_json(&jobs)?);
                 } else {
                     println!(
                         "{:<32} {:<11} {:<18} {:>7} {:<16} {:<16}",
@@ -112,10 +113,31 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
         .map_err(|e| Error::Internal(format!("cannot print the job as JSON: {e}")))
 }
 
+/// A stored job as JSON: its record and queue columns, plus its typed `outputs` (empty
+/// until it completed) and `preflight` findings (`null` until recorded).
+fn job_json(job: &StoredJob) -> Result<serde_json::Value> {
+    let mut value = serde_json::to_value(job)
+        .map_err(|e| Error::Internal(format!("cannot print the job as JSON: {e}")))?;
+    if let serde_json::Value::Object(fields) = &mut value {
+        let extra = |v: Result<serde_json::Value, serde_json::Error>| {
+            v.map_err(|e| Error::Internal(format!("cannot print the job as JSON: {e}")))
+        };
+        fields.insert(
+            "outputs".into(),
+            extra(serde_json::to_value(job.outputs()))?,
+        );
+        fields.insert(
+            "preflight".into(),
+            extra(serde_json::to_value(job.preflight()))?,
+        );
+    }
+    Ok(value)
+}
+
 /// Prints a job as JSON or as `field: value` lines.
 pub fn print_job(job: &StoredJob, json: bool) -> Result<()> {
     if json {
-        println!("{}", to_json(job)?);
+        println!("{}", to_json(&job_json(job)?)?);
         return Ok(());
     }
     let j = &job.job;
@@ -141,6 +163,36 @@ pub fn print_job(job: &StoredJob, json: bool) -> Result<()> {
             p.message,
             p.updated_at.to_rfc3339()
         );
+    }
+    for o in job.outputs() {
+        println!(
+            "output:     {:<18} {:<20} {:>10} bytes  {}",
+            o.name,
+            o.kind.as_str(),
+            o.size,
+            o.url
+        );
+    }
+    if let Some(p) = job.preflight() {
+        println!(
+            "preflight:  {:.0} x {:.0} effective DPI (print {} DPI), {}",
+            p.effective_dpi.x,
+            p.effective_dpi.y,
+            p.print_dpi,
+            match p.warnings.len() {
+                0 => "no warnings".to_string(),
+                1 => "1 warning".to_string(),
+                n => format!("{n} warnings"),
+            }
+        );
+        for w in &p.warnings {
+            println!(
+                "warning:    [{}] {}: {}",
+                w.code,
+                w.severity.as_str(),
+                w.message
+            );
+        }
     }
     if let Some(code) = &j.error_code {
         println!("error:      [{code}] {}", opt(&j.error_message));

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod compose_cmd;
 mod jobs_cmd;
+mod migrate_cmd;
 mod mockup_cmd;
 mod output;
 mod render_cmd;
@@ -93,6 +94,9 @@ enum Command {
     Submit(submit_cmd::SubmitArgs),
     /// List, show, retry, cancel or delete jobs.
     Jobs(jobs_cmd::JobsArgs),
+    /// Run the job store's migrations (create or upgrade its tables) and exit: the
+    /// deployment step for processes that open the store without migrating.
+    Migrate(migrate_cmd::MigrateArgs),
     /// Test hook: panics (only with RENDER_ENGINE_TEST_PANICS=1), to check that a panic
     /// ends as `error[E_INTERNAL]`.
     #[command(name = "__panic", hide = true)]
@@ -158,6 +162,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Worker(args) => worker_cmd::run(&cli.global, args),
         Command::Submit(args) => submit_cmd::run(&cli.global, args),
         Command::Jobs(args) => jobs_cmd::run(&cli.global, args),
+        Command::Migrate(args) => migrate_cmd::run(&cli.global, args),
         Command::TestPanic => {
             if std::env::var("RENDER_ENGINE_TEST_PANICS").as_deref() == Ok("1") {
                 panic!("the command line's test panic");

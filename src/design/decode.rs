@@ -256,6 +256,119 @@ pub(crate) fn checked_raster_dimensions(
     Ok((w, h))
 }
 
+/// Checks that a design decodes completely, on the guarded path and within `limits`,
+/// without keeping its pixels: what a submission checks before it stores a design, so a
+/// truncated or corrupt file is refused at once instead of failing its job later.
+///
+/// - PNG: streamed row by row through the `png` decoder (one row buffer, never the whole
+///   image), then read to `IEND`: every chunk's CRC and the image data's checksum are
+///   verified, as a full decode would.
+/// - JPEG, WebP: decoded completely (the decoders have no row-by-row mode), within the
+///   same allocation budget as a job's decode, then dropped; a JPEG must also end with
+///   its end-of-image marker (its decoder fills a truncated scan with grey).
+/// - SVG: parsed as a job would parse it (external references ignored).
+///
+/// Errors as [`decode_design`] gives them: `E_IMAGE_TOO_LARGE`, `E_IMAGE_DECODE` (naming
+/// the `design`), `E_UNSUPPORTED_FORMAT` for a variant the decoders do not read. A
+/// decoder panic is `E_IMAGE_DECODE`.
+pub(crate) fn validate_design(
+    bytes: &[u8],
+    format: DesignFormat,
+    limits: &DecodeLimits,
+) -> Result<()> {
+    match format {
+        DesignFormat::Svg => guarded(format, "design", || {
+            SvgDesign::parse(bytes, limits).map(drop)
+        }),
+        DesignFormat::Png => guarded(format, "design", || validate_png(bytes, limits)),
+        DesignFormat::Jpeg => guarded(format, "design", || {
+            // The JPEG decoder fills a truncated scan with grey instead of failing, so
+            // the end is checked first.
+            check_jpeg_end(bytes)?;
+            decode_raster_unguarded(bytes, format, limits, "design", false).map(drop)
+        }),
+        raster => guarded(format, "design", || {
+            decode_raster_unguarded(bytes, raster, limits, "design", false).map(drop)
+        }),
+    }
+}
+
+/// Refuses a JPEG whose image data is not followed by the end-of-image marker (`FF D9`):
+/// a truncated file. The marker segments before the first scan are skipped by their
+/// lengths (an EXIF thumbnail in `APP1` has scans and an end marker of its own); in the
+/// scan data `FF D9` cannot occur (an `FF` there is stuffed or a restart marker), so
+/// the first one after the scan starts is the image's end.
+fn check_jpeg_end(bytes: &[u8]) -> Result<()> {
+    let truncated = || {
+        Error::image_decode(
+            "the JPEG ends before its end-of-image marker; the file is truncated (upload the \
+             whole file)",
+        )
+    };
+    let mut at = 2; // after SOI
+    loop {
+        // Fill bytes (`FF FF ...`) may precede a marker.
+        while bytes.get(at) == Some(&0xff) && bytes.get(at + 1) == Some(&0xff) {
+            at += 1;
+        }
+        match (bytes.get(at), bytes.get(at + 1)) {
+            (Some(0xff), Some(0xda)) => break,
+            // Markers without a length: TEM and the restart markers.
+            (Some(0xff), Some(0x01 | 0xd0..=0xd7)) => at += 2,
+            (Some(0xff), Some(_)) => {
+                let len = match (bytes.get(at + 2), bytes.get(at + 3)) {
+                    (Some(&hi), Some(&lo)) => usize::from(u16::from_be_bytes([hi, lo])),
+                    _ => return Err(truncated()),
+                };
+                at += 2 + len;
+            }
+            (None, _) | (_, None) => return Err(truncated()),
+            // Not a marker where one must be: leave the verdict to the decoder.
+            _ => return Ok(()),
+        }
+    }
+    if bytes[at..].windows(2).any(|w| w == [0xff, 0xd9]) {
+        Ok(())
+    } else {
+        Err(truncated())
+    }
+}
+
+/// [`validate_design`] for a PNG: header limits, every row, then the chunks to `IEND`.
+fn validate_png(bytes: &[u8], limits: &DecodeLimits) -> Result<()> {
+    let (w, h) = raster_dimensions(bytes, DesignFormat::Png)?;
+    check_pixels(w, h, limits, "design")?;
+    let budget = alloc_budget(limits.max_pixels);
+    let decoder = png::Decoder::new_with_limits(
+        Cursor::new(bytes),
+        png::Limits {
+            bytes: usize::try_from(budget).unwrap_or(usize::MAX),
+        },
+    );
+    let png_err = |e: png::DecodingError| match e {
+        png::DecodingError::LimitsExceeded => {
+            Error::ImageTooLarge("the PNG exceeds the decoder's limits".into())
+        }
+        png::DecodingError::IoError(io) => Error::image_decode(format!(
+            "the PNG ends early ({io}); the file is truncated or corrupt"
+        )),
+        other => Error::image_decode(format!("the PNG is corrupt: {other}")),
+    };
+    let mut reader = decoder.read_info().map_err(png_err)?;
+    let mut rows = 0u64;
+    while reader.next_row().map_err(png_err)?.is_some() {
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(Error::image_decode(
+            "the PNG has no image rows; the file is truncated or corrupt",
+        ));
+    }
+    // The rest of the file: the image data's tail and checksum, the chunks after it and
+    // their CRCs, up to IEND.
+    reader.finish().map_err(png_err)
+}
+
 pub(crate) fn check_pixels(w: u32, h: u32, limits: &DecodeLimits, what: &str) -> Result<()> {
     if w == 0 || h == 0 {
         return Err(Error::image_decode(format!(

@@ -17,7 +17,8 @@ pub use decode::{decode_design, DecodeLimits, Design, DesignFormat};
 pub use fit::FitMode;
 
 pub(crate) use decode::{
-    checked_raster_dimensions, decode_untrusted_raster, sniff_format, DesignContent,
+    checked_raster_dimensions, decode_untrusted_raster, sniff_format, validate_design,
+    DesignContent,
 };
 pub(crate) use fit::FitPlan;
 

@@ -10,6 +10,7 @@ use crate::blobs::BlobStorage;
 use crate::error::{Error, Result};
 use crate::pipeline::OutputSelection;
 use crate::render::{Renderer, View};
+use crate::store::MigrationMode;
 use crate::template::TemplatePack;
 
 /// The default number of jobs one engine works on at once.
@@ -34,6 +35,9 @@ pub struct EngineConfig {
     pub data_dir: PathBuf,
     /// The job store URL (default `sqlite://{data_dir}/render-engine.db`).
     pub store_url: Option<String>,
+    /// Whether opening the engine runs the store's migrations (the default) or only
+    /// checks that its schema is current ([`MigrationMode::RequireCurrent`]).
+    pub migrations: MigrationMode,
     /// The blob storage (default: a [`crate::LocalStorage`] in `{data_dir}/blobs`).
     pub storage: Option<Arc<dyn BlobStorage>>,
     /// The storage URL, used when `storage` is not set: a folder, a `file://` URL or
@@ -84,6 +88,7 @@ impl fmt::Debug for EngineConfig {
                 "store_url",
                 &self.store_url.as_deref().map(crate::store::redact),
             )
+            .field("migrations", &self.migrations)
             .field("storage", &self.storage)
             .field(
                 "storage_url",
@@ -132,6 +137,7 @@ impl EngineConfig {
         Self {
             data_dir: data_dir.into(),
             store_url: None,
+            migrations: MigrationMode::Run,
             storage: None,
             storage_url: None,
             public_base_url: None,
@@ -155,6 +161,15 @@ impl EngineConfig {
     /// Uses this job store URL (`memory:`, `sqlite://...`, `postgres://...`).
     pub fn with_store_url(mut self, url: impl Into<String>) -> Self {
         self.store_url = Some(url.into());
+        self
+    }
+
+    /// Runs the store's migrations at open ([`MigrationMode::Run`], the default) or only
+    /// checks that its schema is current ([`MigrationMode::RequireCurrent`]: the open
+    /// fails with `E_STORE`, saying how to migrate, when it is behind). Migrate
+    /// explicitly with [`crate::store::migrate_store`] or `render-engine migrate`.
+    pub fn with_migrations(mut self, mode: MigrationMode) -> Self {
+        self.migrations = mode;
         self
     }
 

@@ -4,7 +4,8 @@
 //! [`EngineConfig`]. [`Engine::submit`] takes the design as bytes, a `file://` URL
 //! inside an allowed root or, when enabled, an `http(s)://` URL fetched with SSRF checks
 //! ([`HttpDesigns`]); it checks the design (size, format by magic bytes, pixel count from
-//! the header) before anything is written, stores it under a
+//! the header, then the whole file decoded on the guarded path: a PNG streamed row by row
+//! to its end with its checksums) before anything is written, stores it under a
 //! content-addressed key and creates a `pending` job. [`Engine::start`] runs workers that
 //! claim jobs with a lease, heartbeat while working, and carry each job through
 //! `compositing` and `rendering` to `completed`, or to `failed` / `cancelled`:
@@ -32,11 +33,16 @@
 //! - [`Workers::shutdown`] stops claiming, lets running jobs finish within a deadline and
 //!   releases the rest so another worker picks them up.
 //!
+//! A completed job's outputs are typed ([`StoredJob::outputs`], [`StoredJob::preflight`])
+//! and readable through the engine whatever the storage ([`Engine::read_output`],
+//! [`Engine::output_url`]).
+//!
 //! Progress is a broadcast stream of [`ProgressEvent`]s ([`Engine::subscribe`]).
 
 mod attempt;
 mod config;
 mod fetch;
+mod outputs;
 mod progress;
 mod reuse;
 mod submit;
@@ -48,16 +54,17 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::blobs::{open_storage_url, BlobStorage, LocalStorage};
+use crate::blobs::{open_storage_url, BlobKey, BlobStorage, LocalStorage};
 use crate::error::{Error, Result};
 use crate::job::JobId;
 use crate::render::{BakedRenderer, Renderer};
 use crate::store::{
-    open_store, CreateOptions, CreatedJob, JobFilter, JobPage, JobStore, StoredJob,
+    open_store_with, CreateOptions, CreatedJob, JobFilter, JobPage, JobStore, StoredJob,
 };
 
 pub use config::EngineConfig;
 pub use fetch::{HttpDesigns, IpRange};
+pub use outputs::{JobOutput, JobPreflight};
 pub use progress::{ProgressEvent, Stage};
 pub use submit::{DesignSource, Submission};
 
@@ -84,17 +91,20 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the store (running its migrations), the storage and the renderer of
-    /// `config`, creating the data directory if needed.
+    /// Opens the store (running its migrations, unless [`EngineConfig::migrations`] says
+    /// to only check the schema), the storage and the renderer of `config`, creating the
+    /// data directory if needed.
     ///
     /// Errors: `E_VALIDATION` for a configuration out of range or a malformed storage URL
     /// (on `storage`); `E_STORAGE` when the blob storage does not answer (an unreachable
-    /// endpoint, a missing bucket), naming it without credentials; store, I/O and
-    /// renderer errors as they come.
+    /// endpoint, a missing bucket), naming it without credentials; `E_STORE` when the
+    /// database cannot be reached or, with
+    /// [`crate::store::MigrationMode::RequireCurrent`], its schema
+    /// is behind (the message says how to migrate); I/O and renderer errors as they come.
     pub async fn open(config: EngineConfig) -> Result<Self> {
         config.validate()?;
         tokio::fs::create_dir_all(&config.data_dir).await?;
-        let store = open_store(&config.effective_store_url()).await?;
+        let store = open_store_with(&config.effective_store_url(), config.migrations).await?;
         let blobs: Arc<dyn BlobStorage> = match (&config.storage, &config.storage_url) {
             (Some(s), _) => s.clone(),
             (None, Some(url)) => open_storage_url(url, &config.storage_options())?,
@@ -157,8 +167,9 @@ impl Engine {
     /// a `template_id` that names no configured pack, an `http(s)://` URL when downloads
     /// are off or whose host is a refused address, a download that fails),
     /// `E_UNSUPPORTED_FORMAT` (not PNG, JPEG, WebP or SVG by content),
-    /// `E_IMAGE_TOO_LARGE` (over the size or pixel limit), `E_IMAGE_DECODE` (an
-    /// unreadable image header), `E_NOT_FOUND` (a missing file). With an idempotency key
+    /// `E_IMAGE_TOO_LARGE` (over the size or pixel limit), `E_IMAGE_DECODE` (a design
+    /// that does not decode completely: a truncated or corrupt PNG, JPEG, WebP or SVG),
+    /// `E_NOT_FOUND` (a missing file). With an idempotency key
     /// already used, the existing job is returned with `created == false`.
     pub async fn submit(&self, submission: Submission) -> Result<CreatedJob> {
         let inner = &self.inner;
@@ -204,6 +215,58 @@ impl Engine {
     /// One page of jobs, newest first, as `filter` selects them.
     pub async fn jobs(&self, filter: &JobFilter) -> Result<JobPage> {
         self.inner.store.list(filter).await
+    }
+
+    /// The bytes of output `name` (`front.png`, `turntable.mp4`, ... as in
+    /// [`StoredJob::outputs`]) of the completed job `id`, read from the blob storage
+    /// whatever it is (a folder, a bucket): a front end can serve outputs through its own
+    /// route without knowing the storage.
+    ///
+    /// Errors: `E_NOT_FOUND` for an unknown or deleted job, or a name that is not one of
+    /// the job's outputs; `E_CONFLICT` when the job has not completed (it has no outputs
+    /// yet, or never will); `E_STORAGE` when the file is gone from the storage.
+    pub async fn read_output(&self, id: &JobId, name: &str) -> Result<Vec<u8>> {
+        let key = self.output_key(id, name).await?;
+        self.inner.blobs.get(&key).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::storage(format!(
+                "output `{name}` of job {id} is recorded but missing from the blob storage \
+                 (`{key}`); it was deleted outside the engine; retry the job to render it again"
+            )),
+            other => other,
+        })
+    }
+
+    /// A URL to fetch output `name` of the completed job `id` now: for a bucket without a
+    /// public base URL a newly presigned one (the URL recorded in the job expires), else
+    /// the stable URL. Errors as [`Engine::read_output`] (the file's presence is not
+    /// checked).
+    pub async fn output_url(&self, id: &JobId, name: &str) -> Result<String> {
+        let key = self.output_key(id, name).await?;
+        self.inner.blobs.fresh_url(&key).await
+    }
+
+    /// The blob key of output `name` of the completed job `id`.
+    async fn output_key(&self, id: &JobId, name: &str) -> Result<BlobKey> {
+        let job = self.inner.store.get(id).await?;
+        if job.job.status != crate::job::JobStatus::Completed {
+            return Err(Error::Conflict(format!(
+                "job {id} is {}: a job has outputs once it has completed; wait for it \
+                 (poll the job, or Engine::wait)",
+                job.job.status
+            )));
+        }
+        // The job's outputs are listed in it (`outputs`): a name not there is unknown.
+        let output = job.job.output(name).ok_or_else(|| Error::NotFound {
+            what: "output",
+            id: format!("{name}` of job `{id}"),
+        })?;
+        self.inner.blobs.key_for_url(&output.url).ok_or_else(|| {
+            Error::storage(format!(
+                "output `{name}` of job {id} is stored at `{}`, which is not in this engine's \
+                 blob storage; open the engine with the storage the workers use",
+                crate::blobs::redact_url(&output.url)
+            ))
+        })
     }
 
     /// Retries a failed job with its configuration intact. `E_NOT_FOUND`, or

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 use super::config::{inside_root, EngineConfig};
 use crate::blobs::BlobKey;
 use crate::color::GarmentColor;
-use crate::design::{checked_raster_dimensions, sniff_format, DecodeLimits, DesignFormat};
+use crate::design::{
+    checked_raster_dimensions, sniff_format, validate_design, DecodeLimits, DesignFormat,
+};
 use crate::error::{Error, Result};
 use crate::job::{NewRenderJob, Preset};
 
@@ -214,8 +216,11 @@ pub(crate) fn too_large(len: u64, max: u64) -> Error {
     ))
 }
 
-/// Checks the design without decoding its pixels: size, format by magic bytes, and for
-/// raster formats the pixel count read from the header.
+/// Checks the design completely before anything is stored: size, format by magic bytes,
+/// the pixel count from the header, then the whole file through the guarded decode path
+/// (`design::validate_design`: a PNG streamed row by row to `IEND` with its checksums,
+/// a JPEG or WebP decoded, an SVG parsed), so a truncated or corrupt design is refused
+/// here rather than failing its job later.
 pub(crate) fn check(bytes: Vec<u8>, max_bytes: u64) -> Result<CheckedDesign> {
     if bytes.is_empty() {
         return Err(Error::validation("design", "the design is empty (0 bytes)"));
@@ -228,11 +233,13 @@ pub(crate) fn check(bytes: Vec<u8>, max_bytes: u64) -> Result<CheckedDesign> {
             "the design is not a PNG, JPEG, WebP or SVG file (checked by content)".into(),
         )
     })?;
+    // The limits a worker decodes the design with.
+    let limits = DecodeLimits::default().with_max_bytes(max_bytes);
     if format != DesignFormat::Svg {
-        // The header only, through the design module's guarded path (a decoder panic on
-        // a malformed header is E_IMAGE_DECODE, not a crash).
-        checked_raster_dimensions(&bytes, format, &DecodeLimits::default(), "design")?;
+        // The header first: an oversized image is refused before any pixel is decoded.
+        checked_raster_dimensions(&bytes, format, &limits, "design")?;
     }
+    validate_design(&bytes, format, &limits)?;
     let ext = match format {
         DesignFormat::Jpeg => "jpg",
         other => other.as_str(),

@@ -71,6 +71,26 @@ impl OutputKind {
         OutputKind::ALL.into_iter().find(|k| k.file_name() == name)
     }
 
+    /// The kind's stable snake_case name, as a job's typed outputs carry it
+    /// ([`crate::JobOutput::kind`]): `atlas`, `print_file`, `still_front`, `still_back`,
+    /// `still_three_quarter`, `turntable_mp4`, `turntable_webp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Atlas => "atlas",
+            OutputKind::PrintFile => "print_file",
+            OutputKind::Still(View::Front) => "still_front",
+            OutputKind::Still(View::Back) => "still_back",
+            OutputKind::Still(View::ThreeQuarter) => "still_three_quarter",
+            OutputKind::TurntableMp4 => "turntable_mp4",
+            OutputKind::TurntableWebp => "turntable_webp",
+        }
+    }
+
+    /// The kind whose [`as_str`](OutputKind::as_str) name is `name`.
+    pub fn from_name(name: &str) -> Option<OutputKind> {
+        OutputKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The MIME type of the encoded file.
     pub fn content_type(self) -> &'static str {
         match self {
@@ -78,6 +98,24 @@ impl OutputKind {
             OutputKind::TurntableWebp => "image/webp",
             _ => "image/png",
         }
+    }
+}
+
+impl serde::Serialize for OutputKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OutputKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        OutputKind::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown output kind `{name}`; expected one of: {}",
+                OutputKind::ALL.map(OutputKind::as_str).join(", ")
+            ))
+        })
     }
 }
 

@@ -221,6 +221,9 @@ impl JobStore for MemoryStore {
                     && (filter.statuses.is_empty() || filter.statuses.contains(&j.status))
                     && filter.created_after.is_none_or(|t| j.created_at >= t)
                     && filter.created_before.is_none_or(|t| j.created_at < t)
+                    && filter
+                        .completed_after
+                        .is_none_or(|t| j.completed_at.is_some_and(|c| c >= t))
                     && request
                         .after
                         .as_ref()

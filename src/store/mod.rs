@@ -10,7 +10,11 @@
 //!   share one queue; `postgres://user@host/db` (add `?schema=name` to keep the tables
 //!   in a schema of their own).
 //!
-//! Open one with [`open_store`]; it runs the embedded migrations.
+//! Open one with [`open_store`]; it runs the embedded migrations. A deployment that
+//! migrates as a step of its own (a release job, `render-engine migrate`) runs
+//! [`migrate_store`] there and opens with [`open_store_with`] and
+//! [`MigrationMode::RequireCurrent`] everywhere else: the open then only checks that the
+//! schema is current and fails with `E_STORE`, saying how to migrate, when it is behind.
 //!
 //! # The queue
 //!
@@ -246,6 +250,9 @@ pub struct JobFilter {
     pub created_after: Option<DateTime<Utc>>,
     /// Only jobs created before this time.
     pub created_before: Option<DateTime<Utc>>,
+    /// Only jobs that finished (`completed_at`: completed, failed or cancelled) at or
+    /// after this time; jobs that have not finished never match.
+    pub completed_after: Option<DateTime<Utc>>,
     /// Include soft-deleted jobs.
     pub include_deleted: bool,
     /// Rows per page: 1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
@@ -286,6 +293,12 @@ impl JobFilter {
     ) -> Self {
         self.created_after = after;
         self.created_before = before;
+        self
+    }
+
+    /// Only jobs that finished (completed, failed or cancelled) at or after `after`.
+    pub fn with_completed_after(mut self, after: DateTime<Utc>) -> Self {
+        self.completed_after = Some(after);
         self
     }
 
@@ -400,8 +413,15 @@ pub trait JobStore: Send + Sync + fmt::Debug {
     /// The backend's name: `"memory"`, `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
-    /// Runs the embedded migrations that have not run yet (opening a store already does).
+    /// Runs the embedded migrations that have not run yet (opening a store with
+    /// [`MigrationMode::Run`], the default, already does).
     async fn migrate(&self) -> Result<()>;
+
+    /// The versions of the embedded migrations this store has not run yet, oldest first;
+    /// empty when its schema is current (always, for a store without migrations).
+    async fn pending_migrations(&self) -> Result<Vec<u32>> {
+        Ok(Vec::new())
+    }
 
     /// The store's clock (the database's for SQL stores), which leases are measured by.
     async fn now(&self) -> Result<DateTime<Utc>>;
@@ -523,7 +543,47 @@ pub trait JobStore: Send + Sync + fmt::Debug {
     async fn prune(&self, older_than: Duration, batch_size: u32) -> Result<u64>;
 }
 
-/// Opens a job store from a URL and runs its migrations.
+/// What opening a job store does about its schema ([`open_store_with`],
+/// [`crate::EngineConfig::with_migrations`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationMode {
+    /// Run the embedded migrations that have not run yet (the default): the first open
+    /// creates the tables, an upgrade adds what it needs.
+    #[default]
+    Run,
+    /// Change nothing: check that every embedded migration has run and fail with
+    /// `E_STORE`, saying how to migrate, when one has not (a SQLite file that does not
+    /// exist is not created). For processes that start often (every command of an
+    /// application's CLI) while migrations run as a deployment step ([`migrate_store`],
+    /// `render-engine migrate`).
+    RequireCurrent,
+}
+
+/// What [`migrate_store`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationReport {
+    /// The migrations that were pending when it started, by version, oldest first (empty
+    /// when the schema was already current). Another process migrating at the same
+    /// time may have run some of them.
+    pub applied: Vec<u32>,
+    /// The schema version the store is at now: the newest embedded migration.
+    pub version: u32,
+}
+
+/// The newest schema version of `backend`'s embedded migrations (0 for the memory store).
+pub fn latest_schema_version(backend: &str) -> u32 {
+    match backend {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => sqlite::LATEST_VERSION,
+        #[cfg(feature = "postgres")]
+        "postgres" => postgres::LATEST_VERSION,
+        _ => 0,
+    }
+}
+
+/// Opens a job store from a URL and runs its migrations ([`open_store_with`] and
+/// [`MigrationMode::Run`]).
 ///
 /// - `memory:`: a fresh in-memory store.
 /// - `sqlite://path.db`, `sqlite:///absolute/path.db`: a SQLite file, created if missing
@@ -531,10 +591,73 @@ pub trait JobStore: Send + Sync + fmt::Debug {
 /// - `postgres://user@host:5432/db` (or `postgresql://`): PostgreSQL (cargo feature
 ///   `postgres`); `?schema=name` keeps the tables in that schema, created if missing.
 pub async fn open_store(url: &str) -> Result<Arc<dyn JobStore>> {
+    open_store_with(url, MigrationMode::Run).await
+}
+
+/// Opens a job store from a URL (see [`open_store`] for the URLs), running its
+/// migrations or only checking that its schema is current, as `mode` says.
+///
+/// Errors: `E_VALIDATION` on `store_url` for a URL that names no store; `E_STORE` when
+/// the database cannot be reached, a migration fails, or (with
+/// [`MigrationMode::RequireCurrent`]) the schema is behind or missing; the message then
+/// says to run `render-engine migrate --database URL`, `RenderEngine.migrate(...)` (Node)
+/// or [`migrate_store`].
+pub async fn open_store_with(url: &str, mode: MigrationMode) -> Result<Arc<dyn JobStore>> {
+    let store = open_unmigrated(url, mode).await?;
+    match mode {
+        MigrationMode::Run => store.migrate().await?,
+        MigrationMode::RequireCurrent => {
+            let pending = store.pending_migrations().await?;
+            if !pending.is_empty() {
+                return Err(schema_behind(url, store.backend(), &pending));
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// Runs the embedded migrations of the store at `url` that have not run yet, creating
+/// its tables (and a SQLite file or a PostgreSQL `?schema=`) when missing: the explicit
+/// migration step of a deployment. Safe to run again and from several processes at once
+/// (PostgreSQL takes an advisory lock, SQLite a write lock).
+pub async fn migrate_store(url: &str) -> Result<MigrationReport> {
+    let store = open_unmigrated(url, MigrationMode::Run).await?;
+    let applied = store.pending_migrations().await?;
+    store.migrate().await?;
+    Ok(MigrationReport {
+        applied,
+        version: latest_schema_version(store.backend()),
+    })
+}
+
+/// The `E_STORE` error of a store whose schema is behind, saying how to migrate it.
+fn schema_behind(url: &str, backend: &str, pending: &[u32]) -> Error {
+    let url = redact(url);
+    let latest = latest_schema_version(backend);
+    let have = pending.first().map_or(latest, |first| first - 1);
+    let list: Vec<String> = pending.iter().map(u32::to_string).collect();
+    let state = if have == 0 {
+        "has no render-engine tables yet (schema version 0)".to_string()
+    } else {
+        format!("is at schema version {have}")
+    };
+    Error::store(format!(
+        "the job store `{url}` {state}; this render-engine needs version {latest} \
+         (migrations {} have not run) and was opened without running migrations. Migrate it \
+         first: `render-engine migrate --database '{url}'`, or `RenderEngine.migrate({{ \
+         database: '{url}' }})` from Node, or `render_engine::store::migrate_store` from \
+         Rust; or open it with migrations on",
+        list.join(", ")
+    ))
+}
+
+/// Opens the store at `url` without touching its schema. With
+/// [`MigrationMode::RequireCurrent`] a missing SQLite file is not created.
+async fn open_unmigrated(url: &str, mode: MigrationMode) -> Result<Arc<dyn JobStore>> {
     let scheme = url.split(':').next().unwrap_or_default();
     match scheme {
         "memory" => Ok(Arc::new(MemoryStore::new())),
-        "sqlite" => open_sqlite(url).await,
+        "sqlite" => open_sqlite(url, mode).await,
         "postgres" | "postgresql" => open_postgres(url).await,
         _ => Err(Error::validation(
             "store_url",
@@ -547,12 +670,12 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn JobStore>> {
 }
 
 #[cfg(feature = "sqlite")]
-async fn open_sqlite(url: &str) -> Result<Arc<dyn JobStore>> {
-    Ok(Arc::new(SqliteStore::open(url).await?))
+async fn open_sqlite(url: &str, mode: MigrationMode) -> Result<Arc<dyn JobStore>> {
+    Ok(Arc::new(SqliteStore::connect(url, mode).await?))
 }
 
 #[cfg(not(feature = "sqlite"))]
-async fn open_sqlite(_url: &str) -> Result<Arc<dyn JobStore>> {
+async fn open_sqlite(_url: &str, _mode: MigrationMode) -> Result<Arc<dyn JobStore>> {
     Err(Error::validation(
         "store_url",
         "this build has no SQLite store; rebuild with the cargo feature `sqlite`",
@@ -561,7 +684,7 @@ async fn open_sqlite(_url: &str) -> Result<Arc<dyn JobStore>> {
 
 #[cfg(feature = "postgres")]
 async fn open_postgres(url: &str) -> Result<Arc<dyn JobStore>> {
-    Ok(Arc::new(PostgresStore::open(url).await?))
+    Ok(Arc::new(PostgresStore::connect(url).await?))
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -20,6 +20,9 @@ use super::{
 use crate::error::{Error, Result};
 use crate::job::{JobId, JobStatus, NewRenderJob, Preset, RenderJob};
 
+/// The newest schema version: the last embedded migration's.
+pub(crate) const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0 as u32;
+
 /// The embedded migrations, in order.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -31,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "progress",
         include_str!("../../migrations/postgres/0002_progress.sql"),
+    ),
+    (
+        3,
+        "completed_at",
+        include_str!("../../migrations/postgres/0003_completed_at.sql"),
     ),
 ];
 
@@ -289,6 +297,13 @@ impl PostgresStore {
     /// Connects to the PostgreSQL database at `url` and runs the migrations. With
     /// `?schema=name` the tables live in that schema (created if missing).
     pub async fn open(url: &str) -> Result<Self> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without touching the schema.
+    pub(crate) async fn connect(url: &str) -> Result<Self> {
         let (base, schema) = split_schema(url)?;
         let mut options: PgConnectOptions = base.parse().map_err(|e| {
             Error::validation(
@@ -320,14 +335,12 @@ impl PostgresStore {
                 ))
                 .caused_by(e)
             })?;
-        let store = PostgresStore {
+        Ok(PostgresStore {
             pool,
             schema,
             name,
             sql: Statements::new(),
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
 
     fn err(&self, e: sqlx::Error) -> Error {
@@ -498,6 +511,29 @@ impl JobStore for PostgresStore {
         tx.commit().await.map_err(|e| self.err(e))
     }
 
+    async fn pending_migrations(&self) -> Result<Vec<u32>> {
+        // `to_regclass` follows the search path (the `?schema=`), and is NULL rather
+        // than an error when the table or the schema does not exist.
+        let has_table: bool =
+            sqlx::query_scalar("SELECT to_regclass('render_engine_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
+        let applied: Vec<i64> = if has_table {
+            sqlx::query_scalar("SELECT version FROM render_engine_migrations")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?
+        } else {
+            Vec::new()
+        };
+        Ok(MIGRATIONS
+            .iter()
+            .filter(|m| !applied.contains(&m.0))
+            .map(|m| m.0 as u32)
+            .collect())
+    }
+
     async fn now(&self) -> Result<DateTime<Utc>> {
         sqlx::query_scalar("SELECT now()")
             .fetch_one(&self.pool)
@@ -642,6 +678,9 @@ impl JobStore for PostgresStore {
         }
         if let Some(t) = filter.created_before {
             q.push(" AND j.created_at < ").push_bind(t);
+        }
+        if let Some(t) = filter.completed_after {
+            q.push(" AND j.completed_at >= ").push_bind(t);
         }
         if let Some((at, id)) = &request.after {
             q.push(" AND (j.created_at, j.id) < (")

@@ -37,7 +37,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "progress",
         include_str!("../../migrations/sqlite/0002_progress.sql"),
     ),
+    (
+        3,
+        "completed_at",
+        include_str!("../../migrations/sqlite/0003_completed_at.sql"),
+    ),
 ];
+
+/// The newest schema version: the last embedded migration's.
+pub(crate) const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0 as u32;
 
 /// The database clock in microseconds.
 const NOW: &str = "CAST(unixepoch('subsec') * 1000000 AS INTEGER)";
@@ -63,6 +71,14 @@ impl SqliteStore {
     /// Opens (creating if missing) the SQLite database at `url` (`sqlite://path.db`) and
     /// runs the migrations.
     pub async fn open(url: &str) -> Result<Self> {
+        let store = Self::connect(url, super::MigrationMode::Run).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without touching the schema. With [`super::MigrationMode::RequireCurrent`]
+    /// a missing file is refused (`E_STORE`, saying how to migrate), not created.
+    pub(crate) async fn connect(url: &str, mode: super::MigrationMode) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| {
                 Error::validation(
@@ -76,6 +92,14 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if mode == super::MigrationMode::RequireCurrent
+            && !in_memory
+            && !options.get_filename().exists()
+        {
+            let all: Vec<u32> = MIGRATIONS.iter().map(|m| m.0 as u32).collect();
+            return Err(super::schema_behind(url, "sqlite", &all));
+        }
+        let options = options.create_if_missing(mode == super::MigrationMode::Run);
         let pool = SqlitePoolOptions::new()
             .max_connections(if in_memory { 1 } else { 4 })
             .min_connections(1)
@@ -94,13 +118,11 @@ impl SqliteStore {
             .map_err(|e| {
                 Error::store(format!("cannot open SQLite database `{url}`: {e}")).caused_by(e)
             })?;
-        let store = SqliteStore {
+        Ok(SqliteStore {
             pool,
             write_lock: Mutex::new(()),
             name: url.to_string(),
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
 
     fn err(&self, e: sqlx::Error) -> Error {
@@ -358,6 +380,29 @@ impl JobStore for SqliteStore {
         self.commit(tx).await
     }
 
+    async fn pending_migrations(&self) -> Result<Vec<u32>> {
+        let has_table: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+             AND name = 'render_engine_migrations'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let applied: Vec<i64> = if has_table == 0 {
+            Vec::new()
+        } else {
+            sqlx::query_scalar("SELECT version FROM render_engine_migrations")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?
+        };
+        Ok(MIGRATIONS
+            .iter()
+            .filter(|m| !applied.contains(&m.0))
+            .map(|m| m.0 as u32)
+            .collect())
+    }
+
     async fn now(&self) -> Result<DateTime<Utc>> {
         let v: i64 = sqlx::query_scalar(&format!("SELECT {NOW}"))
             .fetch_one(&self.pool)
@@ -500,6 +545,9 @@ impl JobStore for SqliteStore {
         }
         if let Some(t) = filter.created_before {
             q.push(" AND created_at < ").push_bind(micros(t));
+        }
+        if let Some(t) = filter.completed_after {
+            q.push(" AND completed_at >= ").push_bind(micros(t));
         }
         if let Some((at, id)) = &request.after {
             q.push(" AND (created_at, id) < (")

@@ -254,17 +254,30 @@ async fn postgres_submit_work_complete() {
 async fn corrupt_design_fails_for_good() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(config(dir.path(), "sqlite")).await.unwrap();
-    // A readable PNG header, then garbage: it passes the submit checks, fails to decode.
+    // A readable PNG header, then garbage. Submit decodes the whole design and refuses
+    // it; the worker must refuse it too, for good, when it got into the storage another
+    // way (written by an older version, or changed behind the engine's back).
     let mut bytes = design_png();
     let len = bytes.len();
     bytes.truncate(60);
     bytes.extend(std::iter::repeat_n(0x55, len - 60));
-    let created = engine
+    let refused = engine
         .submit(Submission::new(
             "prod_1",
             Preset::ChestLarge,
-            DesignSource::Bytes(bytes),
+            DesignSource::Bytes(bytes.clone()),
         ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "E_IMAGE_DECODE", "{refused}");
+    let key = render_engine::blobs::BlobKey::parse("designs/corrupt.png").unwrap();
+    let stored = engine.blobs().put(&key, bytes, "image/png").await.unwrap();
+    let created = engine
+        .store()
+        .create(
+            render_engine::NewRenderJob::new("prod_1", stored.url, Preset::ChestLarge),
+            Default::default(),
+        )
         .await
         .unwrap();
     let id = created.job.id().clone();

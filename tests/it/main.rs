@@ -17,6 +17,7 @@ mod compose_golden;
 mod compose_props;
 mod design_reduce;
 mod engine_http;
+mod engine_outputs;
 mod engine_pipeline;
 mod engine_rescue;
 mod engine_reuse;

@@ -1407,6 +1407,83 @@ async fn list_filters_and_pages(ctx: Ctx) {
     assert_eq!(fields, ["limit", "cursor"]);
 }
 
+/// `completed_after`: jobs that finished (completed, failed, cancelled) at or after a
+/// time; running and pending jobs never match; combined with the other conditions.
+async fn completed_after(ctx: Ctx) {
+    let store = ctx.store;
+    let early = create(&store, "p").await;
+    let early = store.apply(&early, &JobEvent::Cancel).await.unwrap();
+    // (SQLite's clock has millisecond precision: keep the cut clear of both sides.)
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let cut = store.now().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut done = create(&store, "p").await;
+    for event in finish("late") {
+        done = store.apply(&done, &event).await.unwrap();
+    }
+    let mut failed = create(&store, "q").await;
+    failed = store
+        .apply(&failed, &JobEvent::StartCompositing)
+        .await
+        .unwrap();
+    failed = store.apply(&failed, &fail("boom")).await.unwrap();
+    let mut running = create(&store, "p").await;
+    running = store
+        .apply(&running, &JobEvent::StartCompositing)
+        .await
+        .unwrap();
+    let _pending = create(&store, "p").await;
+    assert!(early.job.completed_at.unwrap() < cut);
+    assert!(done.job.completed_at.unwrap() >= cut);
+    assert_eq!(running.job.completed_at, None);
+
+    let ids = |jobs: Vec<StoredJob>| {
+        let mut ids: Vec<JobId> = jobs.into_iter().map(|j| j.job.id).collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids
+    };
+    let sorted = |mut v: Vec<JobId>| {
+        v.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        v
+    };
+    let after = all_jobs(&store, JobFilter::new().with_completed_after(cut)).await;
+    assert_eq!(
+        ids(after),
+        sorted(vec![done.job.id.clone(), failed.job.id.clone()])
+    );
+    // Inclusive: a job completed exactly at the bound matches.
+    let exact = all_jobs(
+        &store,
+        JobFilter::new().with_completed_after(done.job.completed_at.unwrap()),
+    )
+    .await;
+    assert!(exact.iter().any(|j| j.job.id == done.job.id));
+    // With other conditions.
+    let of_p = all_jobs(
+        &store,
+        JobFilter::new()
+            .with_completed_after(cut)
+            .with_product("p")
+            .with_statuses([JobStatus::Completed]),
+    )
+    .await;
+    assert_eq!(ids(of_p), vec![done.job.id.clone()]);
+    // Every finished job from before the first one.
+    let all_done = all_jobs(
+        &store,
+        JobFilter::new().with_completed_after(early.job.completed_at.unwrap()),
+    )
+    .await;
+    assert_eq!(all_done.len(), 3);
+    // Nothing finished in the future.
+    let later = cut + chrono::Duration::hours(1);
+    assert!(
+        all_jobs(&store, JobFilter::new().with_completed_after(later))
+            .await
+            .is_empty()
+    );
+}
+
 async fn prune(ctx: Ctx) {
     let store = ctx.store;
     let ids = create_many(&store, 9, "prune").await;
@@ -1621,7 +1698,7 @@ macro_rules! suite {
                 exactly_once_claiming, claim_order_and_filters, crash_recovery, heartbeats,
                 fencing, rescuer_races, optimistic_concurrency, retry_backoff,
                 idempotent_create, cancel, two_processes, round_trip_and_soft_delete,
-                list_filters_and_pages, prune, progress_records);
+                list_filters_and_pages, completed_after, prune, progress_records);
         }
     };
     (@cases $kind:expr; $($case:ident),* $(,)?) => {

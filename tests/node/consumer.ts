@@ -15,6 +15,10 @@ import {
   type EngineOptions,
   type HttpDesignOptions,
   type JobEvent,
+  type JobOutput,
+  type JobPreflight,
+  type MigrationReport,
+  type OutputKind,
   type PreflightReport,
   type ProgressEvent,
   type RenderEngineError,
@@ -65,12 +69,34 @@ export async function medusaModule(design: Buffer, photo: Buffer): Promise<Rende
   })
   void [publicOnly, shopPacks, fromUrl, packPresets, packs, onPack]
 
-  engine.onProgress((event: ProgressEvent) => {
+  const unsubscribe: () => void = engine.onProgress((event: ProgressEvent) => {
     const pct: number = event.percent
     const id: string = event.job_id
     void pct
     void id
   })
+  unsubscribe()
+  const listener = (event: ProgressEvent): void => void event
+  engine.onProgress(listener)
+  engine.offProgress(listener)
+  engine.offProgress()
+  // Migrations as a deployment step; processes that start often only check the schema.
+  const migrated: MigrationReport = await RenderEngine.migrate({ database: 'postgres://medusa@db/medusa' })
+  const applied: number[] = migrated.applied
+  const checked = await RenderEngine.open({ database: 'postgres://medusa@db/medusa', dataDir: '/d', migrate: false })
+  // A plugin serving outputs through its own route.
+  const finished: RenderJob = await checked.getJob('rjob_1')
+  const outputs: JobOutput[] = finished.outputs ?? []
+  const kinds: OutputKind[] = outputs.map((o) => o.kind)
+  const frontOutput = outputs.find((o) => o.kind === 'still_front')
+  const frontBytes: Buffer = await checked.readOutput(finished.id, frontOutput?.name ?? 'front.png')
+  const frontUrl: string = await checked.outputUrl(finished.id, 'front.png')
+  const checks: JobPreflight | null | undefined = finished.preflight
+  const worst: string | undefined = checks?.warnings[0]?.severity
+  const recent = await checked.listJobs({ completed_after: '2026-01-01T00:00:00Z', statuses: ['completed'] })
+  // @ts-expect-error an output kind is one of the documented names
+  const wrongKind: OutputKind = 'poster'
+  void [applied, kinds, frontBytes, frontUrl, worst, recent, wrongKind]
   engine.start()
   const job: RenderJob = await engine.createJob({ product_id: 'prod_1', preset: 'chest-large', design, metadata: { a: 1 } })
   const byUrl: RenderJob = await engine.createJob({ product_id: 'prod_1', preset: 'back-small', design: 'file:///designs/a.png' })

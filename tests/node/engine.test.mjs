@@ -2,10 +2,11 @@
 // and the job methods' errors.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -86,9 +87,10 @@ test('a job goes from createJob to completed on SQLite, with progress events', a
 test('a corrupt design fails its job with the decoding code; retryJob puts it back in the queue', async () => {
   const engine = await openEngine('failing')
   const good = await solidPng(600, 600)
-  // A valid header (the submit check passes) with the end of the pixel data cut off.
-  const corrupt = good.subarray(0, good.length - 30)
-  const job = await engine.createJob({ product_id: 'prod_bad', preset: 'chest-large', design: corrupt })
+  // createJob decodes the whole design and refuses a corrupt one (plugin.test.mjs); a
+  // design that changed in the storage afterwards fails its job for good at the worker.
+  const job = await engine.createJob({ product_id: 'prod_bad', preset: 'chest-large', design: good })
+  writeFileSync(fileURLToPath(job.design_file_url), good.subarray(0, good.length - 30))
   engine.start()
   const failed = await waitForJob(engine, job.id, (j) => j.status === 'failed')
   assert.equal(failed.error_code, 'E_IMAGE_DECODE')

@@ -15,8 +15,8 @@ use napi_derive::napi;
 use render_engine::render::View;
 use render_engine::{
     DesignSource, Engine, EngineConfig, Error, GarmentColor, HttpDesigns, IpRange, JobFilter,
-    JobId, JobStatus, OutputSelection, Preset, RendererKind, Result, StoredJob, Submission,
-    TemplatePack, Workers,
+    JobId, JobStatus, MigrationMode, OutputSelection, Preset, RendererKind, Result, StoredJob,
+    Submission, TemplatePack, Workers,
 };
 use tokio::sync::broadcast::error::RecvError;
 
@@ -112,6 +112,31 @@ pub struct EngineOptions {
     pub worker_name: Option<String>,
     /// Which outputs jobs produce.
     pub outputs: Option<EngineOutputs>,
+    /// Whether `open` runs the job store's migrations (default `true`). `false` only
+    /// checks that the schema is current and rejects with `E_STORE`, saying how to
+    /// migrate, when it is behind: for processes that start often (every command of an
+    /// application's CLI) while migrations run once per deployment, with
+    /// `RenderEngine.migrate({ database })` or `render-engine migrate --database URL`.
+    pub migrate: Option<bool>,
+}
+
+/// Which job store `RenderEngine.migrate` migrates.
+#[napi(object)]
+pub struct MigrateOptions {
+    /// The job store URL, as `EngineOptions.database` names it: `sqlite:///path/jobs.db`
+    /// (the file is created if missing), `postgres://...` (`?schema=name` too) or
+    /// `memory:`.
+    pub database: String,
+}
+
+/// What `RenderEngine.migrate` did.
+#[napi(object)]
+pub struct MigrationReport {
+    /// The migrations that were pending, by version, oldest first (empty when the schema
+    /// was already current).
+    pub applied: Vec<u32>,
+    /// The schema version the store is at now.
+    pub version: u32,
 }
 
 /// `listJobs`'s filter as JS gives it: every field optional, `undefined` and `null`
@@ -123,6 +148,7 @@ struct JobFilterInput {
     statuses: Option<Vec<JobStatus>>,
     created_after: Option<chrono::DateTime<chrono::Utc>>,
     created_before: Option<chrono::DateTime<chrono::Utc>>,
+    completed_after: Option<chrono::DateTime<chrono::Utc>>,
     include_deleted: Option<bool>,
     limit: Option<u32>,
     cursor: Option<String>,
@@ -136,6 +162,7 @@ impl From<JobFilterInput> for JobFilter {
         filter.statuses = f.statuses.unwrap_or_default();
         filter.created_after = f.created_after;
         filter.created_before = f.created_before;
+        filter.completed_after = f.completed_after;
         filter.include_deleted = f.include_deleted.unwrap_or(false);
         filter.limit = f.limit;
         filter.cursor = f.cursor;
@@ -215,12 +242,51 @@ pub struct ShutdownSummary {
 
 type ProgressCallback = ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false, true>;
 
+/// One `onProgress` registration: the callback (to find it again in `offProgress`) and
+/// the task forwarding events to it.
+struct Listener {
+    id: u64,
+    callback: FunctionRef<ProgressEvent, ()>,
+    forward: tokio::task::JoinHandle<()>,
+}
+
+/// The progress listeners of one engine, shared with the unsubscribe functions
+/// `onProgress` returns.
+#[derive(Default)]
+struct Listeners {
+    next_id: u64,
+    active: Vec<Listener>,
+}
+
+impl Listeners {
+    /// Stops and forgets the listeners `remove` selects; returns how many.
+    fn remove(&mut self, mut remove: impl FnMut(&Listener) -> bool) -> usize {
+        let before = self.active.len();
+        self.active.retain(|l| {
+            let gone = remove(l);
+            if gone {
+                l.forward.abort();
+            }
+            !gone
+        });
+        before - self.active.len()
+    }
+}
+
+type SharedListeners = Arc<Mutex<Listeners>>;
+
+fn lock(listeners: &SharedListeners) -> napi::Result<std::sync::MutexGuard<'_, Listeners>> {
+    listeners
+        .lock()
+        .map_err(|_| napi::Error::from_reason("progress listeners poisoned"))
+}
+
 /// The render pipeline: create jobs, run workers in this process, follow progress.
 #[napi]
 pub struct RenderEngine {
     engine: Engine,
     workers: Arc<tokio::sync::Mutex<Option<Workers>>>,
-    listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    listeners: SharedListeners,
 }
 
 /// Runs `work` on the engine's runtime and settles a Promise with `convert`ed output or
@@ -242,12 +308,15 @@ where
 }
 
 /// A stored job as JavaScript sees it: the `RenderJob` fields plus the running attempt's
-/// `progress` (null when not running) and every failed attempt's error (`errors`).
+/// `progress` (null when not running), every failed attempt's error (`errors`), the
+/// typed `outputs` (empty until completed) and `preflight` findings (null until recorded).
 fn job_json(job: StoredJob) -> Result<serde_json::Value> {
     let mut value = convert::to_json(&job.job)?;
     if let serde_json::Value::Object(fields) = &mut value {
         fields.insert("progress".into(), convert::to_json(&job.progress)?);
         fields.insert("errors".into(), convert::to_json(&job.errors)?);
+        fields.insert("outputs".into(), convert::to_json(&job.outputs())?);
+        fields.insert("preflight".into(), convert::to_json(&job.preflight())?);
     }
     Ok(value)
 }
@@ -391,6 +460,9 @@ impl TryFrom<EngineOptions> for EngineConfig {
         if let Some(http) = http_designs(options.http_designs)? {
             config = config.with_http_designs(http);
         }
+        if options.migrate == Some(false) {
+            config = config.with_migrations(MigrationMode::RequireCurrent);
+        }
         if let Some(o) = options.outputs {
             let stills = if o.all_stills.unwrap_or(true) {
                 View::ALL.to_vec()
@@ -471,6 +543,13 @@ fn job_id(value: Option<Unknown>) -> Result<JobId> {
     JobId::parse(convert::string(value, "id")?)
 }
 
+/// `readOutput` / `outputUrl`'s arguments: the job id and the output's name.
+fn output_args(job_id: Option<Unknown>, name: Option<Unknown>) -> Result<(JobId, String)> {
+    let id = JobId::parse(convert::string(job_id, "jobId")?)?;
+    let name = convert::string(name, "name")?;
+    Ok((id, name))
+}
+
 fn progress_event(event: render_engine::ProgressEvent) -> ProgressEvent {
     let stage = event.stage.as_str().to_string();
     ProgressEvent {
@@ -486,10 +565,11 @@ fn progress_event(event: render_engine::ProgressEvent) -> ProgressEvent {
 
 #[napi]
 impl RenderEngine {
-    /// Opens the job store (running its migrations), the blob storage and the renderer.
-    /// Rejects with `E_VALIDATION` (bad options, named as in `EngineOptions`), `E_STORE`
-    /// (an unreachable database), `E_STORAGE` (an unreachable storage endpoint or a
-    /// missing bucket) or `E_IO`.
+    /// Opens the job store (running its migrations, unless `migrate: false`), the blob
+    /// storage and the renderer. Rejects with `E_VALIDATION` (bad options, named as in
+    /// `EngineOptions`), `E_STORE` (an unreachable database; with `migrate: false`, a
+    /// schema that is behind: the message says how to migrate), `E_STORAGE` (an
+    /// unreachable storage endpoint or a missing bucket) or `E_IO`.
     #[napi(
         ts_args_type = "options: EngineOptions",
         ts_return_type = "Promise<RenderEngine>"
@@ -529,16 +609,99 @@ impl RenderEngine {
             Ok(RenderEngine {
                 engine,
                 workers: Arc::new(tokio::sync::Mutex::new(None)),
-                listeners: Mutex::new(Vec::new()),
+                listeners: Arc::new(Mutex::new(Listeners::default())),
             })
         })
+    }
+
+    /// Runs the job store's migrations (creating its tables, a SQLite file or a
+    /// PostgreSQL `?schema=` when missing) and resolves to what it did: the deployment
+    /// step for engines opened with `migrate: false`. Safe to run again and from several
+    /// processes at once. Rejects with `E_VALIDATION` (a URL that names no store) or
+    /// `E_STORE` (an unreachable database, a failed migration).
+    #[napi(
+        ts_args_type = "options: MigrateOptions",
+        ts_return_type = "Promise<MigrationReport>"
+    )]
+    pub fn migrate<'env>(
+        env: &'env Env,
+        options: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, MigrationReport>> {
+        let url = convert::object::<MigrateOptions>(options, "options").and_then(|o| {
+            o.map(|o| o.database)
+                .ok_or_else(|| invalid("options", "is required: { database }"))
+        });
+        promise(
+            env,
+            async move { render_engine::migrate_store(&url?).await },
+            |report| {
+                Ok(MigrationReport {
+                    applied: report.applied,
+                    version: report.version,
+                })
+            },
+        )
+    }
+
+    /// The bytes of output `name` (`front.png`, `turntable.mp4`, ...: a `name` of the
+    /// job's `outputs`) of a completed job, read from the engine's storage whatever it is
+    /// (a folder, a bucket). Rejects with `E_NOT_FOUND` (an unknown or deleted job, a name
+    /// that is not one of its outputs), `E_CONFLICT` (the job has not completed) or
+    /// `E_STORAGE` (the file is gone from the storage).
+    #[napi(
+        ts_args_type = "jobId: string, name: string",
+        ts_return_type = "Promise<Buffer>"
+    )]
+    pub fn read_output<'env>(
+        &self,
+        env: &'env Env,
+        job_id: Option<Unknown>,
+        name: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, Buffer>> {
+        let args = output_args(job_id, name);
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move {
+                let (id, name) = args?;
+                engine.read_output(&id, &name).await
+            },
+            |bytes| Ok(Buffer::from(bytes)),
+        )
+    }
+
+    /// A URL to fetch output `name` of a completed job now: a newly presigned one for a
+    /// bucket without `publicBaseUrl` (the URLs recorded in the job expire), else the
+    /// output's stable URL. Rejects as `readOutput` does (the file's presence is not
+    /// checked).
+    #[napi(
+        ts_args_type = "jobId: string, name: string",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn output_url<'env>(
+        &self,
+        env: &'env Env,
+        job_id: Option<Unknown>,
+        name: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let args = output_args(job_id, name);
+        let engine = self.engine.clone();
+        promise(
+            env,
+            async move {
+                let (id, name) = args?;
+                engine.output_url(&id, &name).await
+            },
+            Ok,
+        )
     }
 
     /// Checks and stores the design (downloading an `http(s)://` one first), then creates
     /// the job `pending`; resolves to the job. Rejects with `E_VALIDATION` (bad fields, an
     /// unknown `template_id`, a URL this engine was not opened to accept, a refused or
-    /// failed download), `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`, `E_IMAGE_DECODE` or
-    /// `E_NOT_FOUND` (a missing design file); nothing is written then.
+    /// failed download), `E_UNSUPPORTED_FORMAT`, `E_IMAGE_TOO_LARGE`, `E_IMAGE_DECODE` (a
+    /// design that does not decode completely: truncated or corrupt) or `E_NOT_FOUND` (a
+    /// missing design file); nothing is written then.
     #[napi(
         ts_args_type = "input: CreateJobInput",
         ts_return_type = "Promise<RenderJob>"
@@ -590,8 +753,8 @@ impl RenderEngine {
 
     /// One page of jobs, newest first: `{ jobs, next_cursor }`. The filter's fields are
     /// snake_case like the job's: `product_id`, `variant_id`, `statuses`,
-    /// `created_after`, `created_before` (ISO strings), `include_deleted`, `limit`,
-    /// `cursor`.
+    /// `created_after`, `created_before`, `completed_after` (ISO strings),
+    /// `include_deleted`, `limit`, `cursor`.
     #[napi(
         ts_args_type = "filter?: JobFilter | undefined | null",
         ts_return_type = "Promise<JobPage>"
@@ -732,14 +895,27 @@ impl RenderEngine {
     }
 
     /// Calls `callback` with every progress event from now on (from any worker of this
-    /// engine). The callback runs on the JS thread; it does not keep the process alive.
-    #[napi(ts_args_type = "callback: (event: ProgressEvent) => void")]
-    pub fn on_progress(&self, env: Env, callback: Option<Unknown>) -> napi::Result<()> {
-        crate::guard::guard_js(&env, || self.add_listener(&env, callback))
+    /// engine) and returns a function that removes this registration (calling it again
+    /// does nothing). The callback runs on the JS thread; it does not keep the process
+    /// alive.
+    #[napi(
+        ts_args_type = "callback: (event: ProgressEvent) => void",
+        ts_return_type = "() => void"
+    )]
+    pub fn on_progress<'env>(
+        &self,
+        env: &'env Env,
+        callback: Option<Unknown>,
+    ) -> napi::Result<Function<'env, (), ()>> {
+        crate::guard::guard_js(env, || self.add_listener(env, callback))
     }
 
     /// `onProgress`'s work, under the panic guard.
-    fn add_listener(&self, env: &Env, callback: Option<Unknown>) -> napi::Result<()> {
+    fn add_listener<'env>(
+        &self,
+        env: &'env Env,
+        callback: Option<Unknown>,
+    ) -> napi::Result<Function<'env, (), ()>> {
         let callback = callback
             .filter(|c| matches!(c.get_type(), Ok(ValueType::Function)))
             .ok_or_else(|| to_js(env, invalid("callback", "must be a function")))?;
@@ -768,23 +944,55 @@ impl RenderEngine {
                 }
             }
         });
-        self.listeners
-            .lock()
-            .map_err(|_| napi::Error::from_reason("progress listeners poisoned"))?
-            .push(forward);
-        Ok(())
+        let id = {
+            let mut listeners = lock(&self.listeners)?;
+            let id = listeners.next_id;
+            listeners.next_id += 1;
+            listeners.active.push(Listener {
+                id,
+                callback: function.create_ref()?,
+                forward,
+            });
+            id
+        };
+        let listeners = self.listeners.clone();
+        env.create_function_from_closure("unsubscribe", move |_ctx| {
+            lock(&listeners)?.remove(|l| l.id == id);
+            Ok(())
+        })
     }
 
-    /// Removes every progress callback.
-    #[napi]
-    pub fn off_progress(&self) -> napi::Result<()> {
-        let mut listeners = self
-            .listeners
-            .lock()
-            .map_err(|_| napi::Error::from_reason("progress listeners poisoned"))?;
-        for listener in listeners.drain(..) {
-            listener.abort();
+    /// Removes `callback` (every registration of it; a function that was never
+    /// registered changes nothing), or every progress callback when called without
+    /// one. Rejects a `callback` that is not a function with `E_VALIDATION`.
+    #[napi(ts_args_type = "callback?: ((event: ProgressEvent) => void) | undefined | null")]
+    pub fn off_progress(&self, env: Env, callback: Option<Unknown>) -> napi::Result<()> {
+        crate::guard::guard_js(&env, || self.remove_listeners(&env, callback))
+    }
+
+    /// `offProgress`'s work, under the panic guard.
+    fn remove_listeners(&self, env: &Env, callback: Option<Unknown>) -> napi::Result<()> {
+        if convert::is_absent(&callback)? {
+            lock(&self.listeners)?.remove(|_| true);
+            return Ok(());
         }
+        let callback = callback
+            .filter(|c| matches!(c.get_type(), Ok(ValueType::Function)))
+            .ok_or_else(|| to_js(env, invalid("callback", "must be a function")))?;
+        let mut listeners = lock(&self.listeners)?;
+        // Compared with JS `===`; a reference that cannot be read matches nothing.
+        let mut matches = Vec::new();
+        for l in &listeners.active {
+            let same = l
+                .callback
+                .borrow_back(env)
+                .and_then(|f| env.strict_equals(f, callback))
+                .unwrap_or(false);
+            if same {
+                matches.push(l.id);
+            }
+        }
+        listeners.remove(|l| matches.contains(&l.id));
         Ok(())
     }
 }

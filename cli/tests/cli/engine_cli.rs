@@ -50,12 +50,42 @@ fn submit_wait_then_list_and_show() {
     assert_eq!(list[0]["progress"], serde_json::Value::Null);
     assert_eq!(list[0]["errors"], serde_json::json!([]));
 
+    // The typed outputs and preflight findings, in the JSON and in the text.
+    let outputs = list[0]["outputs"].as_array().unwrap();
+    let kinds: Vec<&str> = outputs
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["atlas", "print_file", "still_front", "turntable_mp4"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let front = outputs.iter().find(|o| o["kind"] == "still_front").unwrap();
+    assert_eq!(front["name"], "front.png");
+    assert_eq!(front["content_type"], "image/png");
+    assert_eq!(front["url"], list[0]["job"]["rendered_image_url"]);
+    assert!(front["size"].as_u64().unwrap() > 0);
+    let preflight = &list[0]["preflight"];
+    assert!(preflight["effective_dpi"]["x"].as_f64().unwrap() > 0.0);
+    assert!(preflight["warnings"].is_array());
+    assert_eq!(
+        job["outputs"], list[0]["outputs"],
+        "submit --json carries them too"
+    );
+
     let out = cli(dir.path())
         .args(["jobs", "show", &id])
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("status:     completed"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("status:     completed"));
+    assert!(
+        text.lines().any(|l| l.starts_with("output:")
+            && l.contains("front.png")
+            && l.contains("still_front")),
+        "{text}"
+    );
+    assert!(text.contains("effective DPI"), "{text}");
 
     // A finished job cannot be cancelled: a stable code on stderr, non-zero exit.
     let out = cli(dir.path())
@@ -95,4 +125,46 @@ fn a_design_url_on_a_private_address_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error[E_VALIDATION]"), "{stderr}");
     assert!(stderr.contains("link-local"), "{stderr}");
+}
+
+#[test]
+fn migrate_creates_and_upgrades_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    let url = format!("sqlite://{}", db.display());
+    let out = cli(dir.path())
+        .args(["migrate", "--database", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("applied migrations 1, 2, 3"), "{text}");
+    assert!(db.exists());
+    let out = cli(dir.path())
+        .args(["migrate", "--database", &url, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report, serde_json::json!({ "applied": [], "version": 3 }));
+    // The default store: the SQLite file in the data folder, created with the folder.
+    let data = dir.path().join("fresh-data");
+    let out = cli(&data).args(["migrate"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(data.join("render-engine.db").exists());
+    // A URL that names no store: a stable code, non-zero exit.
+    let out = cli(dir.path())
+        .args(["migrate", "--database", "mysql://x/y"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[E_VALIDATION]"));
 }
