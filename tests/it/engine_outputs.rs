@@ -167,7 +167,7 @@ async fn completed_jobs_have_typed_outputs_readable_through_the_engine() {
     );
 
     // A file deleted behind the engine's back is a storage error, not a crash.
-    std::fs::remove_file(dir.path().join(format!("blobs/jobs/{id}/front.png"))).unwrap();
+    std::fs::remove_file(dir.path().join(format!("blobs/jobs/{id}/1/front.png"))).unwrap();
     assert_eq!(
         engine
             .read_output(&id, "front.png")
