@@ -4,9 +4,10 @@
 // never hears of these completions: only its sweep can attach them.
 // Usage: node offline-worker.mjs <product id> <output json>
 // Env: DATABASE_URL (the store's), RENDER_ENGINE_DATA.
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { RenderEngine } from "render-engine"
-import { makePng, truncatedPng } from "./helpers.mjs"
+import { makePng } from "./helpers.mjs"
 
 const [productId, out] = process.argv.slice(2)
 const url = new URL(process.env.DATABASE_URL)
@@ -20,12 +21,19 @@ const engine = await RenderEngine.open({
 })
 // Completed elsewhere: to be attached by the sweep.
 const good = await engine.createJob({ product_id: productId, preset: "chest-large", color: "#1e3a8a", design: makePng(900, 900, 4.2) })
-// A design whose header is fine but whose pixels are cut off: the engine accepts it at
-// submit and the job fails for good (the plugin's routes refuse such uploads up front).
-const bad = await engine.createJob({ product_id: productId, preset: "back-small", design: truncatedPng() })
+// Designs that break after submit (the engine decodes the whole design at submit, so a
+// broken one is refused there): good designs whose stored copies are then cut off,
+// as a disk or bucket fault would. The job fails for good.
+async function breaksAfterSubmit(preset, hue) {
+  const job = await engine.createJob({ product_id: productId, preset, design: makePng(400, 400, hue) })
+  const stored = fileURLToPath(job.design_file_url)
+  writeFileSync(stored, readFileSync(stored).subarray(0, 2000))
+  return job
+}
+const bad = await breaksAfterSubmit("back-small", 1.1)
 // Another broken one, retried once here: failed on attempt 2 with two attempts' errors
 // (what the widget shows as an earlier attempt).
-const twice = await engine.createJob({ product_id: productId, preset: "dead-center-medium", design: truncatedPng() })
+const twice = await breaksAfterSubmit("dead-center-medium", 2.3)
 engine.start()
 const deadline = Date.now() + 120_000
 let a, b, c

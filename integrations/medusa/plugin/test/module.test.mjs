@@ -140,6 +140,7 @@ describe("options", () => {
     const d = tmp()
     // Passes the plugin's checks; the engine refuses the unknown option.
     const s = makeService({ jobDatabaseUrl: `sqlite://${d}/jobs.db`, dataDir: path.join(d, "data"), storage: "s3://bucket-ok/x?colour=blue" })
+    await s.migrateEngine()
     await assert.rejects(s.getEngine(), (e) => {
       assert.equal(e.code, "E_VALIDATION")
       assert.match(e.message, /storage/)
@@ -218,6 +219,24 @@ for (const store of ["sqlite", "postgres"]) {
         const { execFileSync } = await import("node:child_process")
         execFileSync("psql", [PG, "-q", "-c", `drop schema if exists ${schema} cascade`])
       }
+    })
+
+    test("opening never migrates the job tables; migrateEngine (db:migrate's script) does, once", async () => {
+      await assert.rejects(s.getEngine(), (e) => {
+        assert.ok(e instanceof MedusaError, String(e))
+        assert.equal(e.code, "E_STORE")
+        assert.match(e.message, /npx medusa db:migrate/)
+        return true
+      })
+      if (store === "sqlite") {
+        const fs = await import("node:fs")
+        assert.equal(fs.existsSync(path.join(d, "jobs.db")), false, "no job database created by opening")
+      }
+      const first = await s.migrateEngine()
+      assert.ok(first.applied.length > 0 && first.version >= first.applied.at(-1), JSON.stringify(first))
+      const again = await s.migrateEngine()
+      assert.deepEqual(again, { applied: [], version: first.version })
+      await s.getEngine()
     })
 
     test("a design that does not decode is refused before any job exists", async () => {
@@ -302,6 +321,7 @@ describe("storage on an S3 bucket (moto)", () => {
       pollMs: 20,
       outputs: { turntable: false },
     })
+    await s.migrateEngine()
     const { job } = await s.createRenderJob({ design: png(600, 600, [20, 120, 60]), product_id: "prod_s3", preset: "chest-large" })
     await s.startWorkers()
     const done = await until("completed", async () => {
@@ -317,6 +337,6 @@ describe("storage on an S3 bucket (moto)", () => {
     assert.equal(front.subarray(1, 4).toString(), "PNG")
     // Nothing written to the local data folder's blobs: the bucket holds them.
     const listing = await (await fetch(`${endpoint}/${bucket}?list-type=2&prefix=medusa/jobs/${job.id}/`)).text()
-    assert.match(listing, new RegExp(`medusa/jobs/${job.id}/front.png`))
+    assert.match(listing, new RegExp(`medusa/jobs/${job.id}/1/front.png`))
   })
 })

@@ -4,7 +4,7 @@ import type RenderEngineModuleService from "../modules/render-engine/service"
 import { attachRenderJobMediaWorkflow } from "./attach-render-job-media"
 
 /**
- * Attaches every completed job (within the sweep window) whose media are not recorded
+ * Attaches every job completed within the sweep window whose media are not recorded
  * yet: jobs finished by workers on other machines, or while the store restarted.
  * Returns the ids attached now and the failures (each logged; the next sweep tries again).
  */
@@ -22,7 +22,8 @@ export async function sweepCompletedRenderJobs(
   do {
     const page = await service.listRenderJobs({
       statuses: ["completed"],
-      created_after: since,
+      // Completed in the window, however long ago the job was created.
+      completed_after: since,
       limit: 100,
       cursor,
     })

@@ -1,5 +1,3 @@
-import { readFile } from "node:fs/promises"
-import { fileURLToPath } from "node:url"
 import { MedusaError, MedusaService } from "@medusajs/framework/utils"
 import type { Logger } from "@medusajs/framework/types"
 import { RenderEngine, listTemplates, preflight } from "render-engine"
@@ -44,31 +42,24 @@ export type CreateRenderJobInput = {
 
 const STILL_ORDER = ["front.png", "three-quarter.png", "back.png"]
 
-function kindOf(name: string): OutputKind {
-  if (STILL_ORDER.includes(name)) return "still"
-  if (name.startsWith("turntable.")) return "animation"
-  if (name === "print.png") return "print_file"
-  if (name === "atlas.png") return "texture"
+/** The plugin's kind of an engine output kind (`still_front`, `turntable_mp4`, ...). */
+function kindOf(engineKind: string): OutputKind {
+  if (engineKind.startsWith("still_")) return "still"
+  if (engineKind.startsWith("turntable_")) return "animation"
+  if (engineKind === "print_file") return "print_file"
+  if (engineKind === "atlas") return "texture"
   return "other"
 }
 
-/** The typed outputs of a job (from the engine's `metadata.outputs`), stills front first. */
+/** The typed outputs of a job (the engine's `job.outputs`), stills front first. */
 export function outputsOf(job: RenderJob): RenderOutput[] {
-  const raw = (job.metadata as { outputs?: unknown } | null)?.outputs
-  if (!Array.isArray(raw)) return []
-  const outputs: RenderOutput[] = []
-  for (const o of raw) {
-    if (!o || typeof o !== "object") continue
-    const { name, url, content_type, size } = o as Record<string, unknown>
-    if (typeof name !== "string" || typeof url !== "string") continue
-    outputs.push({
-      name,
-      kind: kindOf(name),
-      url,
-      content_type: typeof content_type === "string" ? content_type : "application/octet-stream",
-      size: typeof size === "number" ? size : 0,
-    })
-  }
+  const outputs: RenderOutput[] = (job.outputs ?? []).map((o) => ({
+    name: o.name,
+    kind: kindOf(o.kind),
+    url: o.url,
+    content_type: o.content_type,
+    size: o.size,
+  }))
   const rank = (o: RenderOutput) => {
     const i = STILL_ORDER.indexOf(o.name)
     return i === -1 ? STILL_ORDER.length : i
@@ -82,9 +73,14 @@ export function preflightOf(job: RenderJob): PreflightReport | null {
   return p && typeof p === "object" ? (p as PreflightReport) : null
 }
 
-/** The engine's open options from the plugin's (resolved) options. */
+/**
+ * The engine's open options from the plugin's (resolved) options. Opening never
+ * migrates the job tables (`migrate: false`: Medusa loads the module in every CLI
+ * command); `medusa db:migrate` does, through the plugin's migration script.
+ */
 export function engineOptionsOf(o: ResolvedOptions): EngineOptions {
   const opts: EngineOptions = {
+    migrate: false,
     database: o.jobDatabaseUrl,
     dataDir: o.dataDir,
     renderer: o.renderer,
@@ -128,6 +124,8 @@ export default class RenderEngineModuleService extends MedusaService({
   protected readonly workerMode_: string
   protected readonly eventBus_?: Dependencies["event_bus"]
   protected engine_?: RenderEngine
+  /** Removes this service's progress listener from the shared engine. */
+  protected unsubscribe_?: () => void
   protected workersRunning_ = false
   protected templatePaths_?: Map<string, string>
 
@@ -165,7 +163,7 @@ export default class RenderEngineModuleService extends MedusaService({
     return this.workerMode_ === "shared" || this.workerMode_ === "worker"
   }
 
-  /** The process's engine, opened (and its job tables migrated) on first use. */
+  /** The process's engine, opened on first use (its job tables must be migrated). */
   async getEngine(): Promise<RenderEngine> {
     if (this.engine_) return this.engine_
     const o = this.options_
@@ -179,11 +177,27 @@ export default class RenderEngineModuleService extends MedusaService({
     }
     try {
       const engine = await opening
-      if (!this.engine_) {
-        this.engine_ = engine
-        engine.onProgress((e) => this.onProgress_(e))
-      }
+      this.engine_ ??= engine
       return engine
+    } catch (e) {
+      if (isEngineError(e) && e.code === "E_STORE" && /migrat/i.test(e.message)) {
+        throw new MedusaError(
+          MedusaError.Types.UNEXPECTED_STATE,
+          `render-engine: the job tables are not migrated to this version; run \`npx medusa db:migrate\` (the plugin's migration script migrates them). ${e.message}`,
+          "E_STORE"
+        )
+      }
+      throw toMedusaError(e)
+    }
+  }
+
+  /**
+   * Creates or upgrades the engine's job tables (idempotent): what the plugin's
+   * migration script runs in `medusa db:migrate`. Returns the migrations applied now.
+   */
+  async migrateEngine(): Promise<{ applied: number[]; version: number }> {
+    try {
+      return await RenderEngine.migrate({ database: this.options_.jobDatabaseUrl })
     } catch (e) {
       throw toMedusaError(e)
     }
@@ -265,8 +279,9 @@ export default class RenderEngineModuleService extends MedusaService({
   }
 
   /**
-   * Creates a job after a full preflight (the engine checks only the header at
-   * submit), so a design that does not decode is refused here and no job exists.
+   * Creates a job after a full preflight (effective DPI and warnings for the answer);
+   * the engine decodes the whole design again at submit, so a design that does not
+   * decode is refused and no job exists.
    */
   async createRenderJob(
     input: CreateRenderJobInput
@@ -328,6 +343,7 @@ export default class RenderEngineModuleService extends MedusaService({
     variant_id?: string
     statuses?: JobStatus[]
     created_after?: string
+    completed_after?: string
     limit?: number
     cursor?: string
   }): Promise<{ jobs: RenderJob[]; next_cursor: string | null }> {
@@ -357,40 +373,20 @@ export default class RenderEngineModuleService extends MedusaService({
   }
 
   /**
-   * The bytes of one output of a job, from its URL: a `file://` URL of the storage
-   * folder, or an `http(s)://` one (a bucket's presigned URL, or `publicBaseUrl`).
+   * The bytes of one output of a job, read by the engine from its storage (a folder or
+   * a bucket), whatever URL the output has.
    */
   async readOutput(job: RenderJob, output: RenderOutput): Promise<Buffer> {
-    const fail = (why: string) =>
-      new MedusaError(
-        MedusaError.Types.UNEXPECTED_STATE,
-        `render job ${job.id}: cannot read output ${output.name}: ${why}`,
-        "E_STORAGE"
-      )
-    if (output.url.startsWith("file://")) {
-      try {
-        return await readFile(fileURLToPath(output.url))
-      } catch (e) {
-        throw fail(`${(e as Error).message} (every process needs the same storage)`)
-      }
-    }
-    if (/^https?:\/\//.test(output.url)) {
-      let res: Response
-      try {
-        res = await fetch(output.url, { signal: AbortSignal.timeout(60_000) })
-      } catch (e) {
-        throw fail(`${(e as Error).message} (${new URL(output.url).origin})`)
-      }
-      if (!res.ok) throw fail(`${new URL(output.url).origin} answered ${res.status}`)
-      return Buffer.from(await res.arrayBuffer())
-    }
-    throw fail(`unsupported URL \`${output.url.split("?")[0]}\``)
+    const engine = await this.getEngine()
+    return mapEngineErrors(() => engine.readOutput(job.id, output.name))
   }
 
   /** Starts the workers in this process (idempotent). */
   async startWorkers(): Promise<void> {
     const engine = await this.getEngine()
     if (!this.workersRunning_) {
+      // The ends of this process's jobs become Medusa events (see onProgress_).
+      this.unsubscribe_ ??= engine.onProgress((e) => this.onProgress_(e))
       engine.start()
       this.workersRunning_ = true
       this.logger_.info(
@@ -404,6 +400,10 @@ export default class RenderEngineModuleService extends MedusaService({
     if (!this.engine_ || !this.workersRunning_) return
     this.workersRunning_ = false
     const summary = await this.engine_.stop(graceMs)
+    // Completions during the grace period were still heard; now this service's
+    // listener goes (the engine is shared by the process and stays open).
+    this.unsubscribe_?.()
+    this.unsubscribe_ = undefined
     this.logger_.info(
       `render-engine: workers stopped (completed ${summary.completed.length}, released ${summary.released.length})`
     )
