@@ -10,7 +10,7 @@ use render_engine::{
     DesignSource, Engine, EngineConfig, JobId, JobStatus, OutputKind, Preset, Submission,
 };
 
-use crate::common::engine::small_outputs;
+use crate::common::engine::sqlite_small_config as config;
 #[cfg(feature = "postgres")]
 use crate::common::pg::{drop_schema, postgres_base, postgres_url};
 
@@ -36,14 +36,6 @@ fn jpeg(w: u32, h: u32) -> Vec<u8> {
     img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
         .unwrap();
     out
-}
-
-fn config(dir: &std::path::Path) -> EngineConfig {
-    EngineConfig::new(dir)
-        .with_store_url(format!("sqlite://{}", dir.join("jobs.db").display()))
-        .with_lease(Duration::from_secs(5), Duration::from_millis(100))
-        .with_poll_every(Duration::from_millis(50))
-        .with_outputs(small_outputs())
 }
 
 fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

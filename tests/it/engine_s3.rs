@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use render_engine::blobs::{BlobKey, LocalStorage};
 use render_engine::store::StoredJob;
 
-use crate::common::engine::small_outputs;
-use render_engine::{DesignSource, Engine, EngineConfig, JobId, JobStatus, Preset, Submission};
+use crate::common::engine::sqlite_small_config as config;
+use render_engine::{DesignSource, Engine, JobId, JobStatus, Preset, Submission};
 
 fn design_png(seed: u8) -> Vec<u8> {
     let img = image::RgbaImage::from_fn(300, 240, |x, y| {
@@ -27,14 +27,6 @@ fn design_png(seed: u8) -> Vec<u8> {
     img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
         .unwrap();
     out
-}
-
-fn config(dir: &std::path::Path) -> EngineConfig {
-    EngineConfig::new(dir)
-        .with_store_url(format!("sqlite://{}", dir.join("jobs.db").display()))
-        .with_lease(Duration::from_secs(5), Duration::from_millis(100))
-        .with_poll_every(Duration::from_millis(50))
-        .with_outputs(small_outputs())
 }
 
 fn submission(seed: u8) -> Submission {
