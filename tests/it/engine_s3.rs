@@ -29,6 +29,23 @@ fn design_png(seed: u8) -> Vec<u8> {
     out
 }
 
+/// Submits the design of each seed, in order; the new jobs' ids.
+async fn submit_seeds(engine: &Engine, seeds: impl IntoIterator<Item = u8>) -> Vec<JobId> {
+    let mut ids = Vec::new();
+    for seed in seeds {
+        ids.push(
+            engine
+                .submit(submission(seed))
+                .await
+                .unwrap()
+                .job
+                .id()
+                .clone(),
+        );
+    }
+    ids
+}
+
 fn submission(seed: u8) -> Submission {
     Submission::new(
         format!("prod_{seed}"),
@@ -164,18 +181,7 @@ mod s3 {
             .await
             .unwrap();
         assert_no_secret("the engine's Debug", &format!("{engine:?}"));
-        let mut ids = Vec::new();
-        for seed in 1..=2 {
-            ids.push(
-                engine
-                    .submit(submission(seed))
-                    .await
-                    .unwrap()
-                    .job
-                    .id()
-                    .clone(),
-            );
-        }
+        let ids = submit_seeds(&engine, 1..=2).await;
         let workers = engine.start();
         let mut jobs = Vec::new();
         for id in &ids {
@@ -390,18 +396,7 @@ mod s3 {
         .await
         .unwrap();
         let seeds = 1..=6u8;
-        let mut ids = Vec::new();
-        for seed in seeds.clone() {
-            ids.push(
-                engine
-                    .submit(submission(seed))
-                    .await
-                    .unwrap()
-                    .job
-                    .id()
-                    .clone(),
-            );
-        }
+        let ids = submit_seeds(&engine, seeds.clone()).await;
         let workers = engine.start();
 
         // Stop the server while a job is running.
