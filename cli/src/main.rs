@@ -14,6 +14,7 @@ mod mockup_cmd;
 mod output;
 mod render_cmd;
 mod submit_cmd;
+mod templates_cmd;
 mod worker_cmd;
 
 /// Turns a t-shirt design into print files, garment textures and product renders.
@@ -52,11 +53,15 @@ struct Global {
     /// How long presigned S3 output URLs stay valid, in seconds (at most 604800, 7 days).
     #[arg(long, global = true, default_value_t = 604_800)]
     presign_expires_secs: u64,
+    /// A template pack folder jobs may name by its id, besides the built-in garments
+    /// (repeatable). Workers need the packs of the jobs they take.
+    #[arg(long = "template-pack", global = true, value_name = "PACK-DIR")]
+    template_packs: Vec<String>,
 }
 
 impl Global {
     /// The engine configuration the options name.
-    fn config(&self) -> render_engine::EngineConfig {
+    fn config(&self) -> render_engine::Result<render_engine::EngineConfig> {
         let mut config = render_engine::EngineConfig::new(&self.data)
             .with_presign_expires(std::time::Duration::from_secs(self.presign_expires_secs));
         if let Some(url) = &self.database {
@@ -68,7 +73,8 @@ impl Global {
         if let Some(url) = &self.public_base_url {
             config = config.with_public_base_url(url.clone());
         }
-        config
+        let packs = render_engine::TemplatePack::load_all(&self.template_packs)?;
+        Ok(config.with_templates(packs))
     }
 }
 
@@ -94,6 +100,10 @@ enum Command {
     Submit(submit_cmd::SubmitArgs),
     /// List, show, retry, cancel or delete jobs.
     Jobs(jobs_cmd::JobsArgs),
+    /// List the garments (template packs) with their placement presets.
+    Templates(templates_cmd::TemplatesArgs),
+    /// Work on template packs: `template bake <PACK-DIR>` bakes one with Blender.
+    Template(templates_cmd::TemplateArgs),
     /// Run the job store's migrations (create or upgrade its tables) and exit: the
     /// deployment step for processes that open the store without migrating.
     Migrate(migrate_cmd::MigrateArgs),
@@ -162,6 +172,8 @@ fn run(cli: Cli) -> ExitCode {
         Command::Worker(args) => worker_cmd::run(&cli.global, args),
         Command::Submit(args) => submit_cmd::run(&cli.global, args),
         Command::Jobs(args) => jobs_cmd::run(&cli.global, args),
+        Command::Templates(args) => templates_cmd::run(args),
+        Command::Template(args) => templates_cmd::run_template(args),
         Command::Migrate(args) => migrate_cmd::run(&cli.global, args),
         Command::TestPanic => {
             if std::env::var("RENDER_ENGINE_TEST_PANICS").as_deref() == Ok("1") {

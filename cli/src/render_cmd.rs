@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use render_engine::render::{BlenderOptions, RenderProgress, Renderer};
 use render_engine::{
     compose_stage, read_design_file, ComposeOptions, DecodeLimits, Error, GarmentColor, OutputKind,
-    OutputSelection, Preset, RendererKind, Result,
+    OutputSelection, Preset, RendererKind, Result, TemplatePack,
 };
 
 use crate::output::{ensure_dir, write_atomic};
@@ -27,6 +27,10 @@ pub struct RenderArgs {
     /// The garment colour, #rrggbb.
     #[arg(long, default_value = "#ffffff")]
     pub color: String,
+    /// The garment: a built-in template id (`render-engine templates` lists them) or a
+    /// baked template pack folder.
+    #[arg(long, default_value = render_engine::template::BUILTIN_ID)]
+    pub template: String,
     /// The directory to write the outputs into (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -87,8 +91,11 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let started = Instant::now();
     let preset: Preset = args.preset.parse()?;
     let color: GarmentColor = args.color.parse()?;
+    let template = TemplatePack::named(&args.template)?;
     let design = read_design_file(&args.design, &DecodeLimits::default())?;
     let renderer = make_renderer(&args)?;
+    // Refuse a pack this renderer cannot draw (an unbaked folder) before any work.
+    renderer.check_template(&template)?;
     ensure_dir(&args.out)?;
     // Steps: compose, then each still and frame (the renderer says how many), then
     // encoding and writing.
@@ -99,7 +106,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
     );
 
     bar.set_message("composing");
-    let options = ComposeOptions::new(preset).with_color(color);
+    let options = ComposeOptions::new(preset)
+        .with_color(color)
+        .with_template(template.clone());
     let stage = compose_stage(&design, &options, &OutputSelection::all())?;
     bar.inc(1);
 
@@ -148,8 +157,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
     bar.inc(1);
     bar.finish_and_clear();
     eprintln!(
-        "rendered {} ({}, {}) in {:.2} s",
+        "rendered {} ({}, {}, {}) in {:.2} s",
         args.design.display(),
+        template.id(),
         preset,
         color,
         started.elapsed().as_secs_f64()

@@ -20,6 +20,10 @@ pub struct SubmitArgs {
     /// The placement preset: chest-large, dead-center-medium or back-small.
     #[arg(long, default_value = "chest-large")]
     pub preset: String,
+    /// The garment: a built-in template id (`render-engine templates` lists them) or a
+    /// template pack folder (workers must be given the same folder with --template-pack).
+    #[arg(long, default_value = render_engine::template::BUILTIN_ID)]
+    pub template: String,
     /// The Medusa variant id.
     #[arg(long)]
     pub variant: Option<String>,
@@ -45,24 +49,33 @@ pub fn run(global: &Global, args: SubmitArgs) -> Result<()> {
         .as_deref()
         .map(|c| GarmentColor::parse_field(c, "color"))
         .transpose()?;
+    let template = render_engine::TemplatePack::named(&args.template)?;
     let text = args.design.to_string_lossy();
     let remote = text.starts_with("http://") || text.starts_with("https://");
     let (source, config) = if remote {
         (
             DesignSource::Url(text.into_owned()),
             global
-                .config()
+                .config()?
                 .with_http_designs(render_engine::HttpDesigns::enabled()),
         )
     } else {
-        let config = global.config();
+        let config = global.config()?;
         let limits = render_engine::DecodeLimits::default().with_max_bytes(config.max_design_bytes);
         let bytes = render_engine::read_design_file(&args.design, &limits)?;
         (DesignSource::Bytes(bytes), config)
     };
+    // A pack folder is offered to this engine (unless --template-pack named it already).
+    let config =
+        if template.dir().is_some() && !config.templates.iter().any(|t| t.id() == template.id()) {
+            config.with_template(template.clone())
+        } else {
+            config
+        };
     crate::runtime()?.block_on(async {
         let engine = Engine::open(config).await?;
-        let mut submission = Submission::new(&args.product, preset, source);
+        let mut submission =
+            Submission::new(&args.product, preset, source).with_template(template.id());
         if let Some(color) = color {
             submission = submission.with_color(color);
         }

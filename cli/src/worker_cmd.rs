@@ -54,7 +54,7 @@ fn seconds(value: f64, field: &str) -> Result<Duration> {
 pub fn run(global: &Global, args: WorkerArgs) -> Result<()> {
     crate::runtime()?.block_on(async {
         let config = global
-            .config()
+            .config()?
             .with_concurrency(args.concurrency)
             .with_lease(
                 seconds(args.lease_secs, "lease_secs")?,

@@ -275,6 +275,12 @@ def quantise(alpha, diffuse, specular, uv, covered):
     return uv16, shade
 
 
+def progress(stage, done, total):
+    """One machine-readable progress line (read by `render-engine template bake`)."""
+    event = {"event": "progress", "stage": stage, "done": done, "total": total}
+    print("RENDER_ENGINE " + json.dumps(event), flush=True)
+
+
 def main():
     opts = bg.parse_args(sys.argv)
     known = {
@@ -303,11 +309,15 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
 
     stills = []
+    still_names = [n for n in bg.STILLS if not only or only == n]
+    total = len(still_names) + (frames if not only or only == "turntable" else 0)
+    progress("bake", 0, total)
     for name, (rotation, elevation) in bg.STILLS.items():
         if only and only != name:
             continue
         bg.set_view(scene, rotation, elevation)
         files = encode(out_dir, name, *render_view(scene, tmpdir, still_size, still_samples))
+        progress("bake", len(stills) + 1, total)
         stills.append(
             {"name": name, "width": still_size, "height": still_size,
              "rotation_deg": rotation, "elevation_deg": elevation, **files}
@@ -325,6 +335,7 @@ def main():
             uv16, shade = quantise(*views)
             uvs.append(uv16)
             shades.append(shade)
+            progress("bake", len(stills) + i + 1, total)
         write_png16(os.path.join(out_dir, "turntable.uv.png"), np.concatenate(uvs, axis=0))
         write_png16(os.path.join(out_dir, "turntable.shade.png"), np.concatenate(shades, axis=0))
         turntable = {"uv": "turntable.uv.png", "shade": "turntable.shade.png"}
@@ -373,6 +384,8 @@ def main():
         f.write("\n")
     os.replace(tmp, os.path.join(out_dir, "views.json"))
     print(f"wrote {out_dir}/views.json", flush=True)
+    result = {"event": "result", "views": len(stills), "frames": frames}
+    print("RENDER_ENGINE " + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -201,8 +201,17 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
     }))
 }
 
-/// Encodes frames as an animated WebP (lossy, quality 82) that loops forever, each frame
-/// shown `1000 / fps` milliseconds.
+/// The lossy quality of every WebP turntable frame (libwebp's 0-100 scale).
+const WEBP_QUALITY: f32 = 90.0;
+
+/// Encodes frames as an animated WebP that loops forever, each frame shown `1000 / fps`
+/// milliseconds.
+///
+/// Every frame is a whole, independent lossy picture (quality [`WEBP_QUALITY`], libwebp's
+/// method 4 with sharp RGB-to-YUV conversion), encoded in parallel and muxed here.
+/// libwebp's own animation encoder instead keeps pixels it judges unchanged from the
+/// previous frame; with lossy frames that left faint outlines of earlier frames in the
+/// background. Opaque frames carry no alpha channel.
 ///
 /// # Errors
 ///
@@ -210,6 +219,8 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
 /// `E_RENDERER_UNAVAILABLE` if the built-in libwebp encoder cannot be configured;
 /// `E_RENDER_FAILED` if encoding fails.
 pub fn encode_webp(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
+    use rayon::prelude::*;
+
     let (w, h) = check_frames(frames, fps, "WebP animation")?;
     if w > 16383 || h > 16383 {
         return Err(Error::validation(
@@ -221,20 +232,131 @@ pub fn encode_webp(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
         Error::RendererUnavailable("the built-in WebP encoder (libwebp) failed to start".into())
     })?;
     config.lossless = 0;
-    config.quality = 82.0;
-    config.method = 2;
-    config.thread_level = 1;
-    let mut encoder = webp::AnimEncoder::new(w, h, &config);
-    encoder.set_loop_count(0);
-    encoder.set_bgcolor([255, 255, 255, 255]);
-    for (i, frame) in frames.iter().enumerate() {
-        let timestamp = (i as u64 * 1000 / fps as u64) as i32;
-        encoder.add_frame(webp::AnimFrame::from_rgba(frame.as_raw(), w, h, timestamp));
+    config.quality = WEBP_QUALITY;
+    config.method = 4;
+    config.use_sharp_yuv = 1;
+    config.thread_level = 0;
+    let encoded: Vec<Vec<u8>> = frames
+        .par_iter()
+        .enumerate()
+        .map(|(i, frame)| {
+            let opaque = frame.pixels().all(|p| p[3] == 255);
+            let rgb: Vec<u8>;
+            let encoder = if opaque {
+                rgb = frame
+                    .as_raw()
+                    .chunks_exact(4)
+                    .flat_map(|p| [p[0], p[1], p[2]])
+                    .collect();
+                webp::Encoder::from_rgb(&rgb, w, h)
+            } else {
+                webp::Encoder::from_rgba(frame.as_raw(), w, h)
+            };
+            encoder
+                .encode_advanced(&config)
+                .map(|memory| memory.to_vec())
+                .map_err(|e| {
+                    Error::render_failed(format!("the WebP encoder failed on frame {i}: {e:?}"))
+                })
+        })
+        .collect::<Result<_>>()?;
+    let mut frame_chunks = Vec::with_capacity(encoded.len());
+    for (i, file) in encoded.iter().enumerate() {
+        frame_chunks.push(webp_mux::image_chunks(file).ok_or_else(|| {
+            Error::render_failed(format!(
+                "the WebP encoder wrote an unexpected file for frame {i}"
+            ))
+        })?);
     }
-    let data = encoder
-        .try_encode()
-        .map_err(|e| Error::render_failed(format!("the WebP encoder failed: {e:?}")))?;
-    Ok(data.to_vec())
+    let durations: Vec<u32> = (0..frames.len() as u64)
+        .map(|i| ((i + 1) * 1000 / fps as u64 - i * 1000 / fps as u64) as u32)
+        .collect();
+    Ok(webp_mux::animation(
+        (w, h),
+        [255, 255, 255, 255],
+        &frame_chunks,
+        &durations,
+    ))
+}
+
+/// The RIFF container of an animated WebP, written around independently encoded frames
+/// (WebP container specification: `VP8X`, `ANIM`, one `ANMF` per frame).
+mod webp_mux {
+    /// The image chunks (`ALPH`, `VP8 `, `VP8L`) of a still WebP file, in order, each
+    /// with its header and padding; `None` if `file` is not a RIFF WebP.
+    pub(super) fn image_chunks(file: &[u8]) -> Option<&[u8]> {
+        if file.len() < 12 || &file[0..4] != b"RIFF" || &file[8..12] != b"WEBP" {
+            return None;
+        }
+        let mut pos = 12;
+        let mut start = None;
+        while pos + 8 <= file.len() {
+            let kind = &file[pos..pos + 4];
+            let size = u32::from_le_bytes(file[pos + 4..pos + 8].try_into().ok()?) as usize;
+            let next = pos + 8 + size + (size & 1);
+            if matches!(kind, b"ALPH" | b"VP8 " | b"VP8L") {
+                start.get_or_insert(pos);
+            } else if start.is_some() {
+                return None; // image chunks must be contiguous
+            }
+            if next > file.len() {
+                return None;
+            }
+            pos = next;
+        }
+        start.map(|s| &file[s..pos])
+    }
+
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]) {
+        out.extend_from_slice(kind);
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(body);
+        if body.len() % 2 == 1 {
+            out.push(0);
+        }
+    }
+
+    fn u24(out: &mut Vec<u8>, v: u32) {
+        out.extend_from_slice(&v.to_le_bytes()[..3]);
+    }
+
+    /// An animated WebP of `frames` (each the image chunks of a whole `size` frame at the
+    /// origin), looping forever, frame `i` shown `durations[i]` ms.
+    pub(super) fn animation(
+        size: (u32, u32),
+        background_rgba: [u8; 4],
+        frames: &[&[u8]],
+        durations: &[u32],
+    ) -> Vec<u8> {
+        let (w, h) = size;
+        let alpha = frames.iter().any(|f| f.starts_with(b"ALPH"));
+        let mut body = Vec::new();
+        let mut vp8x = vec![0x02 | if alpha { 0x10 } else { 0 }, 0, 0, 0];
+        u24(&mut vp8x, w - 1);
+        u24(&mut vp8x, h - 1);
+        chunk(&mut body, b"VP8X", &vp8x);
+        let [r, g, b, a] = background_rgba;
+        // Background colour in B, G, R, A order; loop count 0: forever.
+        chunk(&mut body, b"ANIM", &[b, g, r, a, 0, 0]);
+        for (frame, &duration) in frames.iter().zip(durations) {
+            let mut anmf = Vec::with_capacity(16 + frame.len());
+            u24(&mut anmf, 0); // x / 2
+            u24(&mut anmf, 0); // y / 2
+            u24(&mut anmf, w - 1);
+            u24(&mut anmf, h - 1);
+            u24(&mut anmf, duration.min(0xFF_FFFF));
+            // No blending (each frame replaces the canvas), no disposal.
+            anmf.push(0x02);
+            anmf.extend_from_slice(frame);
+            chunk(&mut body, b"ANMF", &anmf);
+        }
+        let mut out = Vec::with_capacity(12 + body.len());
+        out.extend_from_slice(b"RIFF");
+        out.extend_from_slice(&(4 + body.len() as u32).to_le_bytes());
+        out.extend_from_slice(b"WEBP");
+        out.extend_from_slice(&body);
+        out
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The baked renderer: stills and turntable frames by texture lookup and baked lighting.
 //!
-//! A view pack (`assets/templates/<id>/baked/`, made by `scripts/blender/bake.sh`) holds,
+//! A view pack (`assets/templates/<id>/baked/`, made by `render-engine template bake`) holds,
 //! for each still camera and each turntable frame, per pixel the atlas UV (16-bit), the
 //! coverage, the diffuse light on a white fabric and the specular highlight. Rendering a
 //! view is, for every pixel,
@@ -25,6 +25,7 @@ use super::{RenderOutput, RenderProgress, RenderRequest, Renderer, Still, View};
 use crate::color::{linear_u16_to_srgb_table, srgb_to_linear_u16_table, GarmentColor};
 use crate::design::{decode_untrusted_raster, DecodeLimits, DesignFormat};
 use crate::error::{Error, Result};
+use crate::template::builtin::{EmbeddedPack, CLASSIC_TEE};
 use crate::template::TemplatePack;
 
 /// The largest `views.json` read, in bytes.
@@ -33,33 +34,6 @@ const MAX_INDEX_BYTES: u64 = 1 << 20;
 /// Fixed-point scale of the diffuse factor (1.0 = 8192).
 const DIFFUSE_ONE: f32 = 8192.0;
 const DIFFUSE_SHIFT: u32 = 13;
-
-macro_rules! builtin_file {
-    ($name:literal) => {
-        (
-            $name,
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/assets/templates/classic-tee/baked/",
-                $name
-            ))
-            .as_slice(),
-        )
-    };
-}
-
-/// The built-in classic-tee pack, embedded in the library.
-const BUILTIN_FILES: &[(&str, &[u8])] = &[
-    builtin_file!("views.json"),
-    builtin_file!("front.uv.png"),
-    builtin_file!("front.shade.png"),
-    builtin_file!("back.uv.png"),
-    builtin_file!("back.shade.png"),
-    builtin_file!("three-quarter.uv.png"),
-    builtin_file!("three-quarter.shade.png"),
-    builtin_file!("turntable.uv.png"),
-    builtin_file!("turntable.shade.png"),
-];
 
 #[derive(Debug, serde::Deserialize)]
 struct Index {
@@ -82,6 +56,21 @@ struct AtlasSize {
 struct Encoding {
     diffuse_scale: f32,
     specular_scale: f32,
+    /// How the shade PNG stores light: `linear` (the value itself, the default) or
+    /// `sqrt` (its square root, so 8 bits keep the dark tones; see `bake_encoding`).
+    #[serde(default)]
+    shade_curve: ShadeCurve,
+}
+
+/// The transfer curve of a shade PNG's light channels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ShadeCurve {
+    /// The stored value is the light (over its scale).
+    #[default]
+    Linear,
+    /// The stored value is the light's square root (over its scale).
+    Sqrt,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -105,7 +94,9 @@ struct TurntableEntry {
 
 #[derive(Debug)]
 enum Source {
-    Embedded,
+    /// A pack compiled into the library.
+    Embedded(&'static EmbeddedPack),
+    /// A pack folder's `baked/` directory.
     Dir(PathBuf),
 }
 
@@ -158,8 +149,7 @@ impl BakedViews {
         static BUILTIN: OnceLock<std::result::Result<Arc<BakedViews>, String>> = OnceLock::new();
         BUILTIN
             .get_or_init(|| {
-                let json = BUILTIN_FILES[0].1;
-                BakedViews::from_index(Source::Embedded, json)
+                BakedViews::embedded(&CLASSIC_TEE)
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
             })
@@ -167,8 +157,21 @@ impl BakedViews {
             .map_err(Error::render_failed)
     }
 
+    /// The views of a pack compiled into the library.
+    pub(crate) fn embedded(pack: &'static EmbeddedPack) -> Result<BakedViews> {
+        let json = pack
+            .bake
+            .iter()
+            .find(|(name, _)| *name == "views.json")
+            .map(|(_, bytes)| *bytes)
+            .ok_or_else(|| {
+                Error::render_failed(format!("the built-in `{}` bake has no views.json", pack.id))
+            })?;
+        BakedViews::from_index(Source::Embedded(pack), json)
+    }
+
     /// Loads a pack from a directory holding `views.json` and the PNGs it names (the
-    /// output of `scripts/blender/bake.sh`).
+    /// output of `render-engine template bake`).
     ///
     /// # Errors
     ///
@@ -202,7 +205,7 @@ impl BakedViews {
         })?;
         if index.format_version != 1 {
             return Err(Error::render_failed(format!(
-                "views.json has format_version {}; this version reads 1 (re-bake with scripts/blender/bake.sh)",
+                "views.json has format_version {}; this version reads 1 (re-bake with `render-engine template bake <pack-dir>`)",
                 index.format_version
             )));
         }
@@ -302,25 +305,52 @@ impl BakedViews {
         self.background
     }
 
+    /// The fraction of each view's pixels the garment covers: every still by name, then
+    /// each turntable frame (`turntable[i]`). Decodes the views.
+    ///
+    /// # Errors
+    ///
+    /// `E_RENDER_FAILED` when a view file is missing or does not decode.
+    pub fn coverage_by_view(&self) -> Result<Vec<(String, f64)>> {
+        let covered = |t: &ViewTable| {
+            t.px.iter().filter(|p| p.cov > 0).count() as f64 / t.px.len().max(1) as f64
+        };
+        let mut out = Vec::new();
+        for view in self.views() {
+            out.push((
+                view.name().to_string(),
+                covered(self.still_table(view)?.as_ref()),
+            ));
+        }
+        for (i, frame) in self.turntable_tables()?.iter().enumerate() {
+            out.push((format!("turntable[{i}]"), covered(frame)));
+        }
+        Ok(out)
+    }
+
     fn entry(&self, view: View) -> Option<&StillEntry> {
         self.index.stills.iter().find(|s| s.name == view.name())
     }
 
     fn read(&self, name: &str) -> Result<Cow<'_, [u8]>> {
         match &self.source {
-            Source::Embedded => BUILTIN_FILES
+            Source::Embedded(pack) => pack
+                .bake
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, bytes)| Cow::Borrowed(*bytes))
                 .ok_or_else(|| {
-                    Error::render_failed(format!("the built-in view pack has no file `{name}`"))
+                    Error::render_failed(format!(
+                        "the built-in `{}` bake has no file `{name}`",
+                        pack.id
+                    ))
                 }),
             Source::Dir(dir) => {
                 // A pack is untrusted: its index may only name files inside its folder.
                 let path = crate::template::file_in_pack(dir, name, "views.json")?;
                 std::fs::read(&path).map(Cow::Owned).map_err(|e| {
                     Error::render_failed(format!(
-                        "cannot read baked view file {}: {e} (re-bake with scripts/blender/bake.sh)",
+                        "cannot read baked view file {}: {e} (re-bake with `render-engine template bake <pack-dir>`)",
                         path.display()
                     )).caused_by(e)
                 })
@@ -391,12 +421,18 @@ impl BakedViews {
                 ))
             }
         };
+        // 16-bit RGB, or 8-bit RGB in a compact bake (widened to 16 bits).
         let shade = match shade.map_err(|e| bad(shade_name, e.to_string()))? {
             DynamicImage::ImageRgb16(img) => img,
+            DynamicImage::ImageRgb8(img) => {
+                let wide: Vec<u16> = img.as_raw().iter().map(|&v| v as u16 * 257).collect();
+                image::ImageBuffer::from_raw(img.width(), img.height(), wide)
+                    .expect("same size as the 8-bit image")
+            }
             other => {
                 return Err(bad(
                     shade_name,
-                    format!("expected 16-bit RGB, found {:?}", other.color()),
+                    format!("expected 8- or 16-bit RGB, found {:?}", other.color()),
                 ))
             }
         };
@@ -413,8 +449,16 @@ impl BakedViews {
             }
         }
         let (aw, ah) = self.atlas_size();
-        let dscale = self.index.encoding.diffuse_scale * DIFFUSE_ONE / 65535.0;
-        let sscale = self.index.encoding.specular_scale;
+        let dscale = self.index.encoding.diffuse_scale * DIFFUSE_ONE;
+        let sscale = self.index.encoding.specular_scale * 65535.0;
+        // The stored light channels, 0..=65535, back to linear light over its scale.
+        let light = match self.index.encoding.shade_curve {
+            ShadeCurve::Linear => |v: u16| v as f32 / 65535.0,
+            ShadeCurve::Sqrt => |v: u16| {
+                let s = v as f32 / 65535.0;
+                s * s
+            },
+        };
         let uv = uv.as_raw();
         let shade = shade.as_raw();
         let per_frame = (width * height) as usize;
@@ -438,10 +482,10 @@ impl BakedViews {
                             fx: ((x - x0) * 256.0).round().min(255.0) as u8,
                             fy: ((y - y0) * 256.0).round().min(255.0) as u8,
                             cov: ((cov as u32 * 255 + 32767) / 65535).max(1) as u8,
-                            diffuse: (shade[3 * i + 1] as f32 * dscale)
+                            diffuse: (light(shade[3 * i + 1]) * dscale)
                                 .round()
                                 .min(u16::MAX as f32) as u16,
-                            specular: (shade[3 * i + 2] as f32 * sscale)
+                            specular: (light(shade[3 * i + 2]) * sscale)
                                 .round()
                                 .min(u16::MAX as f32) as u16,
                         }

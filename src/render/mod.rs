@@ -21,6 +21,7 @@
 //! ```
 
 mod animation;
+mod bake_encoding;
 mod baked;
 mod blender;
 mod mp4;
@@ -34,7 +35,10 @@ use crate::template::TemplatePack;
 
 pub use animation::{encode_mp4, encode_webp};
 pub use baked::{BakedRenderer, BakedViews};
-pub use blender::{BlenderInstall, BlenderOptions, BlenderRenderer, BlenderVersion};
+pub use blender::{
+    bake_pack, compact_bake, BakeOptions, BakeReport, BlenderInstall, BlenderOptions,
+    BlenderRenderer, BlenderVersion,
+};
 
 /// A still camera preset of the product renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

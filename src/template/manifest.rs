@@ -31,6 +31,155 @@ pub struct Manifest {
     /// preset out gets its standard definition ([`PresetSpec::standard`]).
     #[serde(default)]
     pub presets: BTreeMap<String, PresetSpec>,
+    /// How the 3D garment is built from the panels (body form, sleeves, cuffs, hood,
+    /// pocket: `docs/template-packs.md#garment-parameters`); `None` builds the classic
+    /// tee's form. Checked against the documented keys and ranges when the pack loads
+    /// ([`check_garment`]); read by the Blender scripts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub garment: Option<serde_json::Value>,
+}
+
+/// What one garment parameter may hold.
+#[derive(Clone, Copy)]
+enum Param {
+    /// A number in the range.
+    Number(f64, f64),
+    /// `true` or `false`.
+    Bool,
+    /// One of the strings.
+    Choice(&'static [&'static str]),
+    /// A panel name of the pattern.
+    Panel,
+    /// Two panel names of the pattern.
+    TwoPanels,
+    /// An object with these parameters, or `null`.
+    Part(&'static [(&'static str, Param)]),
+}
+
+/// The garment parameters, as `docs/template-packs.md#garment-parameters` documents them.
+const GARMENT_PARAMS: &[(&str, Param)] = &[
+    ("body_length_in", Param::Number(10.0, 50.0)),
+    ("lift_in", Param::Number(-10.0, 10.0)),
+    ("physical_wrap", Param::Bool),
+    ("tube_width", Param::Number(0.5, 1.2)),
+    ("chest_depth_in", Param::Number(1.0, 10.0)),
+    ("hem_depth_in", Param::Number(1.0, 10.0)),
+    ("fold_radius_in", Param::Number(0.5, 6.0)),
+    ("armhole_open_in", Param::Number(0.5, 5.0)),
+    ("box", Param::Number(0.3, 1.5)),
+    ("hem_flare_in", Param::Number(0.0, 3.0)),
+    ("waist_in", Param::Number(0.0, 2.0)),
+    ("hem_ripple_in", Param::Number(0.0, 1.0)),
+    ("drag_fold_in", Param::Number(0.0, 1.0)),
+    ("sleeve_drop_deg", Param::Number(0.0, 89.0)),
+    ("sleeve_length_in", Param::Number(1.0, 40.0)),
+    ("sleeve_open_r_in", Param::Number(0.5, 6.0)),
+    ("sleeve_open_lift_in", Param::Number(-5.0, 5.0)),
+    ("sleeve_fullness_in", Param::Number(0.0, 2.0)),
+    ("collar", Param::Choice(&["rib", "none"])),
+    ("rib_texture", Param::Bool),
+    ("rib_spacing_in", Param::Number(0.04, 0.5)),
+    (
+        "cuffs",
+        Param::Part(&[
+            ("length_in", Param::Number(0.5, 6.0)),
+            ("radius_in", Param::Number(0.5, 5.0)),
+        ]),
+    ),
+    (
+        "hem_band",
+        Param::Part(&[
+            ("height_in", Param::Number(0.5, 6.0)),
+            ("taper", Param::Number(0.7, 1.0)),
+        ]),
+    ),
+    (
+        "hood",
+        Param::Part(&[
+            ("panels", Param::TwoPanels),
+            ("rise_in", Param::Number(2.0, 16.0)),
+            ("lean_in", Param::Number(-3.0, 6.0)),
+            ("depth_in", Param::Number(1.0, 12.0)),
+            ("opening_half_width_in", Param::Number(0.5, 6.0)),
+            ("bulge_in", Param::Number(0.0, 5.0)),
+        ]),
+    ),
+    (
+        "pocket",
+        Param::Part(&[
+            ("panel", Param::Panel),
+            ("top_in", Param::Number(0.0, 40.0)),
+            ("standoff_in", Param::Number(0.0, 1.0)),
+            ("puff_in", Param::Number(0.0, 2.0)),
+        ]),
+    ),
+];
+
+/// Checks a manifest's `garment` object against the documented parameters: every key
+/// known, every value of its kind and in its range, every named panel in `panels`.
+/// Returns `(field, message)` for each problem (`garment.hood.rise_in`, ...).
+pub(crate) fn check_garment(
+    garment: &serde_json::Value,
+    panels: &[Panel],
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    check_object(garment, "garment", GARMENT_PARAMS, panels, &mut problems);
+    problems
+}
+
+fn check_object(
+    value: &serde_json::Value,
+    field: &str,
+    params: &[(&str, Param)],
+    panels: &[Panel],
+    problems: &mut Vec<(String, String)>,
+) {
+    let Some(object) = value.as_object() else {
+        problems.push((field.to_string(), "must be an object".to_string()));
+        return;
+    };
+    for (key, value) in object {
+        let field = format!("{field}.{key}");
+        let Some((_, param)) = params.iter().find(|(name, _)| name == key) else {
+            let known: Vec<&str> = params.iter().map(|(name, _)| *name).collect();
+            problems.push((
+                field,
+                format!("is not a garment parameter; known: {}", known.join(", ")),
+            ));
+            continue;
+        };
+        let is_panel = |v: &serde_json::Value| {
+            v.as_str()
+                .is_some_and(|name| panels.iter().any(|p| p.name == name))
+        };
+        let problem = match *param {
+            Param::Number(lo, hi) => match value.as_f64() {
+                Some(x) if (lo..=hi).contains(&x) => None,
+                _ => Some(format!("must be a number from {lo} to {hi}")),
+            },
+            Param::Bool => (!value.is_boolean()).then(|| "must be true or false".to_string()),
+            Param::Choice(options) => (!value.as_str().is_some_and(|s| options.contains(&s)))
+                .then(|| format!("must be one of {}", options.join(", "))),
+            Param::Panel => {
+                (!is_panel(value)).then(|| "must name a panel of the pattern".to_string())
+            }
+            Param::TwoPanels => {
+                let ok = value
+                    .as_array()
+                    .is_some_and(|names| names.len() == 2 && names.iter().all(is_panel));
+                (!ok).then(|| "must name two panels of the pattern".to_string())
+            }
+            Param::Part(inner) => {
+                if !value.is_null() {
+                    check_object(value, &field, inner, panels, problems);
+                }
+                None
+            }
+        };
+        if let Some(message) = problem {
+            problems.push((field, message));
+        }
+    }
 }
 
 /// The atlas: the pattern laid out in one image.
@@ -216,5 +365,60 @@ impl PresetSpec {
             height_in: size,
             align,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn panels(names: &[&str]) -> Vec<Panel> {
+        names
+            .iter()
+            .map(|name| Panel {
+                name: name.to_string(),
+                polygon: vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]],
+                center_x: 0.5,
+                collar_point: [0.5, 0.1],
+                hem_y: 0.9,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn garment_parameters_are_checked_by_key_kind_range_and_panel() {
+        let p = panels(&["front", "back", "hood_left", "hood_right", "pocket"]);
+        let good = json!({
+            "body_length_in": 28.0, "physical_wrap": true, "collar": "none",
+            "cuffs": {"length_in": 2.75, "radius_in": 1.45}, "hem_band": null,
+            "hood": {"panels": ["hood_left", "hood_right"], "rise_in": 5.0},
+            "pocket": {"panel": "pocket", "top_in": 14.25}
+        });
+        assert_eq!(check_garment(&good, &p), Vec::<(String, String)>::new());
+        let bad = json!({
+            "body_length_in": 99, "physical_wrap": "yes", "collar": "polo", "sleeves": 2,
+            "cuffs": {"length_in": -1}, "hood": {"panels": ["hood_left"]},
+            "pocket": {"panel": "kangaroo"}
+        });
+        let fields: Vec<String> = check_garment(&bad, &p)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for field in [
+            "garment.body_length_in",
+            "garment.physical_wrap",
+            "garment.collar",
+            "garment.sleeves",
+            "garment.cuffs.length_in",
+            "garment.hood.panels",
+            "garment.pocket.panel",
+        ] {
+            assert!(
+                fields.contains(&field.to_string()),
+                "{field} not in {fields:?}"
+            );
+        }
+        assert_eq!(check_garment(&json!([1]), &p)[0].0, "garment");
     }
 }

@@ -20,6 +20,7 @@
 //! assert_eq!((area.width_in, area.height_in), (12.0, 12.0));
 //! ```
 
+pub(crate) mod builtin;
 mod geometry;
 mod manifest;
 
@@ -51,8 +52,6 @@ const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 /// The largest atlas side accepted, in pixels.
 const MAX_ATLAS_SIDE_PX: u32 = 16_384;
 
-const BUILTIN_MANIFEST: &str = include_str!("../../assets/templates/classic-tee/template.json");
-
 /// A validated template pack. Cheap to clone (the contents are shared).
 #[derive(Debug, Clone)]
 pub struct TemplatePack {
@@ -63,6 +62,8 @@ pub struct TemplatePack {
 struct Inner {
     manifest: Manifest,
     dir: Option<PathBuf>,
+    /// The compiled-in pack this one is (built-in packs only).
+    embedded: Option<&'static builtin::EmbeddedPack>,
     /// The pack's bake, once loaded (failures are not kept: a pack baked meanwhile loads).
     baked: OnceLock<Arc<BakedViews>>,
 }
@@ -153,31 +154,62 @@ pub(crate) fn check_unique(
 
 impl TemplatePack {
     /// The built-in `classic-tee` pack (a standard adult size-M crew-neck tee), embedded
-    /// in the crate so it works with no configuration.
+    /// in the crate so it works with no configuration: the default garment.
     pub fn builtin() -> TemplatePack {
-        static BUILTIN: OnceLock<TemplatePack> = OnceLock::new();
-        BUILTIN
+        TemplatePack::builtins()
+            .into_iter()
+            .next()
+            .expect("classic-tee is always built in")
+    }
+
+    /// Every built-in pack of this build, `classic-tee` first. The other garments
+    /// (`long-sleeve-tee`, `hoodie`) are built in when their crate features are on (they
+    /// are by default).
+    pub fn builtins() -> Vec<TemplatePack> {
+        static BUILTINS: OnceLock<Vec<TemplatePack>> = OnceLock::new();
+        BUILTINS
             .get_or_init(|| {
-                TemplatePack::from_json(BUILTIN_MANIFEST, None)
-                    .expect("the embedded classic-tee manifest is valid (tested)")
+                builtin::embedded_packs()
+                    .iter()
+                    .map(|embedded| {
+                        let manifest: Manifest = serde_json::from_str(embedded.manifest)
+                            .expect("the embedded manifests are valid JSON (tested)");
+                        let mut pack = TemplatePack::from_manifest(manifest, None)
+                            .expect("the embedded manifests are valid packs (tested)");
+                        Arc::get_mut(&mut pack.inner)
+                            .expect("a pack just made is not shared")
+                            .embedded = Some(embedded);
+                        pack
+                    })
+                    .collect()
             })
             .clone()
     }
 
-    /// A pack by name: the id of a built-in pack (`classic-tee`), or else the path of a
-    /// pack folder, loaded with [`TemplatePack::load`].
+    /// The built-in pack with id `id`, if this build has it.
+    pub fn builtin_named(id: &str) -> Option<TemplatePack> {
+        TemplatePack::builtins().into_iter().find(|p| p.id() == id)
+    }
+
+    /// A pack by name: the id of a built-in pack (`classic-tee`, `long-sleeve-tee`,
+    /// `hoodie`), or else the path of a pack folder, loaded with [`TemplatePack::load`].
     pub fn named(name_or_dir: &str) -> Result<TemplatePack> {
-        if name_or_dir == BUILTIN_ID {
-            return Ok(TemplatePack::builtin());
+        if let Some(pack) = TemplatePack::builtin_named(name_or_dir) {
+            return Ok(pack);
         }
         let path = Path::new(name_or_dir);
         if path.is_dir() {
             return TemplatePack::load(path);
         }
+        let ids: Vec<String> = TemplatePack::builtins()
+            .iter()
+            .map(|p| p.id().to_string())
+            .collect();
         Err(Error::validation(
             "template",
             format!(
-                "`{name_or_dir}` is neither a built-in template ({BUILTIN_ID}) nor a template pack folder"
+                "`{name_or_dir}` is neither a built-in template ({}) nor a template pack folder",
+                ids.join(", ")
             ),
         ))
     }
@@ -219,13 +251,13 @@ impl TemplatePack {
         Ok(packs)
     }
 
-    /// The built-in `classic-tee` (unless one of `packs` has its id and replaces it),
-    /// then `packs`: what a configuration with these packs offers.
+    /// The built-in packs (each unless one of `packs` has its id and replaces it), then
+    /// `packs`: what a configuration with these packs offers.
     pub fn with_builtin(packs: &[TemplatePack]) -> Vec<TemplatePack> {
-        let mut all = Vec::with_capacity(packs.len() + 1);
-        if !packs.iter().any(|p| p.id() == BUILTIN_ID) {
-            all.push(TemplatePack::builtin());
-        }
+        let mut all: Vec<TemplatePack> = TemplatePack::builtins()
+            .into_iter()
+            .filter(|b| !packs.iter().any(|p| p.id() == b.id()))
+            .collect();
         all.extend(packs.iter().cloned());
         all
     }
@@ -290,6 +322,7 @@ impl TemplatePack {
             inner: Arc::new(Inner {
                 manifest,
                 dir,
+                embedded: None,
                 baked: OnceLock::new(),
             }),
         })
@@ -317,7 +350,7 @@ impl TemplatePack {
 
     /// The pack's bake: the views the baked renderer draws this garment with. The
     /// built-in pack's is embedded; a pack folder's is its `baked/` folder (made by
-    /// `scripts/blender/bake.sh <pack-dir>`). Loaded once and kept.
+    /// `render-engine template bake <pack-dir>`). Loaded once and kept.
     ///
     /// # Errors
     ///
@@ -328,9 +361,11 @@ impl TemplatePack {
         if let Some(views) = self.inner.baked.get() {
             return Ok(views.clone());
         }
-        let views = match self.dir() {
-            None if self.id() == BUILTIN_ID => BakedViews::builtin()?,
-            None => {
+        let views = match (self.inner.embedded, self.dir()) {
+            (Some(embedded), _) if embedded.id == BUILTIN_ID => BakedViews::builtin()?,
+            (Some(embedded), _) => Arc::new(BakedViews::embedded(embedded)?),
+            (None, None) if self.id() == BUILTIN_ID => BakedViews::builtin()?,
+            (None, None) => {
                 return Err(Error::validation(
                     "template",
                     format!(
@@ -341,7 +376,7 @@ impl TemplatePack {
                     ),
                 ))
             }
-            Some(dir) => {
+            (None, Some(dir)) => {
                 let bake = dir.join(BAKE_DIR);
                 if !bake.join("views.json").is_file() {
                     return Err(Error::validation(
@@ -349,7 +384,7 @@ impl TemplatePack {
                         format!(
                             "the template pack `{}` ({}) has no bake ({} is missing): it \
                              composes (print file, atlas) but cannot be rendered until it is \
-                             baked; run `scripts/blender/bake.sh {}`",
+                             baked; run `render-engine template bake {}`",
                             self.id(),
                             dir.display(),
                             bake.join("views.json").display(),
@@ -368,7 +403,7 @@ impl TemplatePack {
                 format!(
                     "the bake of the template pack `{}` was made for `{}` with a {w}x{h} px \
                      atlas, but the pack is `{}` with a {pw}x{ph} px atlas; re-bake it with \
-                     `scripts/blender/bake.sh <pack-dir>`",
+                     `render-engine template bake <pack-dir>`",
                     self.id(),
                     views.template(),
                     self.id()
@@ -624,6 +659,11 @@ fn validate(m: &Manifest) -> Vec<FieldError> {
             );
         }
     }
+    if let Some(garment) = &m.garment {
+        for (field, message) in manifest::check_garment(garment, &m.panels) {
+            bad(field, message);
+        }
+    }
     for name in m.presets.keys() {
         if let Err(e) = Preset::parse_field(name, &format!("presets.{name}")) {
             for fe in e.fields() {
@@ -745,7 +785,7 @@ mod tests {
     }
 
     fn builtin_json() -> serde_json::Value {
-        serde_json::from_str(BUILTIN_MANIFEST).unwrap()
+        serde_json::from_str(builtin::CLASSIC_TEE.manifest).unwrap()
     }
 
     fn problems(v: serde_json::Value) -> String {
@@ -801,7 +841,11 @@ mod tests {
         assert_eq!(err.code(), "E_VALIDATION");
         assert!(err.to_string().contains("missing file"), "{err}");
 
-        std::fs::write(dir.path().join(MANIFEST_FILE), BUILTIN_MANIFEST).unwrap();
+        std::fs::write(
+            dir.path().join(MANIFEST_FILE),
+            builtin::CLASSIC_TEE.manifest,
+        )
+        .unwrap();
         let pack = TemplatePack::load(dir.path()).unwrap();
         assert_eq!(pack.dir(), Some(dir.path()));
         assert_eq!(pack.panels(), TemplatePack::builtin().panels());

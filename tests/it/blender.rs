@@ -27,7 +27,7 @@ use render_engine::{compose, CancelToken, ComposeOptions, GarmentColor, Preset};
 const BACKGROUND: [u8; 3] = [0xf2, 0xf2, 0xf0];
 
 /// Whether Blender can run here; a panic under `CI=true` when it cannot.
-fn blender_available() -> bool {
+pub(crate) fn blender_available() -> bool {
     match BlenderRenderer::new(BlenderOptions::default()) {
         Ok(_) => true,
         Err(e) => {
@@ -80,7 +80,7 @@ fn entries(dir: &Path) -> Vec<String> {
 
 /// Processes whose command line mentions `needle`, waiting up to 2 s for killed ones to
 /// be gone (a SIGKILLed process takes a moment to disappear).
-fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+pub(crate) fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
     let scan = || {
         let mut found = Vec::new();
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -610,74 +610,9 @@ fn a_fake_blender_that_succeeds_is_read_back() {
 // ---------------------------------------------------------------------------------------
 // Fidelity of the bake: SSIM of the baked front still against a live render.
 
-/// Luma (BT.601) of an sRGB image, 0 to 255.
-fn luma(img: &RgbaImage) -> Vec<f64> {
-    img.pixels()
-        .map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64)
-        .collect()
-}
-
-/// Separable Gaussian blur (sigma 1.5, 11 taps, edges clamped).
-fn gaussian(values: &[f64], w: usize, h: usize) -> Vec<f64> {
-    let kernel: Vec<f64> = {
-        let k: Vec<f64> = (-5..=5)
-            .map(|i: i32| (-(i * i) as f64 / (2.0 * 1.5 * 1.5)).exp())
-            .collect();
-        let sum: f64 = k.iter().sum();
-        k.into_iter().map(|v| v / sum).collect()
-    };
-    let mut tmp = vec![0.0; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            tmp[y * w + x] = (0..11)
-                .map(|k| {
-                    let xx = (x as i64 + k as i64 - 5).clamp(0, w as i64 - 1) as usize;
-                    kernel[k] * values[y * w + xx]
-                })
-                .sum();
-        }
-    }
-    let mut out = vec![0.0; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] = (0..11)
-                .map(|k| {
-                    let yy = (y as i64 + k as i64 - 5).clamp(0, h as i64 - 1) as usize;
-                    kernel[k] * tmp[yy * w + x]
-                })
-                .sum();
-        }
-    }
-    out
-}
-
-/// The SSIM map of two same-size images (Wang et al. 2004: Gaussian window, sigma 1.5,
-/// K1 = 0.01, K2 = 0.03, on luma).
-fn ssim_map(a: &RgbaImage, b: &RgbaImage) -> Vec<f64> {
-    let (w, h) = (a.width() as usize, a.height() as usize);
-    let (x, y) = (luma(a), luma(b));
-    let product = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(u, v)| u * v).collect::<Vec<_>>();
-    let (mx, my) = (gaussian(&x, w, h), gaussian(&y, w, h));
-    let sxx = gaussian(&product(&x, &x), w, h);
-    let syy = gaussian(&product(&y, &y), w, h);
-    let sxy = gaussian(&product(&x, &y), w, h);
-    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
-    (0..w * h)
-        .map(|i| {
-            let (vx, vy, cxy) = (
-                sxx[i] - mx[i] * mx[i],
-                syy[i] - my[i] * my[i],
-                sxy[i] - mx[i] * my[i],
-            );
-            ((2.0 * mx[i] * my[i] + c1) * (2.0 * cxy + c2))
-                / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (vx + vy + c2))
-        })
-        .collect()
-}
-
 /// Mean SSIM over the garment: the pixels where either image is not the background.
 fn garment_ssim(a: &RgbaImage, b: &RgbaImage) -> f64 {
-    let map = ssim_map(a, b);
+    let map = crate::common::ssim::ssim_map(a, b);
     let off_background =
         |p: &image::Rgba<u8>| (0..3).any(|c| (p[c] as i32 - BACKGROUND[c] as i32).abs() > 3);
     let (sum, n) = a

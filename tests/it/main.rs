@@ -29,5 +29,6 @@ mod mockup_golden;
 mod render;
 mod state_machine;
 mod store_conformance;
+mod template_bake;
 mod templates;
 mod untrusted_packs;

@@ -108,7 +108,7 @@ fn a_pack_without_a_bake_composes_but_is_refused_for_rendering() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("scripts/blender/bake.sh {}", dir.display())),
+        text.contains(&format!("render-engine template bake {}", dir.display())),
         "{text}"
     );
     assert_eq!(

@@ -13,4 +13,5 @@ mod compose_cli;
 mod engine_cli;
 mod engine_workers;
 mod render_cli;
+mod templates_cli;
 mod two_machines;

@@ -7,3 +7,4 @@ pub mod pg;
 pub mod png;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod ssim;
