@@ -639,17 +639,17 @@ def hood_mapper(body, panels, g, k):
     bpts = neckline_points(panels["back"])
     front = [Vector(body.point(x, y, -1)) for x, y in fpts]
     back = [Vector(body.point(x, y, 1)) for x, y in bpts]
+    # Built on the wearer's left (+X) and mirrored for the right: the neckline is
+    # symmetric, and the two sides' seam points then agree exactly (they are welded).
     nf = len(front) // 2
-    if k > 0:
-        half = front[nf:] + back[1: len(back) // 2 + 1]
-    else:
-        half = front[nf::-1] + back[-2: len(back) // 2 - 1: -1]
+    half = front[nf:] + back[1: len(back) // 2 + 1]
     lengths = [0.0]
     for a, b in zip(half, half[1:]):
         lengths.append(lengths[-1] + (b - a).length)
     total = lengths[-1]
     # Tuck the seam a little inside the neck opening, so no gap shows.
     centre = sum(half, Vector()) / len(half)
+    centre.x = 0.0  # the neck's centre line: the seam ends stay in the plane x = 0
 
     def c0(s):
         d = s * total
@@ -699,7 +699,7 @@ def hood_mapper(body, panels, g, k):
         h = max(0.0, min(1.0, h))
         p = ((1 - h) * c0(s) + h * c1(s) + (1 - s) * d0(h) + s * d1(h)
              - ((1 - s) * (1 - h) * c00 + s * (1 - h) * c10 + (1 - s) * h * c01 + s * h * c11))
-        bulge = hood["bulge_in"] * math.sin(math.pi * s) * math.sin(math.pi * h) ** 0.8
+        bulge = hood["bulge_in"] * math.sin(math.pi * s) * math.sin(math.pi * h) ** 0.45
         p.x = abs(p.x) + bulge
         p.x *= k
         return tuple(p)
