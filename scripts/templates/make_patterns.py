@@ -110,7 +110,17 @@ def preset(panel, anchor, offset, w, h, align):
 
 
 def long_sleeve_tee(classic):
-    panels = [p for p in classic["panels"] if p["name"] in ("front", "back")]
+    # classic-tee's front and back (drawn by the same function, so both sides carry their
+    # underarm point and the side seams meet).
+    panels = [
+        body_panel("front", 11.0, 1.0, 30.0, 3.5, 10.0, 9.0, 9.5),
+        body_panel("back", 34.0, 1.0, 30.0, 0.75, 10.0, 9.0, 9.5),
+    ]
+    for mine, theirs in zip(panels, classic["panels"]):
+        assert mine["name"] == theirs["name"]
+        assert all(abs(a - b) < 1e-3 for p, q in zip(mine["polygon"], theirs["polygon"])
+                   for a, b in zip(p, q)) and len(mine["polygon"]) == len(theirs["polygon"]), \
+            f"the {mine['name']} panel no longer matches classic-tee's"
     # Sleeve: classic's cap (15 in round, 3.5 in high) and 23 in from cap top to the cuff
     # seam, narrowing to 9.5 in round; the 2.5 in cuff makes 34.5 in from centre back.
     panels.append(sleeve_panel("left_sleeve", 9.5, 31.5, 7.5, 3.5, 54.5, 4.75))
