@@ -77,6 +77,7 @@ GARMENT_PARAMS = {
     "sleeve_open_r_in": (2.35, 0.5, 6.0),  # radius of the sleeve opening (hem or cuff seam)
     "sleeve_open_lift_in": (1.2, -5.0, 5.0),  # opening centre raised off the sleeve axis
     "sleeve_fullness_in": (0.35, 0.0, 2.0),  # extra radius in the middle of the sleeve
+    "physical_wrap": (False, None, None),  # solve the tube's width so prints keep their width
     "collar": ("rib", None, None),  # "rib" (a rib band round the neck) or "none"
     "rib_texture": (False, None, None),  # knit rib bump on collar, cuffs and hem band
     "rib_spacing_in": (0.14, 0.04, 0.5),  # distance between two rib wales
@@ -259,8 +260,9 @@ class Garment:
         g = _params(template.get("garment"), GARMENT_PARAMS, "garment")
         if g["collar"] not in ("rib", "none"):
             raise GarmentError(f"garment.collar must be \"rib\" or \"none\"; got {g['collar']!r}")
-        if not isinstance(g["rib_texture"], bool):
-            raise GarmentError(f"garment.rib_texture must be true or false; got {g['rib_texture']!r}")
+        for flag in ("rib_texture", "physical_wrap"):
+            if not isinstance(g[flag], bool):
+                raise GarmentError(f"garment.{flag} must be true or false; got {g[flag]!r}")
         for key, table in (("cuffs", CUFF_PARAMS), ("hem_band", HEM_BAND_PARAMS),
                            ("hood", HOOD_PARAMS), ("pocket", POCKET_PARAMS)):
             if g[key] is not None:
@@ -303,6 +305,36 @@ class Body:
         band = g.hem_band
         # With a hem band the body gathers into it over its last 3 inches.
         self.gather = 0.0 if band is None else (1.0 - band["taper"]) * 0.5
+        self.wrap = None
+        if g.physical_wrap:
+            # The half-width at which the half cross-section (the curve the panel's width
+            # is laid along) is exactly as long as the panel is wide, on a 0.05 in grid.
+            self.wrap = [self._wrap_width(y) for y, _ in self.table]
+
+    def _half_perimeter(self, a, b):
+        n = 96
+        box = self.g.box
+        total, prev = 0.0, None
+        for i in range(n + 1):
+            t = -math.pi / 2 + math.pi * i / n
+            c = max(0.0, math.cos(t))
+            p = (a * math.sin(t), b * c**box)
+            if prev is not None:
+                total += math.hypot(p[0] - prev[0], p[1] - prev[1])
+            prev = p
+        return total
+
+    def _wrap_width(self, yr):
+        b = self._b(yr)
+        target = 2.0 * self.W(yr)
+        lo, hi = 0.05, target
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            if self._half_perimeter(mid, b) < target:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
 
     def W(self, yr):
         if yr <= self.shoulder_y:
@@ -327,18 +359,26 @@ class Body:
 
     def a(self, yr):
         g = self.g
-        flare = g.hem_flare_in * smoothstep(20.0, g.body_length_in, yr)
-        waist = -g.waist_in * math.exp(-((yr - 17.0) / 5.0) ** 2)
-        a = g.tube_width * self.W(yr) + flare + waist
+        if self.wrap is not None:
+            i = max(0, min(len(self.wrap) - 2, int(yr / 0.05)))
+            t = max(0.0, min(1.0, (yr - i * 0.05) / 0.05))
+            a = self.wrap[i] + (self.wrap[i + 1] - self.wrap[i]) * t
+        else:
+            flare = g.hem_flare_in * smoothstep(20.0, g.body_length_in, yr)
+            waist = -g.waist_in * math.exp(-((yr - 17.0) / 5.0) ** 2)
+            a = g.tube_width * self.W(yr) + flare + waist
         if self.gather:
             a *= 1.0 - self.gather * smoothstep(self.hem - 3.0, self.hem, yr)
         return a
 
-    def b(self, yr):
+    def _b(self, yr):
         g = self.g
-        b = g.chest_depth_in + (g.hem_depth_in - g.chest_depth_in) * smoothstep(
+        return g.chest_depth_in + (g.hem_depth_in - g.chest_depth_in) * smoothstep(
             8.0, g.body_length_in, yr
         )
+
+    def b(self, yr):
+        b = self._b(yr)
         if self.gather:
             b *= 1.0 - self.gather * smoothstep(self.hem - 3.0, self.hem, yr)
         return b

@@ -138,6 +138,9 @@ def long_sleeve_tee(classic):
             "back-small": preset("back", "collar", 2.0, 4.0, 4.0, "top"),
         },
         "garment": {
+            "physical_wrap": True,
+            "chest_depth_in": 3.9,
+            "hem_depth_in": 3.6,
             "sleeve_drop_deg": 74.0,
             "sleeve_length_in": 20.5,
             "sleeve_open_r_in": 1.6,
@@ -176,8 +179,9 @@ def hoodie():
         "garment": {
             "body_length_in": 28.0,
             "lift_in": -1.5,
-            "chest_depth_in": 4.9,
-            "hem_depth_in": 4.6,
+            "physical_wrap": True,
+            "chest_depth_in": 4.3,
+            "hem_depth_in": 4.1,
             "fold_radius_in": 2.9,
             "armhole_open_in": 2.1,
             "hem_flare_in": 0.0,
