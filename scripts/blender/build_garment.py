@@ -299,6 +299,7 @@ class Body:
         self.shoulder_x, self.shoulder_y = sh
         self.underarm_y = min(y for x, y in right if abs(x - max(q[0] for q in right)) < 1e-6)
         self._arc = {}
+        self._raw_hw = raw_hw
         self.table = [
             (i * 0.05, raw_hw(i * 0.05)) for i in range(int(g.body_length_in / 0.05) + 2)
         ]
@@ -337,12 +338,18 @@ class Body:
         return (lo + hi) / 2
 
     def W(self, yr):
+        """The panel's half-width at yr: exactly its outline's, so a point on the side
+        seam or the armhole lands on the seam (f = +-1) and meets the sleeve's cap.
+
+        (It used to be read from a 0.05 in table and kept at least the shoulder's
+        half-width: along the upper armhole, whose outline swings inside the shoulder
+        point, the body's edge then stopped up to 0.3 in short of the sleeve's cap, an
+        open crack that showed as a light arc at the back of the armhole.)"""
         if yr <= self.shoulder_y:
             return self.shoulder_x
-        i = max(0, min(len(self.table) - 2, int(yr / 0.05)))
-        (y0, w0), (y1, w1) = self.table[i], self.table[i + 1]
-        t = (yr - y0) / (y1 - y0)
-        return max(self.shoulder_x, w0 + (w1 - w0) * t)
+        if yr >= self.hem:
+            return self._raw_hw(self.hem)
+        return self._raw_hw(yr)
 
     def top_line(self, xr):
         """The shoulder line (y of the seam) at xr; flat across the neck."""
@@ -432,7 +439,10 @@ class Body:
         g = self.g
         box = g.box
         w = self.W(yr)
-        theta = self.theta(yr, max(-1.0, min(1.0, xr / w)))
+        f = max(-1.0, min(1.0, xr / w))
+        if abs(f) > 0.9995:  # on the seam (rounding aside)
+            f = math.copysign(1.0, f)
+        theta = self.theta(yr, f)
         c = math.cos(theta)
         sn = math.sin(theta) ** 4
         depth = (self.b(yr) * (c**box if c > 0 else 0.0) + self.e(yr) * sn) * self.fold(xr, yr)
@@ -506,6 +516,10 @@ def sleeve_mapper(body, panel, k):
         cap = Vector(body.armhole_point(k, lo + abs(u) * (hi - lo), fb))
         rp = ring(phi, g.sleeve_open_r_in)
         p = cap.lerp(rp, t)
+        # The cap's edge tucks 0.1 in inside the armhole: the body's edge and the cap are
+        # sampled at different points of the same seam, and the chords between them would
+        # leave slits (light arcs at the back of the armhole in three-quarter-back views).
+        p.x -= k * 0.1 * (1.0 - smoothstep(0.0, 0.06, t))
         # A little fullness in the middle of the sleeve, along the ring's radial direction.
         radial = (rp - open_c).normalized()
         p += radial * (g.sleeve_fullness_in * math.sin(math.pi * t))
