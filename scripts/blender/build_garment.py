@@ -176,9 +176,13 @@ def dist_to_loop(poly, x, y):
     return best
 
 
-def triangulate(poly, step=GRID_STEP):
-    """Constrained Delaunay triangulation of the polygon with an interior grid."""
-    loop = resample_loop(poly, step)
+def triangulate(poly, step=GRID_STEP, loop=None):
+    """Constrained Delaunay triangulation of the polygon with an interior grid.
+
+    `loop` is the outline's vertices when the caller samples it itself (a sleeve's cap,
+    sampled where the body's armhole is); by default the polygon resampled every `step`."""
+    if loop is None:
+        loop = resample_loop(poly, step)
     xs = [p[0] for p in poly]
     ys = [p[1] for p in poly]
     pts = list(loop)
@@ -464,8 +468,11 @@ class Body:
         return (x_world, side * depth, g.body_length_in - yr)
 
     def armhole_point(self, side_x, yr, fb):
-        """A point of the armhole (inches): side_x +-1, fb -1 front / +1 back."""
-        fold = self.fold(self.shoulder_x, yr)
+        """A point of the armhole (inches): side_x +-1, fb -1 front / +1 back.
+
+        Exactly the point of the body panel's armhole edge at yr (folded at the panel's
+        half-width W(yr), as the panel's edge is), so cap and body share their seam."""
+        fold = self.fold(self.W(yr), yr)
         return (side_x * self.a(yr), fb * self.e(yr) * fold, self.g.body_length_in - yr)
 
 
@@ -516,10 +523,6 @@ def sleeve_mapper(body, panel, k):
         cap = Vector(body.armhole_point(k, lo + abs(u) * (hi - lo), fb))
         rp = ring(phi, g.sleeve_open_r_in)
         p = cap.lerp(rp, t)
-        # The cap's edge tucks 0.1 in inside the armhole: the body's edge and the cap are
-        # sampled at different points of the same seam, and the chords between them would
-        # leave slits (light arcs at the back of the armhole in three-quarter-back views).
-        p.x -= k * 0.1 * (1.0 - smoothstep(0.0, 0.06, t))
         # A little fullness in the middle of the sleeve, along the ring's radial direction.
         radial = (rp - open_c).normalized()
         p += radial * (g.sleeve_fullness_in * math.sin(math.pi * t))
@@ -800,6 +803,50 @@ def pocket_mapper(body, panels, g):
     return f
 
 
+def armhole_heights(body, front):
+    """The heights (inches below the top) of the body panel's outline vertices on its
+    armhole, shoulder point to underarm: where the sleeve caps get their edge vertices."""
+    poly = front["polygon"]
+    cx = front["center_x"]
+    top = min(p[1] for p in poly)
+    out = set()
+    for x, y in resample_loop(poly, GRID_STEP):
+        xr, yr = x - cx, y - top
+        if (xr > 0 and body.shoulder_y - 1e-9 <= yr <= body.underarm_y + 1e-9
+                and abs(xr - body.W(yr)) < 1e-6):
+            out.add(round(yr, 9))
+    out.update((body.shoulder_y, body.underarm_y))
+    return sorted(out)
+
+
+def sleeve_outline(body, panel, seam_yr):
+    """The sleeve panel's outline vertices: its cap at the parabola points that the
+    mapping sends onto the body's armhole vertices (so cap and body weld vertex for
+    vertex: no slit between their edges), the rest resampled as usual.
+
+    The cap run is the polygon's first points, from one cap end (-1) to the other (+1).
+    """
+    poly = panel["polygon"]
+    cx = panel["center_x"]
+    cap_top = min(p[1] for p in poly)
+    half = max(abs(p[0] - cx) for p in poly)
+    ends = [i for i, p in enumerate(poly) if abs(abs(p[0] - cx) - half) < 1e-6]
+    if len(ends) != 2 or ends[0] != 0:
+        return None  # not the expected layout: resample the polygon as it is
+    j = ends[1]
+    cap_h = poly[0][1] - cap_top
+    lo, hi = body.shoulder_y, body.underarm_y
+    us = sorted({(yr - lo) / (hi - lo) for yr in seam_yr} | {0.0, 1.0})
+    us = [-u for u in reversed(us) if u > 0] + us
+    lead = poly[0][0] < cx  # the run goes from the left cap end to the right one
+    cap = [(cx + (u if lead else -u) * half, cap_top + cap_h * u * u) for u in us]
+    rest = resample_loop([poly[j]] + poly[j + 1:] + [poly[0]], GRID_STEP)
+    # resample_loop closes the run back to poly[j]; keep its open part poly[j] .. poly[0).
+    rest = rest[: len(rest) - max(1, int(math.ceil(
+        math.hypot(poly[0][0] - poly[j][0], poly[0][1] - poly[j][1]) / GRID_STEP - 1e-9)))]
+    return cap[:-1] + rest
+
+
 def build_mesh(template):
     W_in = template["atlas"]["width_in"]
     H_in = template["atlas"]["height_in"]
@@ -812,8 +859,8 @@ def build_mesh(template):
 
     oriented = []  # faces whose winding is set here, outwards from a given centre
 
-    def add_panel(panel, mapper, centre=None):
-        pts, tris = triangulate(panel["polygon"])
+    def add_panel(panel, mapper, centre=None, loop=None):
+        pts, tris = triangulate(panel["polygon"], loop=loop)
         base = len(md.verts)
         for x, y in pts:
             md.add(mapper(x, y), uv=(x / W_in, 1.0 - y / H_in))
@@ -837,9 +884,10 @@ def build_mesh(template):
         top = min(q[1] for q in p["polygon"])
         cx = p["center_x"]
         add_panel(p, lambda x, y, cx=cx, top=top, side=side: body.point(x - cx, y - top, side))
+    seam_yr = armhole_heights(body, panels["front"])
     for name, k in (("left_sleeve", +1), ("right_sleeve", -1)):
         f, ring = sleeve_mapper(body, panels[name], k)
-        add_panel(panels[name], f)
+        add_panel(panels[name], f, loop=sleeve_outline(body, panels[name], seam_yr))
         if g.cuffs is not None:
             add_cuff(g, ring, md, rib)
 
