@@ -1,4 +1,4 @@
-"""Bakes the classic-tee views: per pixel atlas UV, coverage, diffuse light and specular.
+"""Bakes a template pack's views: per pixel atlas UV, coverage, diffuse light and specular.
 
 Run inside Blender (see bake.sh); everything after `--` belongs to this script:
 

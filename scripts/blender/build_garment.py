@@ -1,4 +1,4 @@
-"""Builds the classic-tee garment and its studio scene in Blender (3.4, Cycles on the CPU).
+"""Builds a template pack's garment and its studio scene in Blender (3.4, Cycles on the CPU).
 
 Run inside Blender; everything after `--` belongs to this script:
 
@@ -23,6 +23,14 @@ mapped into 3D analytically:
   armhole, and each sleeve is a tube lofted from that armhole to its opening;
 * a few low, smooth folds (hem ripples, drag lines from the underarm) break the symmetry.
 
+The body form's measurements and the garment's parts come from the pack's optional
+`garment` object (GARMENT_PARAMS below; documented in docs/template-packs.md): without it
+the garment is the classic-tee's. Optional parts: a rib collar (the default), rib cuffs at
+the sleeve openings, a rib hem band, a hood sewn to the neckline (its two sides are pattern
+panels, so they carry atlas UVs like the body) and a kangaroo pocket sewn over the front
+(also a pattern panel). Rib parts that are not pattern panels map to atlas (0, 0), so they
+show the garment colour; with `rib_texture` they get a knit rib bump.
+
 The inside of the shirt (back faces) shows the fabric, never the print: the material
 sends back faces to atlas (0, 0), a point outside every panel.
 
@@ -46,26 +54,67 @@ DEFAULT_TEMPLATE = os.path.join(ROOT, "assets", "templates", "classic-tee", "tem
 
 INCH = 0.0254  # metres per inch; the scene is in metres
 GRID_STEP = 0.4  # inches between interior vertices
-BODY_LENGTH = 29.0  # high point shoulder to hem, inches
 
-# Shape of the body tube (inches).
-TUBE_WIDTH = 0.93  # fraction of the flat half-width that faces forward
-CHEST_DEPTH = 4.4  # half depth of the body at the chest
-HEM_DEPTH = 4.0  # half depth at the hem
-FOLD_RADIUS = 2.6  # the round profile where front and back fold over the shoulder
-ARMHOLE_OPEN = 1.9  # half depth of the armhole opening
-BOX = 0.75  # exponent on cos(theta): < 1 makes the cross-section boxier
-
-# Sleeves.
-SLEEVE_DROP_DEG = 52.0  # sleeve axis below the horizontal
-SLEEVE_LENGTH = 6.8  # armhole centre to opening centre, inches
-SLEEVE_OPEN_R = 2.35  # opening radius, inches
+# The garment's shape parameters: the optional `garment` object of template.json. Each
+# entry: key -> (default, minimum, maximum). The defaults are the classic-tee's shape, so
+# a pack without a `garment` object builds exactly the classic-tee's body form. The keys,
+# units and meanings are documented in docs/template-packs.md ("Garment parameters").
+GARMENT_PARAMS = {
+    "body_length_in": (29.0, 10.0, 50.0),  # high point shoulder to the garment's bottom edge
+    "lift_in": (0.0, -10.0, 10.0),  # raises (lowers, if negative) the garment in the scene
+    "tube_width": (0.93, 0.5, 1.2),  # fraction of the flat half-width that faces forward
+    "chest_depth_in": (4.4, 1.0, 10.0),  # half depth of the body at the chest
+    "hem_depth_in": (4.0, 1.0, 10.0),  # half depth at the hem
+    "fold_radius_in": (2.6, 0.5, 6.0),  # round profile where front and back fold over the shoulder
+    "armhole_open_in": (1.9, 0.5, 5.0),  # half depth of the armhole opening
+    "box": (0.75, 0.3, 1.5),  # exponent on cos(theta): < 1 makes the cross-section boxier
+    "hem_flare_in": (0.35, 0.0, 3.0),  # extra half-width at the hem (A-line flare)
+    "waist_in": (0.25, 0.0, 2.0),  # half-width taken in at the waist
+    "hem_ripple_in": (0.16, 0.0, 1.0),  # depth of the soft ripples near the hem
+    "drag_fold_in": (0.22, 0.0, 1.0),  # depth of the drag folds running from the underarms
+    "sleeve_drop_deg": (52.0, 0.0, 89.0),  # sleeve axis below the horizontal
+    "sleeve_length_in": (6.8, 1.0, 40.0),  # armhole centre to sleeve opening centre
+    "sleeve_open_r_in": (2.35, 0.5, 6.0),  # radius of the sleeve opening (hem or cuff seam)
+    "sleeve_open_lift_in": (1.2, -5.0, 5.0),  # opening centre raised off the sleeve axis
+    "sleeve_fullness_in": (0.35, 0.0, 2.0),  # extra radius in the middle of the sleeve
+    "physical_wrap": (False, None, None),  # solve the tube's width so prints keep their width
+    "collar": ("rib", None, None),  # "rib" (a rib band round the neck) or "none"
+    "rib_texture": (False, None, None),  # knit rib bump on collar, cuffs and hem band
+    "rib_spacing_in": (0.14, 0.04, 0.5),  # distance between two rib wales
+    "cuffs": (None, None, None),  # null or an object: rib cuffs at the sleeve openings
+    "hem_band": (None, None, None),  # null or an object: a rib band below the body's hem
+    "hood": (None, None, None),  # null or an object: a hood sewn to the neckline
+    "pocket": (None, None, None),  # null or an object: a kangaroo pocket over the front
+}
+CUFF_PARAMS = {
+    "length_in": (2.5, 0.5, 6.0),  # cuff length along the sleeve
+    "radius_in": (1.5, 0.5, 5.0),  # radius at the cuff's open end (it narrows to it)
+}
+HEM_BAND_PARAMS = {
+    "height_in": (2.5, 0.5, 6.0),  # band height, part of body_length_in
+    "taper": (0.93, 0.7, 1.0),  # band bottom size as a fraction of the body's hem
+}
+HOOD_PARAMS = {
+    "panels": (["hood_left", "hood_right"], None, None),  # wearer's left, wearer's right
+    "rise_in": (7.0, 2.0, 16.0),  # crown height above the high point shoulder
+    "lean_in": (1.5, -3.0, 6.0),  # how far the hood's back stands behind the back neck
+    "depth_in": (4.5, 1.0, 12.0),  # crown, back to front (the hood's top seam span)
+    "opening_half_width_in": (3.0, 0.5, 6.0),  # half width of the face opening
+    "bulge_in": (1.8, 0.0, 5.0),  # sideways fullness of each hood side
+}
+POCKET_PARAMS = {
+    "panel": ("pocket", None, None),  # the pattern panel the pocket is cut from
+    "top_in": (14.0, 0.0, 40.0),  # pocket top edge below the front collar point
+    "standoff_in": (0.06, 0.0, 1.0),  # pocket off the front at its sewn edges
+    "puff_in": (0.3, 0.0, 2.0),  # extra standoff in its middle and at its hand openings
+}
 
 # Camera and render.
 CAMERA_DISTANCE = 2.35  # metres
 CAMERA_LENS = 85.0
 CAMERA_TARGET_Z = 0.37
 BACKGROUND = (0.93, 0.93, 0.925)  # neutral light grey (linear), also the world light
+LIGHT_EXPOSURE = 0.755  # every light's strength is scaled by this (see build_scene)
 
 # Still presets: (garment rotation about Z in degrees, camera elevation in degrees).
 # Cameras and lights stay put; the garment turns, as on a photographer's turntable.
@@ -127,9 +176,13 @@ def dist_to_loop(poly, x, y):
     return best
 
 
-def triangulate(poly, step=GRID_STEP):
-    """Constrained Delaunay triangulation of the polygon with an interior grid."""
-    loop = resample_loop(poly, step)
+def triangulate(poly, step=GRID_STEP, loop=None):
+    """Constrained Delaunay triangulation of the polygon with an interior grid.
+
+    `loop` is the outline's vertices when the caller samples it itself (a sleeve's cap,
+    sampled where the body's armhole is); by default the polygon resampled every `step`."""
+    if loop is None:
+        loop = resample_loop(poly, step)
     xs = [p[0] for p in poly]
     ys = [p[1] for p in poly]
     pts = list(loop)
@@ -178,14 +231,71 @@ def smoothstep(a, b, x):
     return t * t * (3 - 2 * t)
 
 
+class GarmentError(SystemExit):
+    """A `garment` object that cannot be built (unknown key, value out of range)."""
+
+
+def _params(obj, table, where):
+    """The parameters of `obj` (a dict or None) checked against `table`, defaults filled."""
+    if obj is None:
+        obj = {}
+    if not isinstance(obj, dict):
+        raise GarmentError(f"{where} must be an object; got {obj!r}")
+    unknown = sorted(set(obj) - set(table))
+    if unknown:
+        raise GarmentError(f"{where}: unknown keys {unknown}; known: {sorted(table)}")
+    out = {}
+    for key, (default, lo, hi) in table.items():
+        value = obj.get(key, default)
+        if lo is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                lo <= value <= hi
+            ):
+                raise GarmentError(f"{where}.{key} must be a number from {lo} to {hi}; got {value!r}")
+            value = float(value)
+        out[key] = value
+    return out
+
+
+class Garment:
+    """The garment parameters of a pack (template.json's optional `garment` object)."""
+
+    def __init__(self, template):
+        g = _params(template.get("garment"), GARMENT_PARAMS, "garment")
+        if g["collar"] not in ("rib", "none"):
+            raise GarmentError(f"garment.collar must be \"rib\" or \"none\"; got {g['collar']!r}")
+        for flag in ("rib_texture", "physical_wrap"):
+            if not isinstance(g[flag], bool):
+                raise GarmentError(f"garment.{flag} must be true or false; got {g[flag]!r}")
+        for key, table in (("cuffs", CUFF_PARAMS), ("hem_band", HEM_BAND_PARAMS),
+                           ("hood", HOOD_PARAMS), ("pocket", POCKET_PARAMS)):
+            if g[key] is not None:
+                g[key] = _params(g[key], table, f"garment.{key}")
+        self.__dict__.update(g)
+        names = {p["name"] for p in template["panels"]}
+        for needed in ("front", "back", "left_sleeve", "right_sleeve"):
+            if needed not in names:
+                raise GarmentError(f"the pattern has no `{needed}` panel; the garment needs it")
+        if self.hood is not None:
+            hp = self.hood["panels"]
+            if not (isinstance(hp, list) and len(hp) == 2 and all(n in names for n in hp)):
+                raise GarmentError(
+                    f"garment.hood.panels must name two panels of the pattern; got {hp!r}")
+        if self.pocket is not None and self.pocket["panel"] not in names:
+            raise GarmentError(
+                f"garment.pocket.panel `{self.pocket['panel']}` is not a panel of the pattern")
+
+
 class Body:
     """The analytic body tube shared by both body panels and the sleeves' armholes."""
 
-    def __init__(self, front_panel):
+    def __init__(self, front_panel, g):
+        self.g = g
         raw_hw = half_width_fn(front_panel)
         poly = front_panel["polygon"]
         cx = front_panel["center_x"]
         top = min(p[1] for p in poly)
+        self.hem = front_panel["hem_y"] - top  # the panel's hem, inches below its top
         # Landmarks relative to the top: neck point, shoulder point, underarm.
         right = [(p[0] - cx, p[1] - top) for p in poly if p[0] > cx]
         self.neck_x = min(abs(x) for x, y in right if abs(y) < 1e-6)
@@ -193,15 +303,57 @@ class Body:
         self.shoulder_x, self.shoulder_y = sh
         self.underarm_y = min(y for x, y in right if abs(x - max(q[0] for q in right)) < 1e-6)
         self._arc = {}
-        self.table = [(i * 0.05, raw_hw(i * 0.05)) for i in range(int(BODY_LENGTH / 0.05) + 2)]
+        self._raw_hw = raw_hw
+        self.table = [
+            (i * 0.05, raw_hw(i * 0.05)) for i in range(int(g.body_length_in / 0.05) + 2)
+        ]
+        band = g.hem_band
+        # With a hem band the body gathers into it over its last 3 inches.
+        self.gather = 0.0 if band is None else (1.0 - band["taper"]) * 0.5
+        self.wrap = None
+        if g.physical_wrap:
+            # The half-width at which the half cross-section (the curve the panel's width
+            # is laid along) is exactly as long as the panel is wide, on a 0.05 in grid.
+            self.wrap = [self._wrap_width(y) for y, _ in self.table]
+
+    def _half_perimeter(self, a, b):
+        n = 96
+        box = self.g.box
+        total, prev = 0.0, None
+        for i in range(n + 1):
+            t = -math.pi / 2 + math.pi * i / n
+            c = max(0.0, math.cos(t))
+            p = (a * math.sin(t), b * c**box)
+            if prev is not None:
+                total += math.hypot(p[0] - prev[0], p[1] - prev[1])
+            prev = p
+        return total
+
+    def _wrap_width(self, yr):
+        b = self._b(yr)
+        target = 2.0 * self.W(yr)
+        lo, hi = 0.05, target
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            if self._half_perimeter(mid, b) < target:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
 
     def W(self, yr):
+        """The panel's half-width at yr: exactly its outline's, so a point on the side
+        seam or the armhole lands on the seam (f = +-1) and meets the sleeve's cap.
+
+        (It used to be read from a 0.05 in table and kept at least the shoulder's
+        half-width: along the upper armhole, whose outline swings inside the shoulder
+        point, the body's edge then stopped up to 0.3 in short of the sleeve's cap, an
+        open crack that showed as a light arc at the back of the armhole.)"""
         if yr <= self.shoulder_y:
             return self.shoulder_x
-        i = max(0, min(len(self.table) - 2, int(yr / 0.05)))
-        (y0, w0), (y1, w1) = self.table[i], self.table[i + 1]
-        t = (yr - y0) / (y1 - y0)
-        return max(self.shoulder_x, w0 + (w1 - w0) * t)
+        if yr >= self.hem:
+            return self._raw_hw(self.hem)
+        return self._raw_hw(yr)
 
     def top_line(self, xr):
         """The shoulder line (y of the seam) at xr; flat across the neck."""
@@ -211,18 +363,36 @@ class Body:
         return self.shoulder_y * min(1.0, (ax - self.neck_x) / (self.shoulder_x - self.neck_x))
 
     def fold(self, xr, yr):
-        d = max(0.0, yr - self.top_line(xr)) / FOLD_RADIUS
+        d = max(0.0, yr - self.top_line(xr)) / self.g.fold_radius_in
         if d >= 1.0:
             return 1.0
         return math.sqrt(max(0.0, 1.0 - (1.0 - d) ** 2))
 
     def a(self, yr):
-        flare = 0.35 * smoothstep(20.0, BODY_LENGTH, yr)
-        waist = -0.25 * math.exp(-((yr - 17.0) / 5.0) ** 2)
-        return TUBE_WIDTH * self.W(yr) + flare + waist
+        g = self.g
+        if self.wrap is not None:
+            i = max(0, min(len(self.wrap) - 2, int(yr / 0.05)))
+            t = max(0.0, min(1.0, (yr - i * 0.05) / 0.05))
+            a = self.wrap[i] + (self.wrap[i + 1] - self.wrap[i]) * t
+        else:
+            flare = g.hem_flare_in * smoothstep(20.0, g.body_length_in, yr)
+            waist = -g.waist_in * math.exp(-((yr - 17.0) / 5.0) ** 2)
+            a = g.tube_width * self.W(yr) + flare + waist
+        if self.gather:
+            a *= 1.0 - self.gather * smoothstep(self.hem - 3.0, self.hem, yr)
+        return a
+
+    def _b(self, yr):
+        g = self.g
+        return g.chest_depth_in + (g.hem_depth_in - g.chest_depth_in) * smoothstep(
+            8.0, g.body_length_in, yr
+        )
 
     def b(self, yr):
-        return CHEST_DEPTH + (HEM_DEPTH - CHEST_DEPTH) * smoothstep(8.0, BODY_LENGTH, yr)
+        b = self._b(yr)
+        if self.gather:
+            b *= 1.0 - self.gather * smoothstep(self.hem - 3.0, self.hem, yr)
+        return b
 
     def e(self, yr):
         lo, hi = self.shoulder_y, self.underarm_y
@@ -230,7 +400,7 @@ class Body:
             return 0.0
         c = (lo + hi) / 2
         h = (hi - lo) / 2
-        return ARMHOLE_OPEN * math.sqrt(max(0.0, 1.0 - ((yr - c) / h) ** 2))
+        return self.g.armhole_open_in * math.sqrt(max(0.0, 1.0 - ((yr - c) / h) ** 2))
 
     def theta(self, yr, f):
         """The angle round the body whose arc-length fraction is f in [-1, 1].
@@ -243,11 +413,12 @@ class Body:
         if table is None:
             n = 96
             a, b = self.a(yr), self.b(yr)
+            box = self.g.box
             thetas = [-math.pi / 2 + math.pi * i / n for i in range(n + 1)]
 
             def xy(t):
                 c = max(0.0, math.cos(t))
-                return a * math.sin(t), b * c**BOX
+                return a * math.sin(t), b * c**box
 
             lengths = [0.0]
             for i in range(n):
@@ -269,15 +440,20 @@ class Body:
 
     def point(self, xr, yr, side):
         """3D point (inches) of a body panel point; side -1 = front, +1 = back."""
+        g = self.g
+        box = g.box
         w = self.W(yr)
-        theta = self.theta(yr, max(-1.0, min(1.0, xr / w)))
+        f = max(-1.0, min(1.0, xr / w))
+        if abs(f) > 0.9995:  # on the seam (rounding aside)
+            f = math.copysign(1.0, f)
+        theta = self.theta(yr, f)
         c = math.cos(theta)
         sn = math.sin(theta) ** 4
-        depth = (self.b(yr) * (c**BOX if c > 0 else 0.0) + self.e(yr) * sn) * self.fold(xr, yr)
+        depth = (self.b(yr) * (c**box if c > 0 else 0.0) + self.e(yr) * sn) * self.fold(xr, yr)
         x = self.a(yr) * math.sin(theta)
         # Soft folds: hem ripples and drag lines running from the underarms.
-        ripple = 0.16 * math.sin(xr * 0.9 + (1.3 if side > 0 else 0.4)) * smoothstep(
-            18.0, BODY_LENGTH, yr
+        ripple = g.hem_ripple_in * math.sin(xr * 0.9 + (1.3 if side > 0 else 0.4)) * smoothstep(
+            18.0, g.body_length_in, yr
         )
         drag = 0.0
         for s in (-1.0, 1.0):
@@ -286,19 +462,27 @@ class Body:
             along = smoothstep(self.underarm_y, self.underarm_y + 3.0, yr) * (
                 1 - smoothstep(self.underarm_y + 6.0, self.underarm_y + 12.0, yr)
             )
-            drag += -0.22 * math.exp(-(u / 1.2) ** 2) * along
+            drag += -g.drag_fold_in * math.exp(-(u / 1.2) ** 2) * along
         depth = max(0.0, depth + (ripple + drag) * self.fold(xr, yr) * (c**0.3 if c > 0 else 0))
         x_world = x if side < 0 else -x
-        return (x_world, side * depth, BODY_LENGTH - yr)
+        return (x_world, side * depth, g.body_length_in - yr)
 
     def armhole_point(self, side_x, yr, fb):
-        """A point of the armhole (inches): side_x +-1, fb -1 front / +1 back."""
-        fold = self.fold(self.shoulder_x, yr)
-        return (side_x * self.a(yr), fb * self.e(yr) * fold, BODY_LENGTH - yr)
+        """A point of the armhole (inches): side_x +-1, fb -1 front / +1 back.
+
+        Exactly the point of the body panel's armhole edge at yr (folded at the panel's
+        half-width W(yr), as the panel's edge is), so cap and body share their seam."""
+        fold = self.fold(self.W(yr), yr)
+        return (side_x * self.a(yr), fb * self.e(yr) * fold, self.g.body_length_in - yr)
 
 
 def sleeve_mapper(body, panel, k):
-    """Returns f(x, y) -> 3D point for a sleeve panel; k = +1 wearer's left (+X), -1 right."""
+    """Returns (f, ring) for a sleeve panel; k = +1 wearer's left (+X), -1 right.
+
+    f(x, y) -> 3D point; ring(phi, r, along) -> the point at angle phi on a circle of
+    radius r round the sleeve axis, `along` inches beyond the sleeve opening (cuffs).
+    """
+    g = body.g
     poly = panel["polygon"]
     cx = panel["center_x"]
     cap_top = min(p[1] for p in poly)
@@ -311,15 +495,20 @@ def sleeve_mapper(body, panel, k):
 
     lo, hi = body.shoulder_y, body.underarm_y
     mid = (lo + hi) / 2
-    centre = Vector((k * body.a(mid), 0.0, BODY_LENGTH - mid))
-    drop = math.radians(SLEEVE_DROP_DEG)
+    centre = Vector((k * body.a(mid), 0.0, g.body_length_in - mid))
+    drop = math.radians(g.sleeve_drop_deg)
     axis = Vector((k * math.cos(drop), 0.0, -math.sin(drop)))
     up = Vector((k * math.sin(drop), 0.0, math.cos(drop)))
-    open_c = centre + axis * SLEEVE_LENGTH + up * 1.2
+    open_c = centre + axis * g.sleeve_length_in + up * g.sleeve_open_lift_in
 
     def cap_y(x):
         u = (x - cx) / cap_half
         return cap_top + cap_h * u * u
+
+    def ring(phi, r, along=0.0):
+        return open_c + axis * along + r * (
+            math.cos(phi) * up + Vector((0.0, k * math.sin(phi) * 0.92, 0.0))
+        )
 
     def f(x, y):
         yc = cap_y(x)
@@ -332,16 +521,14 @@ def sleeve_mapper(body, panel, k):
         phi = math.pi * u
         fb = k * (1.0 if u > 0 else -1.0)
         cap = Vector(body.armhole_point(k, lo + abs(u) * (hi - lo), fb))
-        ring = open_c + SLEEVE_OPEN_R * (
-            math.cos(phi) * up + Vector((0.0, k * math.sin(phi) * 0.92, 0.0))
-        )
-        p = cap.lerp(ring, t)
+        rp = ring(phi, g.sleeve_open_r_in)
+        p = cap.lerp(rp, t)
         # A little fullness in the middle of the sleeve, along the ring's radial direction.
-        radial = (ring - open_c).normalized()
-        p += radial * (0.35 * math.sin(math.pi * t))
+        radial = (rp - open_c).normalized()
+        p += radial * (g.sleeve_fullness_in * math.sin(math.pi * t))
         return tuple(p)
 
-    return f
+    return f, ring
 
 
 # ---------------------------------------------------------------------------------------
@@ -372,7 +559,43 @@ def neckline_points(panel, n=48):
     return out
 
 
-def add_collar(body, panels, verts3, uvs, faces):
+class MeshData:
+    """Vertices (metres), atlas UVs, rib UVs and faces of the garment being built."""
+
+    def __init__(self):
+        self.verts, self.uvs, self.ribs, self.faces = [], [], [], []
+
+    def add(self, p, uv=(0.0, 1.0), rib=(0.0, 0.0)):
+        """Adds a point given in inches; returns its index."""
+        self.verts.append((p[0] * INCH, p[1] * INCH, p[2] * INCH))
+        self.uvs.append(uv)
+        self.ribs.append(rib)
+        return len(self.verts) - 1
+
+    def add_rings(self, rows, closed=True, rib_spacing=None):
+        """A band of quads through rows of points (inches), each row a loop.
+
+        UV: atlas (0, 0), outside every panel (the garment colour). Rib UV: u counts
+        wales round the loop, v = 1 marks rib fabric.
+        """
+        n = len(rows[0])
+        base = len(self.verts)
+        for row in rows:
+            along = 0.0
+            for i, p in enumerate(row):
+                if i:
+                    along += (Vector(p) - Vector(row[i - 1])).length
+                rib = (along / rib_spacing, 1.0) if rib_spacing else (0.0, 0.0)
+                self.add(p, rib=rib)
+        span = n if closed else n - 1
+        for r in range(len(rows) - 1):
+            for i in range(span):
+                j = (i + 1) % n
+                self.faces.append([base + r * n + i, base + r * n + j,
+                                   base + (r + 1) * n + j, base + (r + 1) * n + i])
+
+
+def add_collar(body, panels, md, rib_spacing):
     """A rib band standing round the neck opening, folded back inside at its top.
 
     The band is not part of the print layout: its UV is atlas (0, 0), outside every panel,
@@ -390,83 +613,352 @@ def add_collar(body, panels, verts3, uvs, faces):
         rows[0].append(p)
         rows[1].append(top)
         rows[2].append(top + inward * 0.18 - up * 0.55)
-    n = len(loop)
-    base = len(verts3)
-    for row in rows:
-        for p in row:
-            verts3.append((p.x * INCH, p.y * INCH, p.z * INCH))
-            uvs.append((0.0, 1.0))
-    for r in range(len(rows) - 1):
-        for i in range(n):
-            j = (i + 1) % n
-            faces.append([base + r * n + i, base + r * n + j,
-                          base + (r + 1) * n + j, base + (r + 1) * n + i])
+    md.add_rings([[tuple(p) for p in row] for row in rows], rib_spacing=rib_spacing)
+
+
+def body_loop(body, yr, n_half=64):
+    """The body's cross-section loop at yr (inches): front left to right, back right to left."""
+    w = body.W(yr)
+    front = [body.point(-w + 2 * w * i / n_half, yr, -1) for i in range(n_half + 1)]
+    back = [body.point(-w + 2 * w * i / n_half, yr, 1) for i in range(n_half + 1)]
+    # Front runs world -X -> +X; the back's xr -w.. w runs world +X -> -X. The side seams
+    # (the ends) are shared.
+    return front[:-1] + back[:-1]
+
+
+def add_hem_band(body, md, band, rib_spacing):
+    """A rib band below the body's hem, drawn in slightly (a hoodie's waistband).
+
+    Its top row starts 0.4 in above the hem, inside the body, so no gap shows at the seam.
+    """
+    hem = body.hem
+    loop = [Vector(p) for p in body_loop(body, hem)]
+    centre = sum(loop, Vector()) / len(loop)
+    height = band["height_in"]
+    rows = []
+    for frac, lift, scale in ((-0.16, 0.4, 0.97), (0.0, 0.0, 0.985), (0.5, 0.0, None),
+                              (1.0, 0.0, None)):
+        if scale is None:
+            scale = 0.985 + (band["taper"] - 0.985) * frac
+        row = []
+        for p in loop:
+            q = Vector((centre.x + (p.x - centre.x) * scale, centre.y + (p.y - centre.y) * scale,
+                        p.z - frac * height + lift))
+            row.append(tuple(q))
+        rows.append(row)
+    # The band's bottom folds inward a little (its thickness).
+    last = rows[-1]
+    rows.append([(centre.x + (x - centre.x) * 0.95, centre.y + (y - centre.y) * 0.95, z + 0.08)
+                 for x, y, z in last])
+    md.add_rings(rows, rib_spacing=rib_spacing)
+
+
+def add_cuff(g, ring, md, rib_spacing, n=72):
+    """A rib cuff continuing a sleeve's opening: it narrows to the cuff radius."""
+    cuff = g.cuffs
+    r0 = g.sleeve_open_r_in
+    r1 = cuff["radius_in"]
+    length = cuff["length_in"]
+    rows = []
+    for along, r in ((-0.35, r0 * 0.96), (0.0, r0 * 0.97), (0.25 * length, r0 * 0.9 + r1 * 0.1),
+                     (0.6 * length, r1 * 1.02), (length, r1), (length - 0.06, r1 * 0.9)):
+        rows.append([tuple(ring(2 * math.pi * i / n, r, along)) for i in range(n)])
+    md.add_rings(rows, rib_spacing=rib_spacing)
+
+
+def panel_frame(panel):
+    poly = panel["polygon"]
+    xs = [p[0] for p in poly]
+    ys = [p[1] for p in poly]
+    return min(xs), max(xs), min(ys), max(ys)
+
+
+def _bezier(a, b, c, t):
+    return a * (1 - t) ** 2 + b * (2 * t * (1 - t)) + c * t * t
+
+
+def hood_mapper(body, panels, g, k):
+    """Returns f(x, y) -> 3D point for a hood side panel; k = +1 wearer's left, -1 right.
+
+    The hood stands round the head's place (ghost mannequin), built as a Coons patch over
+    four boundary curves: the neckline (the panel's bottom edge), the centre back seam
+    (its back edge), the crown seam (its top edge) and the face opening (its front edge),
+    all in the centre plane x = 0 except the neckline and the face opening, plus a
+    sideways bulge. On the flat panel the front edge is the one nearer the wearer's front
+    when the side is seen from outside: the left edge for the left side, the right edge
+    for the right side.
+    """
+    hood = g.hood
+    name = hood["panels"][0 if k > 0 else 1]
+    x0, x1, y0, y1 = panel_frame(panels[name])
+    bottom = panels[name]["hem_y"]
+    # The neckline, centre front (s = 0) to centre back (s = 1), on this side.
+    fpts = neckline_points(panels["front"])
+    bpts = neckline_points(panels["back"])
+    front = [Vector(body.point(x, y, -1)) for x, y in fpts]
+    back = [Vector(body.point(x, y, 1)) for x, y in bpts]
+    # Built on the wearer's left (+X) and mirrored for the right: the neckline is
+    # symmetric, and the two sides' seam points then agree exactly (they are welded).
+    nf = len(front) // 2
+    half = front[nf:] + back[1: len(back) // 2 + 1]
+    lengths = [0.0]
+    for a, b in zip(half, half[1:]):
+        lengths.append(lengths[-1] + (b - a).length)
+    total = lengths[-1]
+    # Tuck the seam a little inside the neck opening, so no gap shows.
+    centre = sum(half, Vector()) / len(half)
+    centre.x = 0.0  # the neck's centre line: the seam ends stay in the plane x = 0
+
+    def c0(s):
+        d = s * total
+        i = 0
+        while i < len(lengths) - 2 and lengths[i + 1] < d:
+            i += 1
+        t = (d - lengths[i]) / max(1e-9, lengths[i + 1] - lengths[i])
+        p = half[i].lerp(half[i + 1], max(0.0, min(1.0, t)))
+        inward = Vector((centre.x - p.x, centre.y - p.y, 0.0))
+        if inward.length > 1e-9:
+            p = p + inward.normalized() * 0.12
+        return p - Vector((0.0, 0.0, 0.2))
+
+    z_top = g.body_length_in
+    n0, n1 = c0(0.0), c0(1.0)
+    n0.x = 0.0
+    n1.x = 0.0
+    rise = hood["rise_in"]
+    B = Vector((0.0, n1.y + hood["lean_in"], z_top + rise - 1.0))
+    F = Vector((0.0, B.y - hood["depth_in"], z_top + rise - 2.0))
+    crown = Vector((0.0, (F.y + B.y) / 2 + 0.4, z_top + rise + 1.5))
+    back_ctrl = Vector((0.0, n1.y + hood["lean_in"] * 1.3, (n1.z + B.z) / 2))
+    face_ctrl = Vector((0.0, min(n0.y, F.y) - 0.6, (n0.z + F.z) / 2))
+    half_w = hood["opening_half_width_in"]
+
+    def c1(s):  # crown seam, forehead (s = 0) to the back's top (s = 1)
+        return _bezier(F, crown, B, s)
+
+    def d1(h):  # centre back seam, back neck (h = 0) to the back's top (h = 1)
+        return _bezier(n1, back_ctrl, B, h)
+
+    def d0(h):  # face opening, centre front neck (h = 0) to the forehead (h = 1)
+        p = _bezier(n0, face_ctrl, F, h)
+        p.x = half_w * math.sin(math.pi * h) ** 0.7
+        return p
+
+    c00, c10, c01, c11 = c0(0.0), c0(1.0), c1(0.0), c1(1.0)
+    c00.x = 0.0
+    c10.x = 0.0
+
+    def f(x, y):
+        s = (x - x0) / (x1 - x0)
+        if k < 0:
+            s = 1.0 - s
+        h = (bottom - y) / (bottom - y0)
+        s = max(0.0, min(1.0, s))
+        h = max(0.0, min(1.0, h))
+        p = ((1 - h) * c0(s) + h * c1(s) + (1 - s) * d0(h) + s * d1(h)
+             - ((1 - s) * (1 - h) * c00 + s * (1 - h) * c10 + (1 - s) * h * c01 + s * h * c11))
+        bulge = hood["bulge_in"] * math.sin(math.pi * s) * math.sin(math.pi * h) ** 0.45
+        p.x = abs(p.x) + bulge
+        p.x *= k
+        return tuple(p)
+
+    return f
+
+
+def pocket_mapper(body, panels, g):
+    """Returns f(x, y) -> 3D point for the kangaroo pocket, sewn over the front panel.
+
+    The pocket's collar point (the middle of its top edge) sits `top_in` below the front
+    collar point on the centre line; its other points follow the front's surface at the
+    same offsets, standing off it by `standoff_in` at the sewn edges (top and bottom) and
+    by up to `standoff_in + puff_in` in the middle and at the open sides.
+    """
+    pk = g.pocket
+    panel = panels[pk["panel"]]
+    front = panels["front"]
+    ftop = min(p[1] for p in front["polygon"])
+    top_yr = front["collar_point"][1] - ftop + pk["top_in"]
+    px, py = panel["collar_point"]
+    x0, x1, y0, y1 = panel_frame(panel)
+    hw = max(px - x0, x1 - px)
+
+    def surface(xr, yr):
+        return Vector(body.point(xr, yr, -1))
+
+    def f(x, y):
+        xr = x - px
+        yr = top_yr + (y - py)
+        p = surface(xr, yr)
+        du = surface(xr + 0.05, yr) - p
+        dv = surface(xr, yr + 0.05) - p
+        n = du.cross(dv)
+        if n.y > 0:
+            n = -n
+        n = n.normalized() if n.length > 1e-12 else Vector((0.0, -1.0, 0.0))
+        v = (y - y0) / max(1e-6, y1 - y0)  # 0 at the top seam, 1 at the bottom seam
+        u = abs(xr) / hw  # 0 in the middle, 1 at the sides
+        puff = math.sin(math.pi * v) * (0.55 + 0.45 * u ** 2)
+        return tuple(p + n * (pk["standoff_in"] + pk["puff_in"] * puff))
+
+    return f
+
+
+def armhole_heights(body, front):
+    """The heights (inches below the top) of the body panel's outline vertices on its
+    armhole, shoulder point to underarm: where the sleeve caps get their edge vertices."""
+    poly = front["polygon"]
+    cx = front["center_x"]
+    top = min(p[1] for p in poly)
+    out = set()
+    for x, y in resample_loop(poly, GRID_STEP):
+        xr, yr = x - cx, y - top
+        if (xr > 0 and body.shoulder_y - 1e-9 <= yr <= body.underarm_y + 1e-9
+                and abs(xr - body.W(yr)) < 1e-6):
+            out.add(round(yr, 9))
+    out.update((body.shoulder_y, body.underarm_y))
+    return sorted(out)
+
+
+def sleeve_outline(body, panel, seam_yr):
+    """The sleeve panel's outline vertices: its cap at the parabola points that the
+    mapping sends onto the body's armhole vertices (so cap and body weld vertex for
+    vertex: no slit between their edges), the rest resampled as usual.
+
+    The cap run is the polygon's first points, from one cap end (-1) to the other (+1).
+    """
+    poly = panel["polygon"]
+    cx = panel["center_x"]
+    cap_top = min(p[1] for p in poly)
+    half = max(abs(p[0] - cx) for p in poly)
+    ends = [i for i, p in enumerate(poly) if abs(abs(p[0] - cx) - half) < 1e-6]
+    if len(ends) != 2 or ends[0] != 0:
+        return None  # not the expected layout: resample the polygon as it is
+    j = ends[1]
+    cap_h = poly[0][1] - cap_top
+    lo, hi = body.shoulder_y, body.underarm_y
+    us = sorted({(yr - lo) / (hi - lo) for yr in seam_yr} | {0.0, 1.0})
+    us = [-u for u in reversed(us) if u > 0] + us
+    lead = poly[0][0] < cx  # the run goes from the left cap end to the right one
+    cap = [(cx + (u if lead else -u) * half, cap_top + cap_h * u * u) for u in us]
+    rest = resample_loop([poly[j]] + poly[j + 1:] + [poly[0]], GRID_STEP)
+    # resample_loop closes the run back to poly[j]; keep its open part poly[j] .. poly[0).
+    rest = rest[: len(rest) - max(1, int(math.ceil(
+        math.hypot(poly[0][0] - poly[j][0], poly[0][1] - poly[j][1]) / GRID_STEP - 1e-9)))]
+    return cap[:-1] + rest
 
 
 def build_mesh(template):
     W_in = template["atlas"]["width_in"]
     H_in = template["atlas"]["height_in"]
+    g = Garment(template)
     panels = {p["name"]: p for p in template["panels"]}
-    body = Body(panels["front"])
+    body = Body(panels["front"], g)
+    rib = g.rib_spacing_in if g.rib_texture else None
 
-    verts3, uvs, faces = [], [], []
+    md = MeshData()
 
-    def add_panel(panel, mapper):
-        pts, tris = triangulate(panel["polygon"])
-        base = len(verts3)
+    oriented = []  # faces whose winding is set here, outwards from a given centre
+
+    def add_panel(panel, mapper, centre=None, loop=None):
+        pts, tris = triangulate(panel["polygon"], loop=loop)
+        base = len(md.verts)
         for x, y in pts:
-            px, py, pz = mapper(x, y)
-            verts3.append((px * INCH, py * INCH, pz * INCH))
-            uvs.append((x / W_in, 1.0 - y / H_in))
-        for t in tris:
-            faces.append([base + i for i in t])
+            md.add(mapper(x, y), uv=(x / W_in, 1.0 - y / H_in))
+        faces = [[base + i for i in t] for t in tris]
+        if centre is not None:
+            # The triangulation winds every triangle the same way and the mapping keeps
+            # it, so one sum decides the whole panel: normals must point away from the
+            # centre (the back faces are the inside, which shows no print).
+            c = Vector(centre) * INCH
+            total = 0.0
+            for f in faces:
+                a, b, d = (Vector(md.verts[i]) for i in f)
+                total += (b - a).cross(d - a).dot((a + b + d) / 3 - c)
+            if total < 0:
+                faces = [f[::-1] for f in faces]
+            oriented.extend(range(len(md.faces), len(md.faces) + len(faces)))
+        md.faces.extend(faces)
 
     for name, side in (("front", -1), ("back", 1)):
         p = panels[name]
         top = min(q[1] for q in p["polygon"])
         cx = p["center_x"]
         add_panel(p, lambda x, y, cx=cx, top=top, side=side: body.point(x - cx, y - top, side))
-    add_panel(panels["left_sleeve"], sleeve_mapper(body, panels["left_sleeve"], +1))
-    add_panel(panels["right_sleeve"], sleeve_mapper(body, panels["right_sleeve"], -1))
+    seam_yr = armhole_heights(body, panels["front"])
+    for name, k in (("left_sleeve", +1), ("right_sleeve", -1)):
+        f, ring = sleeve_mapper(body, panels[name], k)
+        add_panel(panels[name], f, loop=sleeve_outline(body, panels[name], seam_yr))
+        if g.cuffs is not None:
+            add_cuff(g, ring, md, rib)
 
-    add_collar(body, panels, verts3, uvs, faces)
+    if g.collar == "rib":
+        add_collar(body, panels, md, rib)
+    if g.hem_band is not None:
+        add_hem_band(body, md, g.hem_band, rib)
+    if g.hood is not None:
+        # The hood's inside is round the head's place, above the neck.
+        inside = (0.0, 0.0, g.body_length_in + 0.35 * g.hood["rise_in"])
+        for i, k in enumerate((+1, -1)):
+            add_panel(panels[g.hood["panels"][i]], hood_mapper(body, panels, g, k), inside)
+    if g.pocket is not None:
+        add_panel(panels[g.pocket["panel"]], pocket_mapper(body, panels, g),
+                  (0.0, 0.0, g.body_length_in - body.hem))
+    if g.lift_in:
+        dz = g.lift_in * INCH
+        md.verts = [(x, y, z + dz) for x, y, z in md.verts]
 
-    mesh = bpy.data.meshes.new("classic-tee")
-    mesh.from_pydata(verts3, [], faces)
+    mesh = bpy.data.meshes.new(template.get("id", "garment"))
+    mesh.from_pydata(md.verts, [], md.faces)
     uv_layer = mesh.uv_layers.new(name="atlas")
     for poly in mesh.polygons:
         for li in poly.loop_indices:
-            uv_layer.data[li].uv = uvs[mesh.loops[li].vertex_index]
+            uv_layer.data[li].uv = md.uvs[mesh.loops[li].vertex_index]
+    if rib:
+        rib_layer = mesh.uv_layers.new(name="rib")
+        for poly in mesh.polygons:
+            for li in poly.loop_indices:
+                rib_layer.data[li].uv = md.ribs[mesh.loops[li].vertex_index]
 
     bm = bmesh.new()
     bm.from_mesh(mesh)
+    # Faces keep their order through from_pydata and the weld: mark the ones oriented
+    # above, which the normal fixing below leaves alone.
+    part = bm.faces.layers.int.new("oriented")
+    bm.faces.ensure_lookup_table()
+    for i in oriented:
+        bm.faces[i][part] = 1
     # Weld the seams (side, shoulder, sleeve underarm); UVs stay per corner.
     bmesh.ops.remove_doubles(bm, verts=bm.verts, dist=1e-5)
-    bmesh.ops.recalc_face_normals(bm, faces=bm.faces)
+    free = [f for f in bm.faces if not f[part]]
+    bmesh.ops.recalc_face_normals(bm, faces=free)
+    # Make sure normals face outwards: the front panel's middle faces -Y.
+    front_faces = [f for f in free if f.calc_center_median().y < -0.05
+                   and abs(f.calc_center_median().x) < 0.05]
+    if front_faces and sum(f.normal.y for f in front_faces) > 0:
+        bmesh.ops.reverse_faces(bm, faces=free)
+    bm.faces.layers.int.remove(part)
     bm.to_mesh(mesh)
     bm.free()
     for poly in mesh.polygons:
         poly.use_smooth = True
     mesh.update()
-    # Make sure normals face outwards: the front panel's middle faces -Y.
-    front_faces = [p for p in mesh.polygons if p.center.y < -0.05 and abs(p.center.x) < 0.05]
-    if front_faces and sum(p.normal.y for p in front_faces) > 0:
-        bm = bmesh.new()
-        bm.from_mesh(mesh)
-        bmesh.ops.reverse_faces(bm, faces=bm.faces)
-        bm.to_mesh(mesh)
-        bm.free()
     obj = bpy.data.objects.new("garment", mesh)
     bpy.context.scene.collection.objects.link(obj)
     return obj
 
 
-def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0)):
+def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0), atlas_in=(45.0, 41.0),
+                   rib=False):
     """The fabric: Principled BSDF with sheen and a fine weave bump.
 
     Base colour is the atlas texture (over the garment colour) when `atlas_path` is given,
     white otherwise (the bake). An AOV `atlas_uv` carries the atlas UV of the front face;
     back faces (the inside) get (0, 0), which is outside every panel.
+
+    The weave's scale is set per atlas inch (the classic-tee's 45 x 41 in atlas gives it
+    its scale), so it stays the same on the fabric whatever a pack's atlas size. With
+    `rib`, the mesh's `rib` UV map (u counts wales, v = 1 on rib fabric) adds the knit rib
+    of the collar, cuffs and hem band as a second bump.
     """
     mat = bpy.data.materials.new("fabric")
     mat.use_nodes = True
@@ -496,8 +988,15 @@ def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0)):
     wave_v.inputs["Scale"].default_value = 380.0
     noise = nt.nodes.new("ShaderNodeTexNoise")
     noise.inputs["Scale"].default_value = 120.0
+    weave_uv = uv.outputs["UV"]
+    if tuple(atlas_in) != (45.0, 41.0):
+        scale = nt.nodes.new("ShaderNodeVectorMath")
+        scale.operation = "MULTIPLY"
+        scale.inputs[1].default_value = (atlas_in[0] / 45.0, atlas_in[1] / 41.0, 1.0)
+        nt.links.new(uv.outputs["UV"], scale.inputs[0])
+        weave_uv = scale.outputs["Vector"]
     for n in (wave_u, wave_v, noise):
-        nt.links.new(uv.outputs["UV"], n.inputs["Vector"])
+        nt.links.new(weave_uv, n.inputs["Vector"])
     add1 = nt.nodes.new("ShaderNodeMath")
     add1.operation = "ADD"
     nt.links.new(wave_u.outputs["Fac"], add1.inputs[0])
@@ -510,7 +1009,31 @@ def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0)):
     bump.inputs["Strength"].default_value = 0.06
     bump.inputs["Distance"].default_value = 0.0005
     nt.links.new(add2.outputs[0], bump.inputs["Height"])
-    nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+    if rib:
+        # Rib wales: a rounded ridge per wale, only where v = 1 (rib fabric).
+        rib_uv = nt.nodes.new("ShaderNodeUVMap")
+        rib_uv.uv_map = "rib"
+        sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+        nt.links.new(rib_uv.outputs["UV"], sep.inputs["Vector"])
+        phase = nt.nodes.new("ShaderNodeMath")
+        phase.operation = "MULTIPLY"
+        phase.inputs[1].default_value = 2.0 * math.pi
+        nt.links.new(sep.outputs["X"], phase.inputs[0])
+        wale = nt.nodes.new("ShaderNodeMath")
+        wale.operation = "SINE"
+        nt.links.new(phase.outputs[0], wale.inputs[0])
+        mask = nt.nodes.new("ShaderNodeMath")
+        mask.operation = "MULTIPLY"
+        nt.links.new(wale.outputs[0], mask.inputs[0])
+        nt.links.new(sep.outputs["Y"], mask.inputs[1])
+        rib_bump = nt.nodes.new("ShaderNodeBump")
+        rib_bump.inputs["Strength"].default_value = 0.5
+        rib_bump.inputs["Distance"].default_value = 0.0008
+        nt.links.new(mask.outputs[0], rib_bump.inputs["Height"])
+        nt.links.new(bump.outputs["Normal"], rib_bump.inputs["Normal"])
+        nt.links.new(rib_bump.outputs["Normal"], bsdf.inputs["Normal"])
+    else:
+        nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
 
     garment = nt.nodes.new("ShaderNodeRGB")
     garment.outputs[0].default_value = (*garment_rgb, 1.0)
@@ -566,20 +1089,26 @@ def build_scene(template_path=DEFAULT_TEMPLATE, atlas_path=None, garment_rgb=(1,
     scene = bpy.context.scene
     template = load_template(template_path)
     garment = build_mesh(template)
-    garment.data.materials.append(build_material(atlas_path, garment_rgb))
+    atlas_in = (template["atlas"]["width_in"], template["atlas"]["height_in"])
+    rib = "rib" in garment.data.uv_layers
+    garment.data.materials.append(build_material(atlas_path, garment_rgb, atlas_in, rib))
 
     target = (0.0, 0.0, CAMERA_TARGET_Z)
-    # Soft studio: a big key from the front left, a fill from the right, a rim from behind.
-    add_area_light("key", (-1.6, -2.2, 1.9), target, 2.2, 150.0)
-    add_area_light("fill", (2.2, -1.4, 0.8), target, 2.5, 22.0)
-    add_area_light("rim", (0.6, 2.2, 2.0), target, 1.5, 72.0)
-    add_area_light("top", (0.0, -0.3, 2.6), target, 2.0, 28.0)
+    # Soft studio, lit as catalogue photos are: a big, nearly frontal key from a little
+    # left of and above the camera, a fill from the right, a rim from behind, a weak top
+    # light and the world as ambient. The light is even across the front and exposed so
+    # a white fabric's front reflects about 0.91 (median) and stays under 1 on 98% of it
+    # (it used to reflect 1.15, with 78% of a white front still clipped to pure white).
+    add_area_light("key", (-0.6, -2.6, 1.0), target, 5.0, 150.0 * LIGHT_EXPOSURE)
+    add_area_light("fill", (2.2, -1.4, 0.8), target, 2.5, 30.0 * LIGHT_EXPOSURE)
+    add_area_light("rim", (0.6, 2.2, 2.0), target, 1.5, 72.0 * LIGHT_EXPOSURE)
+    add_area_light("top", (0.0, -0.3, 2.6), target, 2.0, 8.0 * LIGHT_EXPOSURE)
 
     world = bpy.data.worlds.new("studio")
     world.use_nodes = True
     bg = world.node_tree.nodes["Background"]
     bg.inputs["Color"].default_value = (*BACKGROUND, 1.0)
-    bg.inputs["Strength"].default_value = 0.24
+    bg.inputs["Strength"].default_value = 0.24 * LIGHT_EXPOSURE
     scene.world = world
 
     cam_data = bpy.data.cameras.new("camera")

@@ -190,7 +190,10 @@ def run(job):
         raise JobError("the job asks for no stills and no turntable")
     emit("start", contract=CONTRACT, blender=bpy.app.version_string, total=total)
 
-    scene = bg.build_scene(template, atlas, color)
+    try:
+        scene = bg.build_scene(template, atlas, color)
+    except bg.GarmentError as e:  # the pack's `garment` object cannot be built
+        raise JobError(f"template: {e}")
     scene.cycles.samples = samples
     scene.cycles.use_adaptive_sampling = False
     scene.render.dither_intensity = 0.0
