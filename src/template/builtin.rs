@@ -46,8 +46,27 @@ pub(crate) static CLASSIC_TEE: EmbeddedPack = EmbeddedPack {
     ],
 };
 
+/// A long-sleeve crew-neck tee, adult M (feature `garments`).
+#[cfg(feature = "garments")]
+static LONG_SLEEVE_TEE: EmbeddedPack = EmbeddedPack {
+    id: "long-sleeve-tee",
+    manifest: render_engine_garment_long_sleeve_tee::MANIFEST,
+    bake: render_engine_garment_long_sleeve_tee::BAKE,
+};
+
+/// A pullover hoodie, adult M (feature `garments`).
+#[cfg(feature = "garments")]
+static HOODIE: EmbeddedPack = EmbeddedPack {
+    id: "hoodie",
+    manifest: render_engine_garment_hoodie::MANIFEST,
+    bake: render_engine_garment_hoodie::BAKE,
+};
+
 /// Every built-in pack of this build, the default (`classic-tee`) first.
 pub(crate) fn embedded_packs() -> &'static [&'static EmbeddedPack] {
+    #[cfg(feature = "garments")]
+    static PACKS: &[&EmbeddedPack] = &[&CLASSIC_TEE, &LONG_SLEEVE_TEE, &HOODIE];
+    #[cfg(not(feature = "garments"))]
     static PACKS: &[&EmbeddedPack] = &[&CLASSIC_TEE];
     PACKS
 }

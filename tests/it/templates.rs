@@ -258,3 +258,66 @@ async fn a_job_names_a_configured_pack_and_completes_with_it() {
         .collect::<Vec<_>>();
     assert_eq!(outputs, ["atlas.png", "front.png"]);
 }
+
+/// Every built-in garment loads with its embedded bake, whose views fit its atlas, and
+/// renders a front still where its print lands on the garment.
+#[test]
+fn every_built_in_garment_has_its_bake_and_renders() {
+    let ids: Vec<String> = TemplatePack::builtins()
+        .iter()
+        .map(|p| p.id().to_string())
+        .collect();
+    assert_eq!(ids, ["classic-tee", "long-sleeve-tee", "hoodie"]);
+    let design = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/designs/sunset-badge.png"
+    ))
+    .unwrap();
+    for pack in TemplatePack::builtins() {
+        assert_eq!(TemplatePack::named(pack.id()).unwrap().id(), pack.id());
+        let views = pack.baked_views().unwrap();
+        assert_eq!(views.template(), pack.id());
+        assert_eq!(views.atlas_size(), pack.atlas_size_px());
+        let color = GarmentColor::parse("#1f2937").unwrap();
+        let options = ComposeOptions::new(Preset::ChestLarge)
+            .with_color(color)
+            .with_template(pack.clone());
+        let atlas = compose(&design, &options).unwrap().atlas;
+        let out = BakedRenderer::new(views)
+            .render(
+                &RenderRequest::new(&atlas, color)
+                    .with_template(&pack)
+                    .with_outputs(RenderOutputs {
+                        stills: vec![View::Front],
+                        turntable: false,
+                    }),
+            )
+            .unwrap();
+        // The badge's orange shows on the front.
+        let orange = out.stills[0]
+            .image
+            .pixels()
+            .filter(|p| p[0] > 150 && p[1] > 60 && p[1] < 170 && p[2] < 90)
+            .count();
+        assert!(orange > 2000, "{}: only {orange} orange pixels", pack.id());
+    }
+}
+
+/// The hoodie's front presets sit above its kangaroo pocket, as print shops place them.
+#[test]
+fn the_hoodie_prints_above_its_pocket() {
+    let hoodie = TemplatePack::named("hoodie").unwrap();
+    let pocket_top = hoodie.manifest().garment.as_ref().unwrap()["pocket"]["top_in"]
+        .as_f64()
+        .unwrap();
+    let collar_y = hoodie.panel("front").unwrap().collar_point[1];
+    for preset in [Preset::ChestLarge, Preset::DeadCenterMedium] {
+        let area = hoodie.preset_area(preset);
+        assert_eq!(area.panel, "front");
+        let bottom_below_collar = area.y_in + area.height_in - collar_y;
+        assert!(
+            bottom_below_collar <= pocket_top,
+            "{preset} ends {bottom_below_collar} in below the collar, the pocket starts at {pocket_top}"
+        );
+    }
+}

@@ -220,7 +220,7 @@ test('mockup errors: bad photo, print area, options', async () => {
   await rejectsWith(assert, engine.mockup(Buffer.from('nope'), photo), 'E_UNSUPPORTED_FORMAT')
 })
 
-test('listPresets and listTemplates describe the built-in template', () => {
+test('listPresets and listTemplates describe the built-in garments', () => {
   const presets = engine.listPresets()
   assert.deepEqual(presets.map((p) => p.id), ['chest-large', 'dead-center-medium', 'back-small'])
   const chest = presets[0]
@@ -228,9 +228,14 @@ test('listPresets and listTemplates describe the built-in template', () => {
   assert.equal(chest.widthIn, 12)
   assert.equal(chest.heightIn, 12)
   const templates = engine.listTemplates()
-  assert.equal(templates.length, 1)
-  assert.equal(templates[0].id, 'classic-tee')
+  assert.deepEqual(templates.map((t) => t.id), ['classic-tee', 'long-sleeve-tee', 'hoodie'])
   assert.ok(templates[0].panels.includes('front'))
   assert.ok(templates[0].atlasWidth > 0)
   assert.deepEqual(templates[0].presets, presets)
+  // The hoodie's chest print sits above its pocket: a shorter area than the tee's.
+  const hoodie = templates[2]
+  assert.ok(hoodie.panels.includes('pocket') && hoodie.panels.includes('hood_left'))
+  const hoodieChest = hoodie.presets.find((p) => p.id === 'chest-large')
+  assert.ok(hoodieChest.heightIn < chest.heightIn, JSON.stringify(hoodieChest))
+  assert.deepEqual(engine.listPresets('hoodie'), hoodie.presets)
 })
