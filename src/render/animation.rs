@@ -91,6 +91,55 @@ fn strip_start_code(nal: &[u8]) -> &[u8] {
     }
 }
 
+/// The largest quantiser of the MP4's pictures. OpenH264's rate control alone let the
+/// white garment's fabric texture go soft (garment SSIM 0.976 against the lossless frame);
+/// with 16 the worst turntable frame scores 0.987, for 10% more bytes.
+const MP4_MAX_QP: i32 = 16;
+
+/// Caps the encoder's quantiser at [`MP4_MAX_QP`]. The `openh264` crate configures the
+/// encoder on its first picture and has no quantiser setting, so: encode `first` once
+/// (discarded), re-configure with the cap, and make the next picture an IDR, with which
+/// the encoder writes its parameter sets again.
+fn cap_quantiser(
+    encoder: &mut Encoder,
+    first: &RgbaImage,
+    (w, h): (usize, usize),
+    bits_per_second: u32,
+    fps: u32,
+) -> Result<()> {
+    let (y, u, v) = to_yuv420(first, w, h);
+    let yuv = YUVSlices::new((&y, &u, &v), (w, h), (w, w / 2, w / 2));
+    encoder.encode(&yuv).map_err(|e| {
+        Error::render_failed(format!("the H.264 encoder failed to start: {e}")).caused_by(e)
+    })?;
+    let mut params = openh264_sys2::SEncParamExt::default();
+    // SAFETY: the encoder is initialised (it encoded a picture); `params` is a plain C
+    // struct the API fills with its defaults and then reads while the call lasts.
+    let status = unsafe {
+        let api = encoder.raw_api();
+        api.get_default_params(&mut params);
+        params.iPicWidth = w as i32;
+        params.iPicHeight = h as i32;
+        params.iRCMode = openh264_sys2::RC_QUALITY_MODE;
+        params.bEnableFrameSkip = false;
+        params.iTargetBitrate = bits_per_second as i32;
+        params.fMaxFrameRate = fps as f32;
+        params.iMinQp = 10;
+        params.iMaxQp = MP4_MAX_QP;
+        api.set_option(
+            openh264_sys2::ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+            std::ptr::addr_of_mut!(params).cast(),
+        )
+    };
+    if status != 0 {
+        return Err(Error::render_failed(format!(
+            "the H.264 encoder refused its quantiser settings (status {status})"
+        )));
+    }
+    encoder.force_intra_frame();
+    Ok(())
+}
+
 /// Encodes frames as H.264 (Constrained Baseline, yuv420p, BT.601 limited range) in an
 /// MP4 whose index (`moov`) precedes the data (`mdat`), so browsers play it while it
 /// downloads. Odd widths or heights are padded to even by repeating the last
@@ -136,6 +185,14 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
             std::ptr::addr_of_mut!(level).cast(),
         );
     }
+
+    cap_quantiser(
+        &mut encoder,
+        &frames[0],
+        (w, h),
+        bits_per_second as u32,
+        fps,
+    )?;
 
     let mut sps: Option<Vec<u8>> = None;
     let mut pps: Option<Vec<u8>> = None;
@@ -202,7 +259,7 @@ pub fn encode_mp4(frames: &[RgbaImage], fps: u32) -> Result<Vec<u8>> {
 }
 
 /// The lossy quality of every WebP turntable frame (libwebp's 0-100 scale).
-const WEBP_QUALITY: f32 = 90.0;
+const WEBP_QUALITY: f32 = 94.0;
 
 /// Encodes frames as an animated WebP that loops forever, each frame shown `1000 / fps`
 /// milliseconds.
