@@ -169,7 +169,7 @@ fn load_all_refuses_two_packs_with_one_id() {
     let missing = root.path().join("missing").display().to_string();
     let err = TemplatePack::load_all(&[entries[0].clone(), missing]).unwrap_err();
     assert_eq!(err.fields()[0].field, "templates[1]", "{err}");
-    // Distinct ids load, in order, after the built-in pack.
+    // Distinct ids load, in order, after the built-in garments.
     let c = make_pack(root.path(), "c", "other-tee");
     let packs =
         TemplatePack::load_all(&[a.display().to_string(), c.display().to_string()]).unwrap();
@@ -177,7 +177,16 @@ fn load_all_refuses_two_packs_with_one_id() {
         .iter()
         .map(|p| p.id().to_string())
         .collect();
-    assert_eq!(offered, ["classic-tee", "dup-tee", "other-tee"]);
+    assert_eq!(
+        offered,
+        [
+            "classic-tee",
+            "long-sleeve-tee",
+            "hoodie",
+            "dup-tee",
+            "other-tee"
+        ]
+    );
 }
 
 #[tokio::test]
