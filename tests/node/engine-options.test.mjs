@@ -217,7 +217,7 @@ function makePack(id, name = id, { baked = true } = {}) {
 test('templates: a job names an extra pack by template_id and runs with it', async () => {
   const pack = makePack('node-tee')
   const engine = await openEngine({ templates: [pack] })
-  assert.deepEqual(engine.listTemplates().map((t) => t.id), ['classic-tee', 'node-tee'])
+  assert.deepEqual(engine.listTemplates().map((t) => t.id), ['classic-tee', 'long-sleeve-tee', 'hoodie', 'node-tee'])
   const input = { product_id: 'prod_tpl', preset: 'chest-large', design: await solidPng(300, 300) }
   const created = await engine.createJob({ ...input, template_id: 'node-tee' })
   assert.equal(created.template_id, 'node-tee')
@@ -227,19 +227,19 @@ test('templates: a job names an extra pack by template_id and runs with it', asy
 
   const e = await rejectsWith(assert, engine.createJob({ ...input, template_id: 'no-such-tee' }), 'E_VALIDATION')
   assert.equal(e.fields[0].field, 'template_id')
-  assert.match(e.message, /classic-tee, node-tee/)
+  assert.match(e.message, /classic-tee, long-sleeve-tee, hoodie, node-tee/)
   assert.equal((await engine.listJobs()).jobs.length, 1, 'the refused job was not created')
 
   // A pack without its bake composes but cannot be rendered: refused at createJob.
   const raw = makePack('raw-tee', 'raw-tee', { baked: false })
   const rawEngine = await openEngine({ templates: [raw] })
   const unbaked = await rejectsWith(assert, rawEngine.createJob({ ...input, template_id: 'raw-tee' }), 'E_VALIDATION')
-  assert.match(unbaked.message, /has no bake.*scripts\/blender\/bake\.sh/)
+  assert.match(unbaked.message, /has no bake.*render-engine template bake/)
   assert.equal((await rawEngine.listJobs()).jobs.length, 0)
 
   // Without the option the pack is unknown.
   const plain = await openEngine()
-  assert.deepEqual(plain.listTemplates().map((t) => t.id), ['classic-tee'])
+  assert.deepEqual(plain.listTemplates().map((t) => t.id), ['classic-tee', 'long-sleeve-tee', 'hoodie'])
   const refused = await rejectsWith(assert, plain.createJob({ ...input, template_id: 'node-tee' }), 'E_VALIDATION')
   assert.equal(refused.fields[0].field, 'template_id')
 })
@@ -273,16 +273,16 @@ test('templates: a broken or duplicate pack is E_VALIDATION on templates[i]', as
 
 test('the stateless calls take the same packs: listTemplates, listPresets, compose', async () => {
   const pack = makePack('flat-tee')
-  assert.deepEqual(listTemplates().map((t) => t.id), ['classic-tee'])
+  assert.deepEqual(listTemplates().map((t) => t.id), ['classic-tee', 'long-sleeve-tee', 'hoodie'])
   const listed = listTemplates([pack])
-  assert.deepEqual(listed.map((t) => t.id), ['classic-tee', 'flat-tee'])
-  assert.match(listed[1].name, /test copy/)
-  assert.deepEqual(listed[1].presets, listPresets(pack))
+  assert.deepEqual(listed.map((t) => t.id), ['classic-tee', 'long-sleeve-tee', 'hoodie', 'flat-tee'])
+  assert.match(listed[3].name, /test copy/)
+  assert.deepEqual(listed[3].presets, listPresets(pack))
   assert.deepEqual(listPresets(pack), listPresets('classic-tee'))
   // A pack with the built-in id replaces the built-in one, as in the engine.
   const replaced = listTemplates([makePack('classic-tee', 'replacing')])
-  assert.deepEqual(replaced.map((t) => t.id), ['classic-tee'])
-  assert.match(replaced[0].name, /test copy/)
+  assert.deepEqual(replaced.map((t) => t.id), ['long-sleeve-tee', 'hoodie', 'classic-tee'])
+  assert.match(replaced[2].name, /test copy/)
 
   let e = throwsWith(assert, () => listPresets('no-such-tee'), 'E_VALIDATION')
   assert.equal(e.fields[0].field, 'template')
