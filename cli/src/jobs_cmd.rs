@@ -55,7 +55,7 @@ pub enum JobsAction {
 /// Runs the action against the store named by the global options.
 pub fn run(global: &Global, args: JobsArgs) -> Result<()> {
     crate::runtime()?.block_on(async {
-        let store = render_engine::open_store(&global.config()?.effective_store_url()).await?;
+        let store = render_engine::open_store(&global.store_config().effective_store_url()).await?;
         let id = |s: &str| JobId::parse(s);
         match args.action {
             JobsAction::List {

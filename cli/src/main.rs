@@ -60,8 +60,9 @@ struct Global {
 }
 
 impl Global {
-    /// The engine configuration the options name.
-    fn config(&self) -> render_engine::Result<render_engine::EngineConfig> {
+    /// The store and storage configuration the options name, without the template packs
+    /// (what `jobs` and `migrate` need).
+    fn store_config(&self) -> render_engine::EngineConfig {
         let mut config = render_engine::EngineConfig::new(&self.data)
             .with_presign_expires(std::time::Duration::from_secs(self.presign_expires_secs));
         if let Some(url) = &self.database {
@@ -73,8 +74,14 @@ impl Global {
         if let Some(url) = &self.public_base_url {
             config = config.with_public_base_url(url.clone());
         }
+        config
+    }
+
+    /// The engine configuration the options name, with the `--template-pack` folders
+    /// loaded (what the engine's workers and submissions need).
+    fn config(&self) -> render_engine::Result<render_engine::EngineConfig> {
         let packs = render_engine::TemplatePack::load_all(&self.template_packs)?;
-        Ok(config.with_templates(packs))
+        Ok(self.store_config().with_templates(packs))
     }
 }
 

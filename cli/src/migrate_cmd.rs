@@ -15,7 +15,7 @@ pub struct MigrateArgs {
 
 /// Migrates the store named by the global options and says what it did.
 pub fn run(global: &Global, args: MigrateArgs) -> Result<()> {
-    let config = global.config()?;
+    let config = global.store_config();
     let url = config.effective_store_url();
     if url.starts_with("sqlite") {
         // The default SQLite file lives in the data directory: create it like `open` does.
