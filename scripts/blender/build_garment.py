@@ -968,7 +968,11 @@ def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0), atlas_in=(45.0,
     out = nt.nodes.new("ShaderNodeOutputMaterial")
     bsdf = nt.nodes.new("ShaderNodeBsdfPrincipled")
     bsdf.inputs["Roughness"].default_value = 0.82
-    bsdf.inputs["Specular"].default_value = 0.22
+    # Cotton jersey is matte: F0 = 0.08 x 0.09 = 0.7%. The frontal key's reflection then
+    # adds about 0.003 (linear) to the front, little enough that a black tee can still render
+    # within Delta E 2 of its swatch once the renderer calibrates the albedo (0.22 added
+    # 0.008, which alone put #111111 at Delta E 3.8).
+    bsdf.inputs["Specular"].default_value = 0.09
     bsdf.inputs["Sheen"].default_value = 0.7
     bsdf.inputs["Sheen Tint"].default_value = 0.5
     nt.links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
