@@ -16,6 +16,11 @@ object, contract 1:
       "color": "#1f2937",                 fabric colour where the atlas is transparent
       "background": "#f2f2f0",            studio background behind the garment (sRGB)
       "samples": 16,                      Cycles samples per pixel
+      "tone": {"exposure": 1.1, "knee": 0.9, "width": 0.11},
+                                          optional colour finish of the garment's film
+                                          (straight alpha, linear), before compositing:
+                                          y = x * exposure up to knee, then
+                                          knee + width * (1 - exp(-(x * exposure - knee) / width))
       "stills": {"width": 1024, "height": 1024,
                  "cameras": [{"name": "front"},
                              {"name": "side", "rotation_deg": 90, "elevation_deg": 5}]},
@@ -129,9 +134,68 @@ def cameras(stills):
     return out
 
 
-def setup_background(scene, background_linear):
+def tone_spec(job):
+    """The job's optional colour finish: (exposure, knee, width) or None."""
+    tone = job.get("tone")
+    if tone is None:
+        return None
+    if not isinstance(tone, dict):
+        raise JobError(f"tone must be an object or null; got {tone!r}")
+    values = []
+    for key in ("exposure", "knee", "width"):
+        v = tone.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 < v <= 10.0):
+            raise JobError(f"tone.{key} must be a number in (0, 10]; got {v!r}")
+        values.append(float(v))
+    return tuple(values)
+
+
+def add_tone(nt, image, tone):
+    """Exposure and the highlight shoulder on a premultiplied film, per channel, as the
+    baked renderer finishes its pixels: the colour is un-premultiplied, toned and
+    premultiplied again. Returns the output socket."""
+    exposure, knee, width = tone
+
+    def math_node(op, a, b=None):
+        node = nt.nodes.new("CompositorNodeMath")
+        node.operation = op
+        for i, v in enumerate((a, b)):
+            if v is None:
+                continue
+            if isinstance(v, float):
+                node.inputs[i].default_value = v
+            else:
+                nt.links.new(v, node.inputs[i])
+        return node.outputs[0]
+
+    straight = nt.nodes.new("CompositorNodePremulKey")
+    straight.mapping = "PREMUL_TO_STRAIGHT"
+    nt.links.new(image, straight.inputs[0])
+    split = nt.nodes.new("CompositorNodeSepRGBA")
+    nt.links.new(straight.outputs[0], split.inputs[0])
+    join = nt.nodes.new("CompositorNodeCombRGBA")
+    for i in range(3):
+        x = math_node("MULTIPLY", split.outputs[i], exposure)
+        below = math_node("MINIMUM", x, knee)
+        over = math_node("MAXIMUM", math_node("SUBTRACT", x, knee), 0.0)
+        # width * (1 - exp(-over / width))
+        rise = math_node(
+            "MULTIPLY",
+            math_node("SUBTRACT", 1.0, math_node("EXPONENT", math_node("MULTIPLY", over, -1.0 / width))),
+            width,
+        )
+        nt.links.new(math_node("ADD", below, rise), join.inputs[i])
+    nt.links.new(split.outputs[3], join.inputs[3])
+    premul = nt.nodes.new("CompositorNodePremulKey")
+    premul.mapping = "STRAIGHT_TO_PREMUL"
+    nt.links.new(join.outputs[0], premul.inputs[0])
+    return premul.outputs[0]
+
+
+def setup_background(scene, background_linear, tone=None):
     """A transparent film composited over a flat background colour, in linear light (as
-    the baked renderer blends coverage), before the Standard view transform."""
+    the baked renderer blends coverage), before the Standard view transform; with `tone`,
+    the film is finished (exposure, highlight shoulder) first."""
     scene.render.film_transparent = True
     scene.use_nodes = True
     nt = scene.node_tree
@@ -140,7 +204,10 @@ def setup_background(scene, background_linear):
     layers = nt.nodes.new("CompositorNodeRLayers")
     over = nt.nodes.new("CompositorNodeAlphaOver")
     over.inputs[1].default_value = (*background_linear, 1.0)
-    nt.links.new(layers.outputs["Image"], over.inputs[2])
+    film = layers.outputs["Image"]
+    if tone is not None:
+        film = add_tone(nt, film, tone)
+    nt.links.new(film, over.inputs[2])
     composite = nt.nodes.new("CompositorNodeComposite")
     composite.use_alpha = False
     nt.links.new(over.outputs["Image"], composite.inputs["Image"])
@@ -167,6 +234,7 @@ def run(job):
     color = hex_color(job.get("color", "#ffffff"), "color")
     background = hex_color(job.get("background", "#f2f2f0"), "background")
     samples = positive_int(job, "samples", MAX_SAMPLES, "job")
+    tone = tone_spec(job)
     out_dir = job.get("output_dir")
     if not isinstance(out_dir, str) or not os.path.isdir(out_dir):
         raise JobError(f"output_dir must be an existing directory; got {out_dir!r}")
@@ -201,7 +269,7 @@ def run(job):
     scene.render.image_settings.color_mode = "RGB"
     scene.render.image_settings.color_depth = "8"
     scene.render.image_settings.compression = 15
-    setup_background(scene, background)
+    setup_background(scene, background, tone)
 
     done = 0
     result_stills = []

@@ -6,12 +6,14 @@
 //! view is, for every pixel,
 //!
 //! ```text
-//! albedo   = bilinear(atlas premultiplied, uv) + garment * (1 - alpha)   (linear light)
-//! shaded   = albedo * diffuse + specular
+//! albedo   = calibrated(bilinear(atlas premultiplied, uv) + garment * (1 - alpha))
+//! shaded   = tone(exposure * (albedo * diffuse + specular))
 //! pixel    = background * (1 - coverage) + shaded * coverage
 //! ```
 //!
-//! in integer arithmetic over tables prepared once per pack, on all cores.
+//! in integer arithmetic over tables prepared once per pack, on all cores. `calibrated`
+//! `exposure` and `tone` are the pack's [`ColorCalibration`]: together they make the
+//! median front pixel show the requested colour and keep white fabric's shading.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -21,8 +23,9 @@ use std::sync::{Arc, OnceLock};
 use image::{DynamicImage, RgbaImage};
 use rayon::prelude::*;
 
+use super::calibration::{ColorCalibration, FINISH_TABLE_LEN};
 use super::{RenderOutput, RenderProgress, RenderRequest, Renderer, Still, View};
-use crate::color::{linear_u16_to_srgb_table, srgb_to_linear_u16_table, GarmentColor};
+use crate::color::{linear_u16_to_srgb_table, GarmentColor};
 use crate::design::{decode_untrusted_raster, DecodeLimits, DesignFormat};
 use crate::error::{Error, Result};
 use crate::template::builtin::{EmbeddedPack, CLASSIC_TEE};
@@ -137,6 +140,8 @@ pub struct BakedViews {
     stills: Vec<(View, Lazy<Arc<ViewTable>>)>,
     turntable: Lazy<Arc<Vec<ViewTable>>>,
     content_hash: Lazy<String>,
+    calibration: Lazy<ColorCalibration>,
+    finish_table: OnceLock<Arc<Vec<u16>>>,
 }
 
 impl BakedViews {
@@ -230,6 +235,8 @@ impl BakedViews {
             stills,
             turntable: OnceLock::new(),
             content_hash: OnceLock::new(),
+            calibration: OnceLock::new(),
+            finish_table: OnceLock::new(),
         })
     }
 
@@ -326,6 +333,45 @@ impl BakedViews {
             out.push((format!("turntable[{i}]"), covered(frame)));
         }
         Ok(out)
+    }
+
+    /// How this bake's studio light changes colours: the median diffuse and specular light
+    /// of the fully covered pixels of the front still (the first still without one).
+    /// The renderers shade the albedo it gives, so the median front fabric pixel shows the
+    /// requested colour. Decodes that still once.
+    ///
+    /// # Errors
+    ///
+    /// `E_RENDER_FAILED` when the still is missing or does not decode.
+    pub fn calibration(&self) -> Result<ColorCalibration> {
+        self.calibration
+            .get_or_init(|| {
+                let view = self
+                    .views()
+                    .into_iter()
+                    .find(|v| *v == View::Front)
+                    .or_else(|| self.views().first().copied());
+                let Some(view) = view else {
+                    return Ok(ColorCalibration::IDENTITY);
+                };
+                let table = self.still_table(view).map_err(|e| e.to_string())?;
+                let full = table.px.iter().filter(|p| p.cov == 255);
+                let (diffuse, specular): (Vec<f32>, Vec<f32>) = full
+                    .map(|p| (p.diffuse as f32 / DIFFUSE_ONE, p.specular as f32 / 65535.0))
+                    .unzip();
+                Ok(ColorCalibration::from_medians(diffuse, specular))
+            })
+            .clone()
+            .map_err(Error::render_failed)
+    }
+
+    /// The calibration's exposure and tone as a table over lit values, made once.
+    fn finish_table(&self) -> Result<Arc<Vec<u16>>> {
+        let calibration = self.calibration()?;
+        Ok(self
+            .finish_table
+            .get_or_init(|| Arc::new(calibration.finish_table()))
+            .clone())
     }
 
     fn entry(&self, view: View) -> Option<&StillEntry> {
@@ -626,6 +672,8 @@ fn render_views(views: &BakedViews, request: &RenderRequest<'_>) -> Result<Rende
         request.atlas,
         request.color,
         request.background.unwrap_or(views.background),
+        &views.calibration()?,
+        views.finish_table()?,
     );
     let mut stills = Vec::with_capacity(stills_tables.len());
     for (view, table) in stills_tables {
@@ -655,7 +703,8 @@ fn render_views(views: &BakedViews, request: &RenderRequest<'_>) -> Result<Rende
     })
 }
 
-/// The atlas prepared for lookups: linear light, composited over the garment colour.
+/// The atlas prepared for lookups: calibrated linear albedo, composited over the garment
+/// colour.
 struct Shader {
     /// Per atlas texel `[r, g, b, 0]`, linear, 65535 = 1.0. Compositing over the garment
     /// before filtering equals filtering the premultiplied atlas and compositing after.
@@ -663,11 +712,21 @@ struct Shader {
     atlas_width: usize,
     background_lin: [u32; 3],
     background: [u8; 3],
+    /// Lit value `>> 2` to finished linear colour (exposure and tone), 65535 = 1.0.
+    finish: Arc<Vec<u16>>,
 }
 
 impl Shader {
-    fn new(atlas: &RgbaImage, color: GarmentColor, background: [u8; 3]) -> Shader {
-        let lin = srgb_to_linear_u16_table();
+    fn new(
+        atlas: &RgbaImage,
+        color: GarmentColor,
+        background: [u8; 3],
+        calibration: &ColorCalibration,
+        finish: Arc<Vec<u16>>,
+    ) -> Shader {
+        // The background is not lit by the studio: it keeps its plain linear value.
+        let plain = crate::color::srgb_to_linear_u16_table();
+        let lin = &calibration.srgb_to_albedo_u16();
         let g = color.to_array().map(|c| lin[c as usize] as u32);
         let raw = atlas.as_raw();
         let mut albedo = vec![[0u16; 4]; (atlas.width() * atlas.height()) as usize];
@@ -699,8 +758,9 @@ impl Shader {
         Shader {
             albedo,
             atlas_width: atlas.width() as usize,
-            background_lin: background.map(|c| lin[c as usize] as u32),
+            background_lin: background.map(|c| plain[c as usize] as u32),
             background,
+            finish,
         }
     }
 
@@ -749,8 +809,8 @@ impl Shader {
             let albedo =
                 (a[ch] as u32 * w00 + b[ch] as u32 * w10 + c[ch] as u32 * w01 + d[ch] as u32 * w11)
                     >> 16;
-            let mut lit = ((albedo * px.diffuse as u32) >> DIFFUSE_SHIFT) + px.specular as u32;
-            lit = lit.min(65535);
+            let lit = ((albedo * px.diffuse as u32) >> DIFFUSE_SHIFT) + px.specular as u32;
+            let mut lit = self.finish[((lit >> 2) as usize).min(FINISH_TABLE_LEN - 1)] as u32;
             if cov < 255 {
                 lit = (lit * cov + self.background_lin[ch] * (255 - cov)) / 255;
             }
@@ -766,7 +826,7 @@ mod tests {
 
     #[test]
     fn colour_tables_round_trip() {
-        let lin = srgb_to_linear_u16_table();
+        let lin = crate::color::srgb_to_linear_u16_table();
         let srgb = linear_u16_to_srgb_table();
         for c in 0..=255u8 {
             let back = srgb[(lin[c as usize] >> 2) as usize];

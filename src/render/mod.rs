@@ -24,6 +24,7 @@ mod animation;
 mod bake_encoding;
 mod baked;
 mod blender;
+mod calibration;
 mod mp4;
 
 use image::RgbaImage;
@@ -39,6 +40,7 @@ pub use blender::{
     bake_pack, compact_bake, BakeOptions, BakeReport, BlenderInstall, BlenderOptions,
     BlenderRenderer, BlenderVersion,
 };
+pub use calibration::ColorCalibration;
 
 /// A still camera preset of the product renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

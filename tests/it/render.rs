@@ -12,6 +12,7 @@ use render_engine::render::{
     encode_mp4, encode_webp, BakedRenderer, BakedViews, RenderOutput, RenderOutputs, RenderRequest,
     Renderer, View,
 };
+use render_engine::template::TemplatePack;
 use render_engine::GarmentColor;
 
 use crate::common::golden;
@@ -634,4 +635,64 @@ fn webp_is_animated_with_every_frame() {
         total_ms.abs_diff(expected) <= frames.len() as u32,
         "{total_ms} ms vs {expected} ms"
     );
+}
+
+/// The fabric colours checked for colour truth: white, black, near-black, navy, red,
+/// heather grey and a light pastel.
+const SWATCHES: [&str; 7] = [
+    "#ffffff", "#000000", "#111111", "#1f2937", "#b91c1c", "#9ca3af", "#bfdbfe",
+];
+
+/// The median colour (per channel) of the fully covered pixels of a front still with
+/// nothing printed: the pixels that are the same over a black and a white background.
+fn median_fabric(renderer: &BakedRenderer, pack: &TemplatePack, color: GarmentColor) -> [u8; 3] {
+    let (w, h) = pack.atlas_size_px();
+    let atlas = RgbaImage::new(w, h);
+    let front = |background: [u8; 3]| {
+        let mut request = RenderRequest::new(&atlas, color)
+            .with_template(pack)
+            .with_outputs(RenderOutputs {
+                stills: vec![View::Front],
+                turntable: false,
+            });
+        request.background = Some(background);
+        renderer.render(&request).unwrap().stills.remove(0).image
+    };
+    let (over_black, over_white) = (front([0, 0, 0]), front([255, 255, 255]));
+    let mut channels: [Vec<u8>; 3] = Default::default();
+    for (a, b) in over_black.pixels().zip(over_white.pixels()) {
+        if a == b {
+            for (c, v) in channels.iter_mut().zip(a.0) {
+                c.push(v);
+            }
+        }
+    }
+    assert!(
+        channels[0].len() > 100_000,
+        "{}: too few fabric pixels",
+        pack.id()
+    );
+    channels.map(|mut c| {
+        let mid = c.len() / 2;
+        *c.select_nth_unstable(mid).1
+    })
+}
+
+#[test]
+fn unprinted_fabric_shows_its_swatch_on_every_garment() {
+    use crate::common::delta_e::{ciede2000, srgb_to_lab};
+    let mut worst = (0.0, String::new());
+    for pack in TemplatePack::builtins() {
+        let renderer = BakedRenderer::new(pack.baked_views().unwrap());
+        for hex in SWATCHES {
+            let color = GarmentColor::parse(hex).unwrap();
+            let got = median_fabric(&renderer, &pack, color);
+            let de = ciede2000(srgb_to_lab(color.to_array()), srgb_to_lab(got));
+            eprintln!("{} {hex}: median fabric {got:?}, ΔE2000 {de:.2}", pack.id());
+            if de > worst.0 {
+                worst = (de, format!("{} {hex} rendered as {got:?}", pack.id()));
+            }
+        }
+    }
+    assert!(worst.0 < 2.0, "ΔE2000 {:.2}: {}", worst.0, worst.1);
 }

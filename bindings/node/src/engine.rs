@@ -103,9 +103,10 @@ pub struct EngineOptions {
     #[napi(ts_type = "boolean | HttpDesignOptions")]
     pub http_designs: Option<serde_json::Value>,
     /// Extra template packs jobs may name in `template_id`: each the path of a pack
-    /// folder (holding `template.json`) or `classic-tee`. The built-in `classic-tee` is
-    /// always available unless a pack here has its id and replaces it. A folder that is
-    /// not a valid pack is `E_VALIDATION` on `templates[i]`.
+    /// folder (holding `template.json`) or a built-in id. The built-in garments
+    /// (`classic-tee`, `long-sleeve-tee`, `hoodie`) are always available unless a pack
+    /// here has the same id and replaces one. A folder that is not a valid pack is
+    /// `E_VALIDATION` on `templates[i]`.
     #[napi(ts_type = "Array<string>")]
     pub templates: Option<serde_json::Value>,
     /// This process's worker name in leases (default: host and process id).
@@ -727,8 +728,8 @@ impl RenderEngine {
     }
 
     /// The template packs jobs of this engine can name in `template_id`: the built-in
-    /// `classic-tee` (unless a pack of the `templates` option replaces it), then the
-    /// packs of the `templates` option.
+    /// garments `classic-tee`, `long-sleeve-tee` and `hoodie` (each unless a pack of the
+    /// `templates` option replaces it), then the packs of the `templates` option.
     #[napi]
     pub fn list_templates(&self) -> Vec<TemplateInfo> {
         self.engine

@@ -700,7 +700,8 @@ fn string_list(value: Option<Unknown>, field: &str) -> Result<Vec<String>> {
 }
 
 /// The placement presets (`chest-large`, `dead-center-medium`, `back-small`) with their
-/// print areas on `template`: `classic-tee` (default) or the path of a pack folder, as
+/// print areas on `template`: a built-in id (`classic-tee`, the default,
+/// `long-sleeve-tee` or `hoodie`) or the path of a pack folder, as
 /// the `template` option of `compose`, `render` and `preflight` takes it. Throws
 /// `E_VALIDATION` for anything else (on `template`) or a broken pack (on the manifest's
 /// field).
@@ -716,9 +717,10 @@ pub fn list_presets(env: Env, template: Option<Unknown>) -> napi::Result<Vec<Pre
     })
 }
 
-/// The template packs: the built-in `classic-tee`, then the packs in `templates` (each
-/// `classic-tee` or the path of a pack folder, as `RenderEngine.open`'s `templates`
-/// option takes them; a pack with the id `classic-tee` replaces the built-in one). Throws
+/// The template packs: the built-in garments (`classic-tee`, `long-sleeve-tee`,
+/// `hoodie`), then the packs in `templates` (each a built-in id or the path of a pack
+/// folder, as `RenderEngine.open`'s `templates` option takes them; a pack with a
+/// built-in's id replaces it). Throws
 /// `E_VALIDATION` on `templates[i]` for a folder that is not a valid pack.
 #[napi(ts_args_type = "templates?: string[] | undefined | null")]
 pub fn list_templates(env: Env, templates: Option<Unknown>) -> napi::Result<Vec<TemplateInfo>> {

@@ -32,7 +32,8 @@ pub struct ComposeOptions {
     pub preset: Option<String>,
     /// A custom print area instead of a preset.
     pub placement: Option<CustomPlacement>,
-    /// The template pack: `classic-tee` (default) or the path of a pack folder.
+    /// The template pack: a built-in id (`classic-tee`, the default, `long-sleeve-tee`
+    /// or `hoodie`) or the path of a pack folder.
     pub template: Option<String>,
     /// How the design fits the area: `contain` (default), `cover` or `stretch`.
     pub fit: Option<String>,
@@ -72,7 +73,8 @@ pub struct RenderOptions {
     pub preset: Option<String>,
     /// A custom print area instead of a preset.
     pub placement: Option<CustomPlacement>,
-    /// The template pack: `classic-tee` (default) or the path of a pack folder.
+    /// The template pack: a built-in id (`classic-tee`, the default, `long-sleeve-tee`
+    /// or `hoodie`) or the path of a pack folder.
     pub template: Option<String>,
     /// How the design fits the area: `contain` (default), `cover` or `stretch`.
     pub fit: Option<String>,

@@ -27,12 +27,28 @@ pub(super) struct RenderJobSpec {
     pub background: String,
     /// Cycles samples per pixel.
     pub samples: u32,
+    /// Exposure and highlight shoulder for the garment's film before it is composited
+    /// over the background, as the baked renderer finishes its pixels.
+    pub tone: ToneSpec,
     /// The still cameras and their image size.
     pub stills: StillsSpec,
     /// The turntable, if wanted.
     pub turntable: Option<TurntableSpec>,
     /// An existing, empty directory the script writes its PNGs into.
     pub output_dir: PathBuf,
+}
+
+/// The colour finish of a job (see `render::calibration`): every film channel `x` (straight
+/// alpha, linear) becomes `x * exposure` up to `knee`, then
+/// `knee + width * (1 - exp(-(x * exposure - knee) / width))`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(super) struct ToneSpec {
+    /// The factor the film is multiplied by.
+    pub exposure: f64,
+    /// Where the highlight shoulder starts.
+    pub knee: f64,
+    /// How far above the knee the shoulder rises at most.
+    pub width: f64,
 }
 
 /// The stills of a job: one image per camera, all of one size.
@@ -96,6 +112,11 @@ mod tests {
             color: "#1f2937".into(),
             background: "#f2f2f0".into(),
             samples: 4,
+            tone: ToneSpec {
+                exposure: 1.1,
+                knee: 0.9,
+                width: 0.11,
+            },
             stills: StillsSpec {
                 width: 200,
                 height: 100,
@@ -121,6 +142,7 @@ mod tests {
             serde_json::json!({"name": "front"})
         );
         assert_eq!(value["turntable"]["frames"], 4);
+        assert_eq!(value["tone"]["knee"], 0.9);
         assert_eq!(still_file_name("front"), "front.png");
         assert_eq!(frame_file_name(3), "turntable_0003.png");
     }

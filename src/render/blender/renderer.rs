@@ -14,14 +14,16 @@ use std::time::{Duration, Instant};
 use image::RgbaImage;
 
 use super::job::{
-    frame_file_name, still_file_name, CameraSpec, RenderJobSpec, StillsSpec, TurntableSpec,
-    JOB_CONTRACT,
+    frame_file_name, still_file_name, CameraSpec, RenderJobSpec, StillsSpec, ToneSpec,
+    TurntableSpec, JOB_CONTRACT,
 };
 use super::locate::{locate_blender, minimal_env, BlenderInstall, INSTALL_HINT};
 use super::log::{parse_line, LogLine, LogTail, ProgressTracker};
 use super::process::{run_supervised, RunLimits, RunOutcome};
 use crate::error::{Error, Result};
-use crate::render::{RenderOutput, RenderProgress, RenderRequest, Renderer, Still};
+use crate::render::{
+    BakedViews, ColorCalibration, RenderOutput, RenderProgress, RenderRequest, Renderer, Still,
+};
 use crate::template::TemplatePack;
 
 /// The render script, embedded so an installed binary needs no source tree.
@@ -205,8 +207,14 @@ impl BlenderRenderer {
         &self.options
     }
 
-    fn job_for(&self, request: &RenderRequest<'_>, dir: &Path, out: &Path) -> RenderJobSpec {
-        let [r, g, b] = request.color.to_array();
+    fn job_for(
+        &self,
+        request: &RenderRequest<'_>,
+        calibration: &ColorCalibration,
+        dir: &Path,
+        out: &Path,
+    ) -> RenderJobSpec {
+        let [r, g, b] = calibration.albedo_color(request.color).to_array();
         let [br, bgc, bb] = request.background.unwrap_or(DEFAULT_BACKGROUND);
         let o = &self.options;
         RenderJobSpec {
@@ -216,6 +224,11 @@ impl BlenderRenderer {
             color: format!("#{r:02x}{g:02x}{b:02x}"),
             background: format!("#{br:02x}{bgc:02x}{bb:02x}"),
             samples: o.samples,
+            tone: ToneSpec {
+                exposure: calibration.exposure() as f64,
+                knee: crate::render::calibration::KNEE as f64,
+                width: crate::render::calibration::WIDTH as f64,
+            },
             stills: StillsSpec {
                 width: o.still_size.0,
                 height: o.still_size.1,
@@ -323,8 +336,9 @@ impl Renderer for BlenderRenderer {
             )?,
             None => std::fs::write(dir.join("template.json"), TEMPLATE_JSON)?,
         }
-        write_atlas(request.atlas, &dir.join("atlas.png"))?;
-        let job = self.job_for(request, dir, &out);
+        let calibration = live_calibration(pack)?;
+        write_atlas(request.atlas, &calibration, &dir.join("atlas.png"))?;
+        let job = self.job_for(request, &calibration, dir, &out);
         let job_path = dir.join("job.json");
         std::fs::write(
             &job_path,
@@ -425,9 +439,30 @@ impl Renderer for BlenderRenderer {
     }
 }
 
-fn write_atlas(atlas: &RgbaImage, path: &Path) -> Result<()> {
+/// The colour calibration of a live render: the pack's bake's (the same studio and
+/// material), so live and baked renders show the same colours; a pack without a bake
+/// takes the built-in garment's.
+fn live_calibration(pack: &TemplatePack) -> Result<ColorCalibration> {
+    match pack.baked_views() {
+        Ok(views) => views.calibration(),
+        Err(Error::Validation(_)) => BakedViews::builtin()?.calibration(),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the atlas Blender textures the garment with: its colours calibrated as the
+/// baked renderer calibrates them, alpha kept.
+fn write_atlas(atlas: &RgbaImage, calibration: &ColorCalibration, path: &Path) -> Result<()> {
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     use image::ImageEncoder;
+    let table = calibration.srgb_to_albedo_srgb();
+    let mut calibrated = atlas.clone();
+    for p in calibrated.pixels_mut() {
+        for c in &mut p.0[..3] {
+            *c = table[*c as usize];
+        }
+    }
+    let atlas = &calibrated;
     let file = std::fs::File::create(path)?;
     PngEncoder::new_with_quality(
         std::io::BufWriter::new(file),

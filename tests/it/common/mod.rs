@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod delta_e;
 pub mod engine;
 pub mod golden;
 #[cfg(feature = "postgres")]
