@@ -24,6 +24,7 @@ mod animation;
 mod bake_encoding;
 mod baked;
 mod blender;
+pub(crate) mod knit;
 mod mp4;
 
 use image::RgbaImage;
