@@ -5,18 +5,26 @@
 //!
 //! Let `Y(p)` be the photo's relative luminance (linear light, softened by a 1-pixel
 //! blur so the weave does not speckle the print) at pixel `p` and `Ȳ` its
-//! mean over the print region (inside the quad and the mask). The print is shaded by the
-//! ratio `r = Y / Ȳ`, so the print region averages mid-grey by construction:
-//!
-//! - shading `s = min(r, 1)` multiplies the design's linear colour (folds darken it),
-//! - highlight `h = 0.5 · min(max(r - 1, 0), 1)` lifts it towards white:
-//!   `c' = c·s + (1 - c·s)·h`,
-//! - on a flat photo `r = 1` everywhere and the design is unchanged.
+//! mean over the print region (inside the quad and the mask).
 //!
 //! Re-tinting to colour `C` keeps the photo's lightness *differences* in CIE L* rather
 //! than multiplying: `L*out = L*C + (L*photo - L̄*garment)` (eased, not clipped, within 8
-//! of black and white), then the output is `C` scaled to that luminance. A fold 15 L* darker than the fabric's mean stays 15 L* darker on a
-//! charcoal shirt, where a plain multiply would squash it to almost nothing.
+//! of black and white), then the output is `C` scaled to that luminance. A fold 15 L*
+//! darker than the fabric's mean stays 15 L* darker on a charcoal shirt, where a plain
+//! multiply would squash it to almost nothing.
+//!
+//! The print is shaded by the brightness of the fabric shown under it, relative to the
+//! print region: `R(p) = G(p) / G(Ȳ)`, where `G` is the shown fabric's luminance for a
+//! photo light `Y` (the photo itself, `G(Y) = Y`, or its re-tint to `C`). The design's
+//! linear colour `c` becomes `c' = shoulder(c · R)` (`shoulder` is the identity up to
+//! 0.8 and eases into 1 above), so:
+//!
+//! - the print darkens in folds and at the sides by exactly the ratio the fabric around
+//!   it does, on the photo's own colour and on a re-tint alike (a navy re-tint deepens
+//!   folds, and the print follows),
+//! - highlights brighten ink multiplicatively, like matte cotton, never by washing it
+//!   towards white (the glossy-decal look),
+//! - on a flat photo `R = 1` everywhere and the design is unchanged.
 
 use rayon::prelude::*;
 
@@ -109,6 +117,43 @@ fn soft_clip(l: f32) -> f32 {
     } else {
         l
     }
+}
+
+/// Where [`shade_ink`] starts to ease lit ink into white instead of clipping.
+const INK_SHOULDER: f32 = 0.8;
+
+/// A design's linear colour channel `c` under a shading ratio `ratio` (see the module
+/// docs): `c · ratio`, eased above [`INK_SHOULDER`] so that highlights never clip.
+#[inline]
+pub(super) fn shade_ink(c: f32, ratio: f32) -> f32 {
+    let x = c * ratio;
+    if x <= INK_SHOULDER {
+        x
+    } else {
+        let room = 1.0 - INK_SHOULDER;
+        INK_SHOULDER + room * (1.0 - (-(x - INK_SHOULDER) / room).exp())
+    }
+}
+
+/// The print's shading ratio `R` per L* code of the photo's light (see the module docs):
+/// the shown fabric's luminance at that light over its luminance at the print region's
+/// mean light `print_mean` (linear). `retint` is the fabric's re-tint, if any.
+pub(super) fn print_shading(print_mean: f32, retint: Option<&Retint>) -> Vec<f32> {
+    let shown = |code: u16| match retint {
+        Some(r) => {
+            let c = r.linear(code);
+            luminance(c[0], c[1], c[2])
+        }
+        None => lstar_to_y(code as f32 / 10.0),
+    };
+    let reference = match retint {
+        Some(_) => shown(lstar_code(print_mean)),
+        None => print_mean,
+    }
+    .max(1e-5);
+    (0..LSTAR_CODES as u16)
+        .map(|code| shown(code) / reference)
+        .collect()
 }
 
 /// The number of steps of the L* codes that index a [`Retint`] (tenths of L*, 0..=1000).
@@ -239,6 +284,31 @@ mod tests {
             "blur preserves the total: {total}"
         );
         assert!(spike[10 * 21 + 10] < 0.2 && spike[10 * 21 + 11] > 0.0);
+    }
+
+    #[test]
+    fn the_print_follows_the_shown_fabric() {
+        let to_linear = srgb_to_linear_table();
+        let mean = lstar_to_y(80.0);
+        let photo = print_shading(mean, None);
+        let fold = lstar_code(lstar_to_y(70.0)) as usize;
+        let flat = lstar_code(mean) as usize;
+        assert!((photo[flat] - 1.0).abs() < 0.01, "{}", photo[flat]);
+        assert!((photo[fold] - lstar_to_y(70.0) / mean).abs() < 0.01);
+        // On a navy re-tint the fabric darkens far more in the same fold; so does the ink.
+        let navy = Retint::new([0x1f, 0x29, 0x37], 80.0, to_linear);
+        let shading = print_shading(mean, Some(&navy));
+        let (f, m) = (navy.linear(fold as u16), navy.linear(flat as u16));
+        let fabric_ratio = luminance(f[0], f[1], f[2]) / luminance(m[0], m[1], m[2]);
+        assert!(
+            (shading[fold] - fabric_ratio).abs() < 0.01,
+            "{} {fabric_ratio}",
+            shading[fold]
+        );
+        assert!(shading[fold] < photo[fold] - 0.1);
+        // Ink is scaled, eased into white, never lifted towards it.
+        assert_eq!(shade_ink(0.1, 1.2), 0.1 * 1.2);
+        assert!(shade_ink(0.9, 1.5) < 1.0 && shade_ink(0.9, 1.5) > shade_ink(0.9, 1.1));
     }
 
     #[test]

@@ -38,12 +38,10 @@ use crate::color::GarmentColor;
 use crate::color::{srgb_to_linear_table, LinearToSrgb};
 use crate::design::{DecodeLimits, FitMode, PreparedDesign};
 use crate::error::{Error, Result};
+use crate::render::knit;
 use crate::template::Alignment;
 use light::Retint;
 use warp::sample_bilinear;
-
-/// How strongly highlights lift the print (see [`light`]).
-pub const HIGHLIGHT_STRENGTH: f32 = 0.5;
 
 /// How a mockup image is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -341,17 +339,24 @@ fn check_tint(view: &PhotoView, color: Option<GarmentColor>) -> Result<()> {
 }
 
 /// A fitted design laid onto one photo view: for every photo pixel the print can
-/// touch, the design's colour as the photo's folds bend and light it (linear RGB) and its
-/// opacity there (including the garment mask). None of it depends on the garment
-/// colour, so a batch computes it once per view and only re-tints and blends per colour.
+/// touch, the design's colour as the photo's folds bend it (linear RGB), its opacity
+/// there (including the garment mask, frayed at the print's edges by the knit) and the
+/// L* code of the photo's light under it. None of it depends on the garment colour, so
+/// a batch computes it once per view; each colour then shades the ink like the fabric it
+/// is printed on (see [`light`]), re-tints and blends.
 pub struct PlacedPrint {
-    /// `[r, g, b, alpha]` per pixel of the view's print bounds, row by row.
-    lit: Vec<[f32; 4]>,
+    /// `[r, g, b, alpha]` per pixel of the view's print bounds, row by row: the design's
+    /// linear colour (unshaded) and opacity.
+    ink: Vec<[f32; 4]>,
+    /// The L* code (see [`light::lstar_code`]) of the blurred photo luminance per pixel
+    /// of the print bounds: the fabric's light under the print.
+    light_codes: Vec<u16>,
 }
 
 impl PlacedPrint {
-    /// Warps, shades and lights `design` (premultiplied, fitted to the print area) for
-    /// `view`. `E_VALIDATION` for an empty design or a degenerate print-area quad.
+    /// Warps `design` (premultiplied, fitted to the print area) onto `view` and frays its
+    /// edges by the knit. `E_VALIDATION` for an empty design or a degenerate print-area
+    /// quad.
     pub fn new(view: &PhotoView, design: &RgbaImage) -> Result<Self> {
         if design.width() == 0 || design.height() == 0 {
             return Err(Error::validation("design", "the fitted design is empty"));
@@ -365,12 +370,22 @@ impl PlacedPrint {
         let [bx0, by0, bx1, by1] = view.print_bounds;
         let bw = bx1.saturating_sub(bx0) as usize;
         let bh = by1.saturating_sub(by0) as usize;
-        let print_mean = view.print_mean_luminance;
-        let mut lit = vec![[0.0f32; 4]; bw * bh];
+        let light_codes: Vec<u16> = view
+            .print_luminance
+            .par_iter()
+            .map(|&y| light::lstar_code(y))
+            .collect();
+        let mut ink = vec![[0.0f32; 4]; bw * bh];
         if bw == 0 {
-            return Ok(Self { lit });
+            return Ok(Self { ink, light_codes });
         }
-        lit.par_chunks_exact_mut(bw)
+        // Stitches of the knit per design pixel, along the print's width and height.
+        let (width_in, height_in) = view.print_size_in;
+        let wales_per_px = (width_in * f64::from(knit::WALES_PER_INCH)) / design.width() as f64;
+        let courses_per_px =
+            (height_in * f64::from(knit::COURSES_PER_INCH)) / design.height() as f64;
+        let knit_table = knit::KnitTable::get();
+        ink.par_chunks_exact_mut(bw)
             .enumerate()
             .for_each(|(row, out)| {
                 let y = by0 as usize + row;
@@ -384,24 +399,37 @@ impl PlacedPrint {
                     let (u, v) =
                         inverse.apply(x as f64 + 0.5 - dx as f64, y as f64 + 0.5 - dy as f64);
                     let s = sample_bilinear(design, u, v);
-                    let alpha = s[3] / 255.0 * coverage;
+                    let mut alpha = s[3] / 255.0;
                     if alpha <= 0.0 {
                         continue;
                     }
-                    let ratio = view.print_luminance[at] / print_mean;
-                    let shade = ratio.min(1.0);
-                    let highlight = HIGHLIGHT_STRENGTH * (ratio - 1.0).clamp(0.0, 1.0);
+                    let at_edge = || {
+                        [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)]
+                            .iter()
+                            .any(|(du, dv)| {
+                                (sample_bilinear(design, u + du, v + dv)[3] - s[3]).abs() > 2.0
+                            })
+                    };
+                    if alpha < 1.0 && at_edge() {
+                        // The ink's edge (not an evenly translucent area) frays along the
+                        // loops of the knit under it.
+                        let k = knit_table.factor(
+                            (u * wales_per_px) as f32,
+                            (v * courses_per_px) as f32,
+                            0.0,
+                        );
+                        alpha = knit::fray(alpha, k);
+                    }
                     let straight = s[3].max(1e-3);
                     for k in 0..3 {
                         let srgb = (s[k] / straight * 255.0).clamp(0.0, 255.0);
                         // srgb is within 0..=255: adding a half rounds it.
-                        let c = to_linear[(srgb + 0.5) as usize] * shade;
-                        o[k] = c + (1.0 - c) * highlight;
+                        o[k] = to_linear[(srgb + 0.5) as usize];
                     }
-                    o[3] = alpha;
+                    o[3] = alpha * coverage;
                 }
             });
-        Ok(Self { lit })
+        Ok(Self { ink, light_codes })
     }
 
     /// The mockup in one garment colour (`None`: the photo's own colour): the photo,
@@ -414,7 +442,7 @@ impl PlacedPrint {
     }
 
     /// Completes `out` (from [`tint_outside_print`] with the same colour) inside the
-    /// print bounds: the fabric re-tinted, the print blended over it.
+    /// print bounds: the fabric re-tinted, the print shaded like it and blended over it.
     fn finish(&self, view: &PhotoView, color: Option<GarmentColor>, out: &mut RgbaImage) {
         let to_linear = srgb_to_linear_table();
         let to_srgb = LinearToSrgb::new();
@@ -425,6 +453,11 @@ impl PlacedPrint {
                 &fabric.lstar_codes,
             )
         });
+        // The garment's brightness under the print relative to the print region's, per
+        // L* code of the photo's light: the print is shaded by exactly the ratio the
+        // fabric shown around it has (the photo's, or its re-tint's).
+        let shading =
+            light::print_shading(view.print_mean_luminance, retint.as_ref().map(|(r, _)| r));
         let w = view.photo.width() as usize;
         let [bx0, by0, bx1, by1] = view.print_bounds;
         let (bx0, bw) = (bx0 as usize, bx1.saturating_sub(bx0) as usize);
@@ -437,9 +470,10 @@ impl PlacedPrint {
             .skip(by0 as usize)
             .take(by1.saturating_sub(by0) as usize)
             .for_each(|(y, row)| {
-                let lit_row = &self.lit[(y - by0 as usize) * bw..][..bw];
+                let ink_row = &self.ink[(y - by0 as usize) * bw..][..bw];
+                let code_row = &self.light_codes[(y - by0 as usize) * bw..][..bw];
                 let row = &mut row[bx0 * 4..(bx0 + bw) * 4];
-                for (col, (px, lit)) in row.chunks_exact_mut(4).zip(lit_row).enumerate() {
+                for (col, (px, ink)) in row.chunks_exact_mut(4).zip(ink_row).enumerate() {
                     let i = y * w + bx0 + col;
                     let coverage = view.mask.as_ref().map_or(255, |m| m[i]) as f32 / 255.0;
                     // The fabric: the photo, or its re-tint blended in through the mask.
@@ -454,10 +488,12 @@ impl PlacedPrint {
                             base[k] = tinted[k] * coverage + base[k] * (1.0 - coverage);
                         }
                     }
-                    let alpha = lit[3];
+                    let alpha = ink[3];
                     if alpha > 0.0 {
+                        let ratio = shading[code_row[col] as usize];
                         for k in 0..3 {
-                            base[k] = lit[k] * alpha + base[k] * (1.0 - alpha);
+                            let lit = light::shade_ink(ink[k], ratio);
+                            base[k] = lit * alpha + base[k] * (1.0 - alpha);
                         }
                     }
                     px[0] = to_srgb.convert(base[0]);

@@ -24,6 +24,7 @@ use image::{DynamicImage, RgbaImage};
 use rayon::prelude::*;
 
 use super::calibration::{ColorCalibration, FINISH_TABLE_LEN};
+use super::knit;
 use super::{RenderOutput, RenderProgress, RenderRequest, Renderer, Still, View};
 use crate::color::{linear_u16_to_srgb_table, GarmentColor};
 use crate::design::{decode_untrusted_raster, DecodeLimits, DesignFormat};
@@ -142,6 +143,8 @@ pub struct BakedViews {
     content_hash: Lazy<String>,
     calibration: Lazy<ColorCalibration>,
     finish_table: OnceLock<Arc<Vec<u16>>>,
+    /// Atlas pixels per inch of the pack: the scale of the knit (see [`knit`]).
+    pixels_per_inch: f32,
 }
 
 impl BakedViews {
@@ -205,6 +208,11 @@ impl BakedViews {
     }
 
     fn from_index(source: Source, json: &[u8]) -> Result<BakedViews> {
+        // An embedded pack's manifest gives its scale; a folder's pack sets it after.
+        let source_ppi = match &source {
+            Source::Embedded(pack) => embedded_pixels_per_inch(pack.manifest),
+            Source::Dir(_) => None,
+        };
         let index: Index = serde_json::from_slice(json).map_err(|e| {
             Error::render_failed(format!("views.json is malformed: {e}")).caused_by(e)
         })?;
@@ -237,7 +245,22 @@ impl BakedViews {
             content_hash: OnceLock::new(),
             calibration: OnceLock::new(),
             finish_table: OnceLock::new(),
+            pixels_per_inch: source_ppi.unwrap_or(DEFAULT_PIXELS_PER_INCH),
         })
+    }
+
+    /// Sets the atlas's pixels per inch (the pack's `atlas.pixels_per_inch`), which sets
+    /// the scale of the jersey knit the renderer draws on fabric and print. Views read
+    /// from a folder assume 40 (the built-in packs' scale) until told; call this before
+    /// the first render.
+    pub fn with_pixels_per_inch(mut self, pixels_per_inch: u32) -> BakedViews {
+        self.pixels_per_inch = pixels_per_inch.max(1) as f32;
+        self
+    }
+
+    /// The atlas's pixels per inch these views draw the knit at.
+    pub fn pixels_per_inch(&self) -> f32 {
+        self.pixels_per_inch
     }
 
     /// The SHA-256 (hex) of the pack's index and every file it names: what identifies a
@@ -508,10 +531,11 @@ impl BakedViews {
         let uv = uv.as_raw();
         let shade = shade.as_raw();
         let per_frame = (width * height) as usize;
+        let ppi = self.pixels_per_inch;
         Ok((0..frames)
             .into_par_iter()
             .map(|f| {
-                let px = (f * per_frame..(f + 1) * per_frame)
+                let mut px: Vec<Px> = (f * per_frame..(f + 1) * per_frame)
                     .map(|i| {
                         let cov = shade[3 * i];
                         if cov == 0 {
@@ -537,10 +561,46 @@ impl BakedViews {
                         }
                     })
                     .collect();
+                knit_view(&mut px, width as usize, aw, ppi);
                 ViewTable { width, height, px }
             })
             .collect())
     }
+}
+
+/// The atlas scale assumed when a pack does not say (the built-in packs' 40 px/in).
+const DEFAULT_PIXELS_PER_INCH: f32 = 40.0;
+
+/// `atlas.pixels_per_inch` from an embedded pack's `template.json`.
+fn embedded_pixels_per_inch(manifest: &str) -> Option<f32> {
+    let v: serde_json::Value = serde_json::from_str(manifest).ok()?;
+    let ppi = v.get("atlas")?.get("pixels_per_inch")?.as_f64()?;
+    (ppi >= 1.0).then_some(ppi as f32)
+}
+
+/// Multiplies a decoded view's light by the jersey knit each pixel sees (see [`knit`]).
+fn knit_view(px: &mut [Px], width: usize, atlas_width: u32, pixels_per_inch: f32) {
+    let pos: Vec<Option<(f32, f32)>> = px
+        .iter()
+        .map(|p| {
+            (p.cov > 0).then(|| {
+                (
+                    (p.idx % atlas_width) as f32 + p.fx as f32 / 256.0,
+                    (p.idx / atlas_width) as f32 + p.fy as f32 / 256.0,
+                )
+            })
+        })
+        .collect();
+    knit::apply_to_view(
+        width,
+        px.len(),
+        pixels_per_inch,
+        |i| pos[i],
+        |i, k, sheen| {
+            px[i].diffuse = knit::scaled(px[i].diffuse, k);
+            px[i].specular = knit::scaled(px[i].specular, sheen);
+        },
+    );
 }
 
 /// The in-process renderer over a [`BakedViews`] pack: the embedded default.
@@ -668,13 +728,14 @@ fn render_views(views: &BakedViews, request: &RenderRequest<'_>) -> Result<Rende
         });
     }
 
-    let shader = Shader::new(
+    let mut shader = Shader::new(
         request.atlas,
         request.color,
         request.background.unwrap_or(views.background),
         &views.calibration()?,
         views.finish_table()?,
     );
+    shader.soften_ink_edges(request.atlas, views.pixels_per_inch);
     let mut stills = Vec::with_capacity(stills_tables.len());
     for (view, table) in stills_tables {
         request.check_cancelled()?;
@@ -714,6 +775,8 @@ struct Shader {
     background: [u8; 3],
     /// Lit value `>> 2` to finished linear colour (exposure and tone), 65535 = 1.0.
     finish: Arc<Vec<u16>>,
+    /// The bare garment's albedo (where the atlas is transparent).
+    garment: [u16; 3],
 }
 
 impl Shader {
@@ -761,7 +824,21 @@ impl Shader {
             background_lin: background.map(|c| plain[c as usize] as u32),
             background,
             finish,
+            garment: g.map(|c| c as u16),
         }
+    }
+
+    /// Frays the print's alpha edges by the knit (see [`knit::soften_ink_edges`]).
+    fn soften_ink_edges(&mut self, atlas: &RgbaImage, pixels_per_inch: f32) {
+        let raw = atlas.as_raw();
+        knit::soften_ink_edges(
+            &mut self.albedo,
+            atlas.width() as usize,
+            atlas.height() as usize,
+            pixels_per_inch,
+            self.garment,
+            |i| raw[4 * i + 3],
+        );
     }
 
     /// Renders one view; rows in parallel when `parallel` (frames are already parallel).

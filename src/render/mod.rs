@@ -25,6 +25,7 @@ mod bake_encoding;
 mod baked;
 mod blender;
 mod calibration;
+pub(crate) mod knit;
 mod mp4;
 
 use image::RgbaImage;

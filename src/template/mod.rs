@@ -392,7 +392,7 @@ impl TemplatePack {
                         ),
                     ));
                 }
-                Arc::new(BakedViews::load(&bake)?)
+                Arc::new(BakedViews::load(&bake)?.with_pixels_per_inch(self.pixels_per_inch()))
             }
         };
         if views.template() != self.id() || views.atlas_size() != self.atlas_size_px() {

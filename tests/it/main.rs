@@ -26,6 +26,7 @@ mod engine_store_metadata;
 mod error_codes;
 mod hardening;
 mod mockup_golden;
+mod mockup_light;
 mod render;
 mod state_machine;
 mod store_conformance;
