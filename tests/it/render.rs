@@ -369,8 +369,12 @@ fn bake_without_shadow() -> tempfile::TempDir {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".shade.png") {
-            let img = image::open(&path).unwrap().into_rgb8();
-            img.save(dir.path().join(&name)).unwrap();
+            // The same bit depth without the alpha channel.
+            let to = dir.path().join(&name);
+            match image::open(&path).unwrap() {
+                img @ image::DynamicImage::ImageRgba16(_) => img.into_rgb16().save(to).unwrap(),
+                img => img.into_rgb8().save(to).unwrap(),
+            }
         } else {
             std::fs::copy(&path, dir.path().join(&name)).unwrap();
         }
