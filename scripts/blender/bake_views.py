@@ -17,7 +17,9 @@ transparent film. For each view one Cycles render yields:
 * alpha: the coverage (anti-aliased edge),
 * (Diffuse Direct + Indirect) x Diffuse Color: the light a white fabric reflects diffusely
   (its sheen included), the factor the albedo multiplies,
-* Glossy Direct + Indirect: the specular highlight, added on top of the albedo.
+* Glossy Direct + Indirect: the specular highlight, added on top of the albedo,
+* the backdrop's shadow: the factor the flat background is multiplied by, from the
+  garment's silhouette (build_garment.SHADOW_TERMS; render_job.py composites the same).
 
 Cycles accumulates passes over the pixel filter, background samples adding zero, so the
 AOV and colour passes are premultiplied by coverage (the light passes come out divided by
@@ -30,8 +32,9 @@ are stacked top to bottom into one pair (`turntable.uv.png`, `turntable.shade.pn
 
 * `<name>.uv.png`: grey+alpha 16-bit: grey = u * 65535, alpha = v * 65535 (Blender's v,
   upwards: atlas y = (1 - v) * atlas height); both 0 where coverage is 0;
-* `<name>.shade.png`: RGB 16-bit: R = coverage, G = diffuse / DIFFUSE_SCALE,
-  B = specular / SPECULAR_SCALE, each times 65535.
+* `<name>.shade.png`: RGBA 16-bit: R = coverage, G = diffuse / DIFFUSE_SCALE,
+  B = specular / SPECULAR_SCALE, A = the backdrop's light under the garment's shadow
+  (1 = no shadow), each times 65535.
 
 `views.json` lists the views with their sizes, files, scales and the turntable order.
 """
@@ -58,7 +61,7 @@ FORMAT_VERSION = 1
 
 
 def write_png16(path, array):
-    """Writes a uint16 array (h, w) or (h, w, c), c in 2 or 3, as a 16-bit PNG."""
+    """Writes a uint16 array (h, w) or (h, w, c), c in 2, 3 or 4, as a 16-bit PNG."""
     if array.ndim == 2:
         array = array[:, :, None]
     h, w, c = array.shape
@@ -155,6 +158,39 @@ def soft_blur(values, weight):
     return np.where(weight > 1e-3, num / np.maximum(den, 1e-6), 0.0)
 
 
+def gaussian_blur(values, radius):
+    """Separable Gaussian blur, sigma = radius / 3, cut off at `radius` pixels, zero
+    outside the image: the compositor's Gaussian blur of that size (render_job.py)."""
+    x = np.arange(-radius, radius + 1) / radius
+    k = np.exp(-((3.0 * x) ** 2) / 2.0)
+    k /= k.sum()
+    h, w = values.shape
+    p = np.pad(values, ((radius, radius), (0, 0)))
+    values = sum(k[i] * p[i : i + h] for i in range(2 * radius + 1))
+    p = np.pad(values, ((0, 0), (radius, radius)))
+    return sum(k[i] * p[:, i : i + w] for i in range(2 * radius + 1))
+
+
+def shifted(values, dx, dy):
+    """`values` moved dx pixels right and dy down, zero where nothing moved in."""
+    out = np.zeros_like(values)
+    h, w = values.shape
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = values[
+        max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
+    return out
+
+
+def backdrop_shadow(alpha):
+    """The backdrop's light factor (1 = unshadowed) under the garment's soft shadow, from
+    its coverage `alpha` (rows top-down), as build_garment.SHADOW_TERMS describe it."""
+    light = np.ones_like(alpha)
+    for term in bg.SHADOW_TERMS:
+        dx, dy, radius = bg.shadow_pixels(term, alpha.shape[1])
+        light -= term[3] * gaussian_blur(shifted(alpha, dx, dy), radius)
+    return np.clip(light, 0.0, 1.0)
+
+
 def point_sampled_uv(scene, tmpdir, size, covered):
     """The atlas UV at each pixel's centre, from one more render with a point filter.
 
@@ -230,32 +266,34 @@ def render_view(scene, tmpdir, size, samples):
     # (the weave is finer than a pixel at these sizes, so nothing real is lost).
     diffuse = soft_blur(diffuse, alpha)
     specular = soft_blur(specular, alpha)
-    return alpha, diffuse, specular, uv, covered
+    shadow = backdrop_shadow(alpha)
+    return alpha, diffuse, specular, uv, covered, shadow
 
 
-def encode(out_dir, name, alpha, diffuse, specular, uv, covered):
+def encode(out_dir, name, alpha, diffuse, specular, uv, covered, shadow):
     """Writes one view's two PNGs; returns their file names."""
-    uv16, shade = quantise(alpha, diffuse, specular, uv, covered)
-    report(name, diffuse, specular, covered)
+    uv16, shade = quantise(alpha, diffuse, specular, uv, covered, shadow)
+    report(name, diffuse, specular, covered, shadow)
     write_png16(os.path.join(out_dir, name + ".uv.png"), uv16)
     write_png16(os.path.join(out_dir, name + ".shade.png"), shade)
     return {"uv": name + ".uv.png", "shade": name + ".shade.png"}
 
 
-def report(name, diffuse, specular, covered):
+def report(name, diffuse, specular, covered, shadow):
     d = diffuse[covered]
     s = specular[covered]
     print(
         f"baked {name}: diffuse max {d.max():.3f} mean {d.mean():.3f} "
         f"p99.9 {np.percentile(d, 99.9):.3f}; specular max {s.max():.3f} "
-        f"p99.9 {np.percentile(s, 99.9):.3f}; coverage {covered.mean():.3f}",
+        f"p99.9 {np.percentile(s, 99.9):.3f}; coverage {covered.mean():.3f}; "
+        f"backdrop shadow down to {shadow[~covered].min():.3f}",
         flush=True,
     )
     if np.percentile(d, 99.9) > DIFFUSE_SCALE or np.percentile(s, 99.9) > SPECULAR_SCALE:
         print(f"warning: {name} clipped (raise DIFFUSE_SCALE/SPECULAR_SCALE)", flush=True)
 
 
-def quantise(alpha, diffuse, specular, uv, covered):
+def quantise(alpha, diffuse, specular, uv, covered, shadow):
     def q(x):
         return np.clip(np.rint(x * 65535.0), 0, 65535).astype(np.uint16)
 
@@ -269,6 +307,7 @@ def quantise(alpha, diffuse, specular, uv, covered):
             q(np.where(covered, alpha, 0.0)),
             np.where(covered, q12(diffuse / DIFFUSE_SCALE), 0),
             np.where(covered, q12(specular / SPECULAR_SCALE), 0),
+            q(shadow),
         ],
         axis=2,
     )
@@ -331,7 +370,7 @@ def main():
             angle = 360.0 * i / frames
             bg.set_view(scene, angle, TURNTABLE_ELEVATION)
             views = render_view(scene, tmpdir, frame_size, frame_samples)
-            report(f"turntable frame {i}", views[1], views[2], views[4])
+            report(f"turntable frame {i}", views[1], views[2], views[4], views[5])
             uv16, shade = quantise(*views)
             uvs.append(uv16)
             shades.append(shade)
@@ -354,7 +393,7 @@ def main():
         },
         "encoding": {
             "uv": "16-bit grey+alpha PNG: u = grey / 65535, v = alpha / 65535 (v up; atlas y = (1 - v) * height)",
-            "shade": "16-bit RGB PNG: coverage = R / 65535, diffuse = G / 65535 * diffuse_scale, specular = B / 65535 * specular_scale",
+            "shade": "16-bit RGBA PNG: coverage = R / 65535, diffuse = G / 65535 * diffuse_scale, specular = B / 65535 * specular_scale, shadow = A / 65535 (the background's light factor under the garment's soft shadow; 1 = none)",
             "diffuse_scale": DIFFUSE_SCALE,
             "specular_scale": SPECULAR_SCALE,
         },

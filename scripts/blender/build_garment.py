@@ -125,6 +125,27 @@ STILLS = {
 }
 TURNTABLE_ELEVATION = 2.0  # camera elevation of every turntable frame, degrees
 
+# The soft shadow the garment casts on the studio backdrop, made from its silhouette (the
+# film's alpha) in image space, so the bake (bake_views.py) and a live render
+# (render_job.py) draw the same one: the backdrop's light is multiplied by
+# 1 - sum(strength * blur(shift(alpha))) over these terms. Each term: (shift right, shift
+# down, blur radius, strength), lengths as fractions of the image width; the blur is a
+# Gaussian with sigma = radius / 3 cut off at the radius (the compositor's Gaussian blur
+# of that size). A wide, faint shadow falls down and to the right (the key light is above
+# and left of the camera); a narrow one hugs the silhouette, as where a garment lies
+# close to the backdrop.
+SHADOW_TERMS = (
+    (0.012, 0.020, 0.080, 0.22),
+    (0.000, 0.006, 0.020, 0.12),
+)
+
+
+def shadow_pixels(term, size):
+    """A shadow term's shift (right, down) and blur radius in pixels for an image `size`
+    pixels wide (the radius at least 1)."""
+    dx, dy, radius, _ = term
+    return round(dx * size), round(dy * size), max(1, round(radius * size))
+
 
 # ---------------------------------------------------------------------------------------
 # Pattern geometry (inches, atlas coordinates: x right, y down)

@@ -14,7 +14,8 @@ object, contract 1:
       "atlas": "/abs/atlas.png",          straight-alpha RGBA texture atlas (may be absent:
                                           plain garment)
       "color": "#1f2937",                 fabric colour where the atlas is transparent
-      "background": "#f2f2f0",            studio background behind the garment (sRGB)
+      "background": "#f2f2f0",            studio background behind the garment (sRGB); the
+                                          garment casts a soft shadow on it, as in the bake
       "samples": 16,                      Cycles samples per pixel
       "tone": {"exposure": 1.1, "knee": 0.9, "width": 0.11},
                                           optional colour finish of the garment's film
@@ -195,15 +196,54 @@ def add_tone(nt, image, tone):
 def setup_background(scene, background_linear, tone=None):
     """A transparent film composited over a flat background colour, in linear light (as
     the baked renderer blends coverage), before the Standard view transform; with `tone`,
-    the film is finished (exposure, highlight shoulder) first."""
+    the film is finished (exposure, highlight shoulder) first.
+
+    The background carries the garment's soft shadow, made from the film's alpha as the
+    bake makes it (build_garment.SHADOW_TERMS: per term the alpha shifted, blurred with
+    the compositor's Gaussian blur and weighted; the background times 1 minus their sum).
+    Returns a function that sets the shadow's pixel sizes for an image width; call it
+    before each render whose size changes.
+    """
     scene.render.film_transparent = True
     scene.use_nodes = True
     nt = scene.node_tree
     for n in list(nt.nodes):
         nt.nodes.remove(n)
     layers = nt.nodes.new("CompositorNodeRLayers")
+    terms = []
+    total = None
+    for term in bg.SHADOW_TERMS:
+        shift = nt.nodes.new("CompositorNodeTranslate")
+        nt.links.new(layers.outputs["Alpha"], shift.inputs["Image"])
+        blur = nt.nodes.new("CompositorNodeBlur")
+        blur.filter_type = "GAUSS"
+        blur.use_relative = False
+        nt.links.new(shift.outputs["Image"], blur.inputs["Image"])
+        weight = nt.nodes.new("CompositorNodeMath")
+        weight.operation = "MULTIPLY"
+        weight.inputs[1].default_value = term[3]
+        nt.links.new(blur.outputs["Image"], weight.inputs[0])
+        if total is None:
+            total = weight
+        else:
+            add = nt.nodes.new("CompositorNodeMath")
+            add.operation = "ADD"
+            nt.links.new(total.outputs["Value"], add.inputs[0])
+            nt.links.new(weight.outputs["Value"], add.inputs[1])
+            total = add
+        terms.append((term, shift, blur))
+    light = nt.nodes.new("CompositorNodeMath")
+    light.operation = "SUBTRACT"
+    light.use_clamp = True
+    light.inputs[0].default_value = 1.0
+    nt.links.new(total.outputs["Value"], light.inputs[1])
+    backdrop = nt.nodes.new("CompositorNodeMixRGB")
+    backdrop.blend_type = "MULTIPLY"
+    backdrop.inputs["Fac"].default_value = 1.0
+    backdrop.inputs[1].default_value = (*background_linear, 1.0)
+    nt.links.new(light.outputs["Value"], backdrop.inputs[2])
     over = nt.nodes.new("CompositorNodeAlphaOver")
-    over.inputs[1].default_value = (*background_linear, 1.0)
+    nt.links.new(backdrop.outputs["Image"], over.inputs[1])
     film = layers.outputs["Image"]
     if tone is not None:
         film = add_tone(nt, film, tone)
@@ -211,6 +251,15 @@ def setup_background(scene, background_linear, tone=None):
     composite = nt.nodes.new("CompositorNodeComposite")
     composite.use_alpha = False
     nt.links.new(over.outputs["Image"], composite.inputs["Image"])
+
+    def size_shadow(width):
+        for term, shift, blur in terms:
+            dx, dy, radius = bg.shadow_pixels(term, width)
+            shift.inputs["X"].default_value = dx
+            shift.inputs["Y"].default_value = -dy  # the compositor's y runs upwards
+            blur.size_x = blur.size_y = radius
+
+    return size_shadow
 
 
 def render_one(scene, path, width, height, frame):
@@ -269,13 +318,14 @@ def run(job):
     scene.render.image_settings.color_mode = "RGB"
     scene.render.image_settings.color_depth = "8"
     scene.render.image_settings.compression = 15
-    setup_background(scene, background, tone)
+    size_shadow = setup_background(scene, background, tone)
 
     done = 0
     result_stills = []
     for name, rotation, elevation in cams:
         bg.set_view(scene, rotation, elevation)
         path = os.path.join(out_dir, name + ".png")
+        size_shadow(sw)
         render_one(scene, path, sw, sh, done + 1)
         done += 1
         result_stills.append({"name": name, "path": path})
@@ -284,6 +334,7 @@ def run(job):
     for i in range(frames):
         bg.set_view(scene, 360.0 * i / frames, float(elevation))
         path = os.path.join(out_dir, f"turntable_{i:04d}.png")
+        size_shadow(tw)
         render_one(scene, path, tw, th, done + 1)
         done += 1
         result_frames.append(path)

@@ -7,9 +7,10 @@
 //!
 //! * `<view>.uv.png` stays 16-bit grey+alpha with the lowest 3 bits cleared: 13 bits of
 //!   atlas position, a fifth of an atlas pixel on a 1800-px atlas;
-//! * `<view>.shade.png` becomes 8-bit RGB: coverage as is (a covered pixel never rounds
+//! * `<view>.shade.png` becomes 8-bit RGB(A): coverage as is (a covered pixel never rounds
 //!   to 0), diffuse and specular light through a square-root curve
-//!   (`encoding.shade_curve: "sqrt"` in `views.json`), so the dark tones keep their steps.
+//!   (`encoding.shade_curve: "sqrt"` in `views.json`), so the dark tones keep their steps,
+//!   and the backdrop shadow (alpha, when the bake has it) as is.
 //!
 //! The renderer reads both forms.
 
@@ -55,6 +56,7 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(dst)?;
     let limits = DecodeLimits::default();
+    let mut with_shadow = None;
     for (uv_name, shade_name) in &files {
         for name in [uv_name, shade_name] {
             // Names come from the bake's own index: keep them inside the folder.
@@ -83,25 +85,32 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
                 )))
             }
         };
-        let shade_png = match decode(shade_name)? {
-            DynamicImage::ImageRgb16(img) => {
-                let raw: Vec<u8> = img
-                    .as_raw()
-                    .chunks_exact(3)
-                    .flat_map(|p| {
-                        let coverage = match p[0] {
-                            0 => 0,
-                            c => ((c as u32 * 255 + 32767) / 65535).max(1) as u8,
-                        };
-                        [coverage, sqrt_8(p[1]), sqrt_8(p[2])]
-                    })
-                    .collect();
-                encode_png8(&raw, img.width(), img.height())?
+        let shade = decode(shade_name)?;
+        let has_shadow = shade.color().has_alpha();
+        if *with_shadow.get_or_insert(has_shadow) != has_shadow {
+            return Err(failed(format!(
+                "{shade_name}: some views carry the backdrop shadow (RGBA) and some do not"
+            )));
+        }
+        let shade_png = match shade {
+            DynamicImage::ImageRgb16(img) => encode_png8(
+                &compact_shade(img.as_raw(), 3),
+                img.width(),
+                img.height(),
+                png::ColorType::Rgb,
+            )?,
+            DynamicImage::ImageRgba16(img) => encode_png8(
+                &compact_shade(img.as_raw(), 4),
+                img.width(),
+                img.height(),
+                png::ColorType::Rgba,
+            )?,
+            DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => {
+                std::fs::read(src.join(shade_name))?
             }
-            DynamicImage::ImageRgb8(_) => std::fs::read(src.join(shade_name))?,
             other => {
                 return Err(failed(format!(
-                    "{shade_name}: expected 16-bit RGB, found {:?}",
+                    "{shade_name}: expected 16-bit RGB or RGBA, found {:?}",
                     other.color()
                 )))
             }
@@ -116,13 +125,36 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
          (v up; atlas y = (1 - v) * height)"
     )
     .into();
-    encoding["shade"] = "8-bit RGB PNG: coverage = R / 255, diffuse = (G / 255)^2 * \
-                         diffuse_scale, specular = (B / 255)^2 * specular_scale"
-        .into();
+    encoding["shade"] = if with_shadow == Some(true) {
+        "8-bit RGBA PNG: coverage = R / 255, diffuse = (G / 255)^2 * diffuse_scale, \
+         specular = (B / 255)^2 * specular_scale, shadow = A / 255 (the background's light \
+         factor under the garment's soft shadow; 1 = none)"
+    } else {
+        "8-bit RGB PNG: coverage = R / 255, diffuse = (G / 255)^2 * diffuse_scale, \
+         specular = (B / 255)^2 * specular_scale"
+    }
+    .into();
     let mut text = serde_json::to_vec_pretty(&index).expect("a JSON value serialises");
     text.push(b'\n');
     std::fs::write(dst.join("views.json"), text)?;
     Ok(())
+}
+
+/// 16-bit shade pixels of `channels` (3 or 4) channels in 8 bits: coverage rounded (a
+/// covered pixel stays above 0), light through the square root, the shadow rounded.
+fn compact_shade(raw: &[u16], channels: usize) -> Vec<u8> {
+    let round_8 = |v: u16| ((v as u32 * 255 + 32767) / 65535) as u8;
+    raw.chunks_exact(channels)
+        .flat_map(|p| {
+            let coverage = match p[0] {
+                0 => 0,
+                c => round_8(c).max(1),
+            };
+            [coverage, sqrt_8(p[1]), sqrt_8(p[2])]
+                .into_iter()
+                .chain(p.get(3).map(|&s| round_8(s)))
+        })
+        .collect()
 }
 
 /// A 16-bit linear light value as its square root in 8 bits.
@@ -135,14 +167,8 @@ fn encode_png16(raw: &[u16], width: u32, height: u32, color: png::ColorType) -> 
     encode_png(&bytes, width, height, color, png::BitDepth::Sixteen)
 }
 
-fn encode_png8(raw: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
-    encode_png(
-        raw,
-        width,
-        height,
-        png::ColorType::Rgb,
-        png::BitDepth::Eight,
-    )
+fn encode_png8(raw: &[u8], width: u32, height: u32, color: png::ColorType) -> Result<Vec<u8>> {
+    encode_png(raw, width, height, color, png::BitDepth::Eight)
 }
 
 fn encode_png(

@@ -2,13 +2,14 @@
 //!
 //! A view pack (`assets/templates/<id>/baked/`, made by `render-engine template bake`) holds,
 //! for each still camera and each turntable frame, per pixel the atlas UV (16-bit), the
-//! coverage, the diffuse light on a white fabric and the specular highlight. Rendering a
-//! view is, for every pixel,
+//! coverage, the diffuse light on a white fabric, the specular highlight and the shadow
+//! the garment casts on the backdrop (bakes made before December 2026 have none).
+//! Rendering a view is, for every pixel,
 //!
 //! ```text
 //! albedo   = calibrated(bilinear(atlas premultiplied, uv) + garment * (1 - alpha))
 //! shaded   = tone(exposure * (albedo * diffuse + specular))
-//! pixel    = background * (1 - coverage) + shaded * coverage
+//! pixel    = background * shadow * (1 - coverage) + shaded * coverage
 //! ```
 //!
 //! in integer arithmetic over tables prepared once per pack, on all cores. `calibrated`
@@ -118,6 +119,8 @@ struct Px {
     diffuse: u16,
     /// Specular light, linear, 1.0 = 65535.
     specular: u16,
+    /// The backdrop's light under the garment's shadow, 0 to 255 (255: unshadowed).
+    shadow: u8,
 }
 
 /// A decoded view: its size and one [`Px`] per pixel, row by row.
@@ -125,6 +128,8 @@ struct Px {
 struct ViewTable {
     width: u32,
     height: u32,
+    /// Whether the bake carries the backdrop shadow (else every `Px::shadow` is 255).
+    has_shadow: bool,
     px: Vec<Px>,
 }
 
@@ -397,6 +402,38 @@ impl BakedViews {
             .clone())
     }
 
+    /// The backdrop shadow of each view (every still by name, then each turntable frame,
+    /// `turntable[i]`): the darkest the background gets under the garment's shadow, as a
+    /// factor of its colour (1.0 = unshadowed), or `None` for a bake without the shadow
+    /// channel. Decodes the views.
+    ///
+    /// # Errors
+    ///
+    /// `E_RENDER_FAILED` when a view file is missing or does not decode.
+    pub fn shadow_by_view(&self) -> Result<Vec<(String, Option<f64>)>> {
+        let darkest = |t: &ViewTable| {
+            t.has_shadow.then(|| {
+                t.px.iter()
+                    .filter(|p| p.cov == 0)
+                    .map(|p| p.shadow)
+                    .min()
+                    .unwrap_or(255) as f64
+                    / 255.0
+            })
+        };
+        let mut out = Vec::new();
+        for view in self.views() {
+            out.push((
+                view.name().to_string(),
+                darkest(self.still_table(view)?.as_ref()),
+            ));
+        }
+        for (i, frame) in self.turntable_tables()?.iter().enumerate() {
+            out.push((format!("turntable[{i}]"), darkest(frame)));
+        }
+        Ok(out)
+    }
+
     fn entry(&self, view: View) -> Option<&StillEntry> {
         self.index.stills.iter().find(|s| s.name == view.name())
     }
@@ -490,23 +527,28 @@ impl BakedViews {
                 ))
             }
         };
-        // 16-bit RGB, or 8-bit RGB in a compact bake (widened to 16 bits).
-        let shade = match shade.map_err(|e| bad(shade_name, e.to_string()))? {
-            DynamicImage::ImageRgb16(img) => img,
-            DynamicImage::ImageRgb8(img) => {
-                let wide: Vec<u16> = img.as_raw().iter().map(|&v| v as u16 * 257).collect();
-                image::ImageBuffer::from_raw(img.width(), img.height(), wide)
-                    .expect("same size as the 8-bit image")
-            }
+        // 16-bit RGB(A), or 8-bit RGB(A) in a compact bake (widened to 16 bits); the alpha
+        // channel, when there is one, is the backdrop shadow.
+        let widen = |raw: &[u8]| raw.iter().map(|&v| v as u16 * 257).collect::<Vec<u16>>();
+        let shade = shade.map_err(|e| bad(shade_name, e.to_string()))?;
+        let shade_dims = (shade.width(), shade.height());
+        let (shade, channels): (Vec<u16>, usize) = match shade {
+            DynamicImage::ImageRgb16(img) => (img.into_raw(), 3),
+            DynamicImage::ImageRgba16(img) => (img.into_raw(), 4),
+            DynamicImage::ImageRgb8(img) => (widen(img.as_raw()), 3),
+            DynamicImage::ImageRgba8(img) => (widen(img.as_raw()), 4),
             other => {
                 return Err(bad(
                     shade_name,
-                    format!("expected 8- or 16-bit RGB, found {:?}", other.color()),
+                    format!(
+                        "expected 8- or 16-bit RGB or RGBA, found {:?}",
+                        other.color()
+                    ),
                 ))
             }
         };
         let expected = (width, height * frames as u32);
-        for (name, dims) in [(uv_name, uv.dimensions()), (shade_name, shade.dimensions())] {
+        for (name, dims) in [(uv_name, uv.dimensions()), (shade_name, shade_dims)] {
             if dims != expected {
                 return Err(bad(
                     name,
@@ -529,7 +571,7 @@ impl BakedViews {
             },
         };
         let uv = uv.as_raw();
-        let shade = shade.as_raw();
+        let has_shadow = channels == 4;
         let per_frame = (width * height) as usize;
         let ppi = self.pixels_per_inch;
         Ok((0..frames)
@@ -537,9 +579,18 @@ impl BakedViews {
             .map(|f| {
                 let mut px: Vec<Px> = (f * per_frame..(f + 1) * per_frame)
                     .map(|i| {
-                        let cov = shade[3 * i];
+                        let s = &shade[channels * i..channels * (i + 1)];
+                        let shadow = if has_shadow {
+                            ((s[3] as u32 * 255 + 32767) / 65535) as u8
+                        } else {
+                            255
+                        };
+                        let cov = s[0];
                         if cov == 0 {
-                            return Px::default();
+                            return Px {
+                                shadow,
+                                ..Px::default()
+                            };
                         }
                         let u = uv[2 * i] as f32 / 65535.0;
                         let v = uv[2 * i + 1] as f32 / 65535.0;
@@ -552,17 +603,19 @@ impl BakedViews {
                             fx: ((x - x0) * 256.0).round().min(255.0) as u8,
                             fy: ((y - y0) * 256.0).round().min(255.0) as u8,
                             cov: ((cov as u32 * 255 + 32767) / 65535).max(1) as u8,
-                            diffuse: (light(shade[3 * i + 1]) * dscale)
-                                .round()
-                                .min(u16::MAX as f32) as u16,
-                            specular: (light(shade[3 * i + 2]) * sscale)
-                                .round()
-                                .min(u16::MAX as f32) as u16,
+                            diffuse: (light(s[1]) * dscale).round().min(u16::MAX as f32) as u16,
+                            specular: (light(s[2]) * sscale).round().min(u16::MAX as f32) as u16,
+                            shadow,
                         }
                     })
                     .collect();
                 knit_view(&mut px, width as usize, aw, ppi);
-                ViewTable { width, height, px }
+                ViewTable {
+                    width,
+                    height,
+                    has_shadow,
+                    px,
+                }
             })
             .collect())
     }
@@ -771,8 +824,10 @@ struct Shader {
     /// before filtering equals filtering the premultiplied atlas and compositing after.
     albedo: Vec<[u16; 4]>,
     atlas_width: usize,
-    background_lin: [u32; 3],
-    background: [u8; 3],
+    /// The background in linear light (65535 = 1.0) under each shadow factor 0..=255.
+    background_lin: Vec<[u32; 3]>,
+    /// The same in sRGB, for pixels the garment does not cover.
+    background: Vec<[u8; 3]>,
     /// Lit value `>> 2` to finished linear colour (exposure and tone), 65535 = 1.0.
     finish: Arc<Vec<u16>>,
     /// The bare garment's albedo (where the atlas is transparent).
@@ -818,10 +873,26 @@ impl Shader {
                     };
                 }
             });
+        let srgb = linear_u16_to_srgb_table();
+        let background_lin: Vec<[u32; 3]> = (0..=255u32)
+            .map(|shadow| background.map(|c| plain[c as usize] as u32 * shadow / 255))
+            .collect();
+        let background = background_lin
+            .iter()
+            .enumerate()
+            .map(|(shadow, lit)| {
+                if shadow == 255 {
+                    // Unshadowed: the background exactly as given.
+                    background
+                } else {
+                    lit.map(|c| srgb[(c >> 2) as usize])
+                }
+            })
+            .collect();
         Shader {
             albedo,
             atlas_width: atlas.width() as usize,
-            background_lin: background.map(|c| plain[c as usize] as u32),
+            background_lin,
             background,
             finish,
             garment: g.map(|c| c as u16),
@@ -867,7 +938,7 @@ impl Shader {
     #[inline(always)]
     fn shade(&self, px: &Px, dst: &mut [u8]) {
         if px.cov == 0 {
-            dst[..3].copy_from_slice(&self.background);
+            dst[..3].copy_from_slice(&self.background[px.shadow as usize]);
             dst[3] = 255;
             return;
         }
@@ -882,6 +953,7 @@ impl Shader {
         let (a, b) = (self.albedo[i], self.albedo[i + 1]);
         let (c, d) = (self.albedo[i + aw], self.albedo[i + aw + 1]);
         let cov = px.cov as u32;
+        let background = &self.background_lin[px.shadow as usize];
         for ch in 0..3 {
             let albedo =
                 (a[ch] as u32 * w00 + b[ch] as u32 * w10 + c[ch] as u32 * w01 + d[ch] as u32 * w11)
@@ -889,7 +961,7 @@ impl Shader {
             let lit = ((albedo * px.diffuse as u32) >> DIFFUSE_SHIFT) + px.specular as u32;
             let mut lit = self.finish[((lit >> 2) as usize).min(FINISH_TABLE_LEN - 1)] as u32;
             if cov < 255 {
-                lit = (lit * cov + self.background_lin[ch] * (255 - cov)) / 255;
+                lit = (lit * cov + background[ch] * (255 - cov)) / 255;
             }
             dst[ch] = srgb[(lit >> 2) as usize];
         }

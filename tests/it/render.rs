@@ -358,6 +358,103 @@ fn a_pack_loaded_from_its_directory_renders_like_the_builtin() {
     assert_eq!(a.stills[0].image, b.stills[0].image);
 }
 
+/// A copy of the classic-tee's bake in a temporary folder with the backdrop shadow taken
+/// out of every shade PNG (RGB, as bakes before December 2026 were).
+fn bake_without_shadow() -> tempfile::TempDir {
+    let src = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/templates/classic-tee/baked"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".shade.png") {
+            // The same bit depth without the alpha channel.
+            let to = dir.path().join(&name);
+            match image::open(&path).unwrap() {
+                img @ image::DynamicImage::ImageRgba16(_) => img.into_rgb16().save(to).unwrap(),
+                img => img.into_rgb8().save(to).unwrap(),
+            }
+        } else {
+            std::fs::copy(&path, dir.path().join(&name)).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn the_garment_casts_a_soft_shadow_and_old_bakes_render_without_one() {
+    let views = renderer().views();
+    for (name, darkest) in views.shadow_by_view().unwrap() {
+        let d = darkest.unwrap_or_else(|| panic!("the `{name}` view has no backdrop shadow"));
+        assert!((0.5..0.97).contains(&d), "`{name}`: darkest backdrop {d}");
+    }
+    let old = bake_without_shadow();
+    let old_views = BakedViews::load(old.path()).unwrap();
+    assert!(old_views
+        .shadow_by_view()
+        .unwrap()
+        .iter()
+        .all(|(_, d)| d.is_none()));
+
+    let atlas = test_atlas(GarmentColor::WHITE, true);
+    let front = RenderOutputs {
+        stills: vec![View::Front],
+        turntable: false,
+    };
+    let render = |r: &BakedRenderer| {
+        r.render(&RenderRequest::new(&atlas, GarmentColor::WHITE).with_outputs(front.clone()))
+            .unwrap()
+            .stills
+            .remove(0)
+            .image
+    };
+    let with = render(renderer());
+    let without = render(&BakedRenderer::new(std::sync::Arc::new(old_views)));
+    let bg = views.background();
+    let flat = |img: &RgbaImage| img.pixels().filter(|p| p.0[..3] == bg).count();
+    // The shadow only darkens the background: where the two differ, the shadowed one is
+    // darker, by no more than half, and the garment itself is unchanged.
+    let mut darker = 0;
+    for (a, b) in with.pixels().zip(without.pixels()) {
+        if a == b {
+            continue;
+        }
+        darker += 1;
+        for c in 0..3 {
+            assert!(
+                a[c] <= b[c],
+                "{a:?} is lighter than {b:?} without the shadow"
+            );
+            assert!(
+                a[c] as f64 >= b[c] as f64 * 0.5 - 1.0,
+                "{a:?} vs {b:?}: too dark"
+            );
+        }
+    }
+    let (w, h) = with.dimensions();
+    let total = (w * h) as usize;
+    assert!(
+        darker > total / 20,
+        "the shadow darkens only {darker} of {total} px"
+    );
+    assert!(flat(&without) > flat(&with) + darker / 2);
+    // Soft: no step between neighbouring background pixels beyond a few levels.
+    let step = (1..w)
+        .flat_map(|x| (0..h).map(move |y| (x, y)))
+        .filter(|&(x, y)| {
+            without.get_pixel(x, y).0[..3] == bg && without.get_pixel(x - 1, y).0[..3] == bg
+        })
+        .map(|(x, y)| (with.get_pixel(x, y)[1] as i32 - with.get_pixel(x - 1, y)[1] as i32).abs())
+        .max()
+        .unwrap();
+    assert!(step <= 3, "the shadow has a {step}-level step");
+    // The corners stay the background colour.
+    assert_eq!(&with.get_pixel(0, 0).0[..3], &bg);
+    assert_eq!(&with.get_pixel(w - 1, h - 1).0[..3], &bg);
+}
+
 // ---------------------------------------------------------------------------------------
 // MP4
 

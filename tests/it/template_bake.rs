@@ -104,6 +104,11 @@ fn a_tiny_bake_is_checked_swapped_in_and_renders() {
         red > 64 * 64 / 10,
         "the garment (red fabric) covers only {red} px"
     );
+    // Every view carries the backdrop shadow, soft but there.
+    for (name, darkest) in pack.baked_views().unwrap().shadow_by_view().unwrap() {
+        let d = darkest.unwrap_or_else(|| panic!("the `{name}` view has no backdrop shadow"));
+        assert!((0.5..0.97).contains(&d), "`{name}`: darkest backdrop {d}");
+    }
 }
 
 #[test]
@@ -172,6 +177,22 @@ fn a_bake_that_fails_its_checks_is_not_swapped_in() {
     std::fs::write(pack_dir.path().join("baked/views.json"), "previous").unwrap();
     let bin = tempfile::tempdir().unwrap();
     let result = "echo 'RENDER_ENGINE {\"event\":\"result\"}'";
+    // The classic-tee's bake for this pack's id, its shade PNGs made RGB.
+    let shadowless = tempfile::tempdir().unwrap();
+    let baked = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/templates/classic-tee/baked");
+    for entry in std::fs::read_dir(&baked).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let to = shadowless.path().join(&name);
+        if name.ends_with(".shade.png") {
+            image::open(&path).unwrap().into_rgb8().save(&to).unwrap();
+        } else if name == "views.json" {
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&to, text.replace("\"classic-tee\"", "\"bake-test-tee\"")).unwrap();
+        } else {
+            std::fs::copy(&path, &to).unwrap();
+        }
+    }
     let cases = [
         // Reports success but writes no index.
         result.to_string(),
@@ -197,11 +218,19 @@ fn a_bake_that_fails_its_checks_is_not_swapped_in() {
         ),
         // Blender crashes half-way.
         "echo partial > \"$out/front.uv.png\"; kill -SEGV $$".to_string(),
+        // A complete bake for this pack, but without the backdrop shadow (RGB shade PNGs).
+        format!(
+            "cp \"{}\"/* \"$out/\"\n{result}",
+            shadowless.path().display()
+        ),
     ];
     for body in cases {
         let options = tiny().with_blender_path(fake_blender(bin.path(), &body));
         let err = bake_pack(pack_dir.path(), &options, None, &CancelToken::new()).unwrap_err();
         assert_eq!(err.code(), "E_RENDER_FAILED", "{body}: {err}");
+        if body.contains("cp ") {
+            assert!(err.to_string().contains("no backdrop shadow"), "{err}");
+        }
         assert_eq!(
             std::fs::read_to_string(pack_dir.path().join("baked/views.json")).unwrap(),
             "previous",

@@ -197,11 +197,11 @@ pub fn bake_pack(
     let out = work.join(BAKE_DIR);
 
     run_blender(&install, work, &out, options, progress, cancel)?;
-    check_bake(&pack, &out)?;
+    check_bake(&pack, &out, true)?;
     // Stored compactly, and checked again in that form.
     let compact = work.join("compact");
     write_compact(&out, &compact)?;
-    let files = check_bake(&pack, &compact)?;
+    let files = check_bake(&pack, &compact, true)?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled("the bake was cancelled".into()));
     }
@@ -234,7 +234,8 @@ pub fn compact_bake(pack_dir: &Path) -> Result<BakeReport> {
         .tempdir_in(pack_dir)?;
     let compact = staging.path().join("compact");
     write_compact(&pack_dir.join(BAKE_DIR), &compact)?;
-    let files = check_bake(&pack, &compact)?;
+    // A bake older than the backdrop shadow keeps having none.
+    let files = check_bake(&pack, &compact, false)?;
     let dir = swap_in(pack_dir, &compact, staging.path())?;
     Ok(BakeReport {
         template: pack.id().to_string(),
@@ -342,10 +343,19 @@ fn run_blender(
     }
 }
 
+/// The darkest a bake's backdrop shadow may make the background (a factor of its colour).
+const MIN_SHADOW: f64 = 0.5;
+/// The darkest point of a bake's backdrop shadow must be at least this dark (a shadow
+/// that darkens nothing is a broken bake).
+const MAX_SHADOW: f64 = 0.97;
+
 /// Checks a finished bake in `out` as the baked renderer reads it: the index names this
 /// pack and its atlas size, every image decodes (guarded) at the size the index gives,
-/// and the garment covers part of every view. Returns each file with its size.
-fn check_bake(pack: &TemplatePack, out: &Path) -> Result<Vec<(String, u64)>> {
+/// the garment covers part of every view, and the backdrop shadow of every view that has
+/// one is soft (the background never darker than [`MIN_SHADOW`] of its colour) but
+/// present; with `require_shadow` every view must have one. Returns each file with its
+/// size.
+fn check_bake(pack: &TemplatePack, out: &Path, require_shadow: bool) -> Result<Vec<(String, u64)>> {
     let failed = |why: String| {
         Error::render_failed(format!(
             "the bake Blender wrote in {} does not pass the checks: {why}",
@@ -369,6 +379,23 @@ fn check_bake(pack: &TemplatePack, out: &Path) -> Result<Vec<(String, u64)>> {
         return Err(failed(format!(
             "the garment covers under 1% of the `{name}` view (is the camera on it?)"
         )));
+    }
+    for (name, darkest) in renderer.views().shadow_by_view()? {
+        match darkest {
+            None if !require_shadow => {}
+            None => {
+                return Err(failed(format!(
+                    "the `{name}` view has no backdrop shadow (its shade PNG has no alpha channel)"
+                )))
+            }
+            Some(d) if !(MIN_SHADOW..=MAX_SHADOW).contains(&d) => {
+                return Err(failed(format!(
+                    "the backdrop shadow of the `{name}` view darkens the background to {d:.2} \
+                     of its colour; a soft shadow stays between {MIN_SHADOW} and {MAX_SHADOW}"
+                )))
+            }
+            Some(_) => {}
+        }
     }
     let mut files = Vec::new();
     for entry in std::fs::read_dir(out)? {
