@@ -163,10 +163,18 @@ mod tests {
 
     #[test]
     fn the_median_pixel_shows_the_swatch() {
-        for target in [0.001f32, 0.01, 0.05, 0.2, 0.5, 0.9, 0.95] {
+        let floor = STUDIO.specular / STUDIO.diffuse;
+        for target in [0.004f32, 0.01, 0.05, 0.2, 0.5, 0.9, 0.95] {
             let a = STUDIO.albedo(target);
             let shown = STUDIO.finish(a * STUDIO.diffuse + STUDIO.specular);
             assert!((shown - target).abs() < 1e-5, "{target}: {shown}");
+        }
+        // below the specular floor, the darkest colours all show the floor
+        for target in [0.0f32, 0.001, floor] {
+            let a = STUDIO.albedo(target);
+            assert_eq!(a, 0.0, "{target}");
+            let shown = STUDIO.finish(a * STUDIO.diffuse + STUDIO.specular);
+            assert!((shown - floor).abs() < 1e-6, "{target}: {shown}");
         }
     }
 
