@@ -16,8 +16,8 @@
 //! The print is shaded by the brightness of the fabric shown under it, relative to the
 //! print region: `R(p) = G(p) / G(Ȳ)`, where `G` is the shown fabric's luminance for a
 //! photo light `Y` (the photo itself, `G(Y) = Y`, or its re-tint to `C`). The design's
-//! linear colour `c` becomes `c' = shoulder(c · R)` (`shoulder` is the identity up to
-//! 0.8 and eases into 1 above), so:
+//! linear colour `c` becomes `c · R` where `R <= 1`, and above it rises from `c` with
+//! that slope and eases towards 1 (never past it), so:
 //!
 //! - the print darkens in folds and at the sides by exactly the ratio the fabric around
 //!   it does, on the photo's own colour and on a re-tint alike (a navy re-tint deepens
@@ -119,20 +119,20 @@ fn soft_clip(l: f32) -> f32 {
     }
 }
 
-/// Where [`shade_ink`] starts to ease lit ink into white instead of clipping.
-const INK_SHOULDER: f32 = 0.8;
-
 /// A design's linear colour channel `c` under a shading ratio `ratio` (see the module
-/// docs): `c · ratio`, eased above [`INK_SHOULDER`] so that highlights never clip.
+/// docs): exactly `c · ratio` where the fabric is darker than the print region's mean
+/// (`ratio <= 1`); where it is lighter, the channel rises with the same slope at first and
+/// eases towards 1, so highlights never clip and a flat photo leaves the design as it is.
 #[inline]
 pub(super) fn shade_ink(c: f32, ratio: f32) -> f32 {
-    let x = c * ratio;
-    if x <= INK_SHOULDER {
-        x
-    } else {
-        let room = 1.0 - INK_SHOULDER;
-        INK_SHOULDER + room * (1.0 - (-(x - INK_SHOULDER) / room).exp())
+    if ratio <= 1.0 {
+        return c * ratio;
     }
+    let room = 1.0 - c;
+    if room <= 0.0 {
+        return c;
+    }
+    c + room * (1.0 - (-c * (ratio - 1.0) / room).exp())
 }
 
 /// The print's shading ratio `R` per L* code of the photo's light (see the module docs):
@@ -306,9 +306,16 @@ mod tests {
             shading[fold]
         );
         assert!(shading[fold] < photo[fold] - 0.1);
-        // Ink is scaled, eased into white, never lifted towards it.
-        assert_eq!(shade_ink(0.1, 1.2), 0.1 * 1.2);
+        // Ink is scaled in shadow, left as it is on flat fabric, and brightened about
+        // multiplicatively in highlights, easing below 1, never lifted towards white.
+        assert_eq!(shade_ink(0.5, 0.7), 0.5 * 0.7);
+        for c in [0.0f32, 0.2, 0.9, 1.0] {
+            assert_eq!(shade_ink(c, 1.0), c);
+        }
+        assert_eq!(shade_ink(0.0, 1.5), 0.0);
+        assert!((shade_ink(0.1, 1.2) - 0.12).abs() < 0.001);
         assert!(shade_ink(0.9, 1.5) < 1.0 && shade_ink(0.9, 1.5) > shade_ink(0.9, 1.1));
+        assert_eq!(shade_ink(1.0, 1.5), 1.0);
     }
 
     #[test]
