@@ -282,8 +282,8 @@ export declare class RenderEngine {
   createJob(input: CreateJobInput): Promise<RenderJob>
   /**
    * The template packs jobs of this engine can name in `template_id`: the built-in
-   * `classic-tee` (unless a pack of the `templates` option replaces it), then the
-   * packs of the `templates` option.
+   * garments `classic-tee`, `long-sleeve-tee` and `hoodie` (each unless a pack of the
+   * `templates` option replaces it), then the packs of the `templates` option.
    */
   listTemplates(): Array<TemplateInfo>
   /** The job with this id. Rejects with `E_NOT_FOUND` (unknown or deleted). */
@@ -384,7 +384,10 @@ export interface ComposeOptions {
   preset?: string
   /** A custom print area instead of a preset. */
   placement?: CustomPlacement
-  /** The template pack: `classic-tee` (default) or the path of a pack folder. */
+  /**
+   * The template pack: a built-in id (`classic-tee`, the default, `long-sleeve-tee`
+   * or `hoodie`) or the path of a pack folder.
+   */
   template?: string
   /** How the design fits the area: `contain` (default), `cover` or `stretch`. */
   fit?: string
@@ -520,9 +523,10 @@ export interface EngineOptions {
   httpDesigns?: boolean | HttpDesignOptions
   /**
    * Extra template packs jobs may name in `template_id`: each the path of a pack
-   * folder (holding `template.json`) or `classic-tee`. The built-in `classic-tee` is
-   * always available unless a pack here has its id and replaces it. A folder that is
-   * not a valid pack is `E_VALIDATION` on `templates[i]`.
+   * folder (holding `template.json`) or a built-in id. The built-in garments
+   * (`classic-tee`, `long-sleeve-tee`, `hoodie`) are always available unless a pack
+   * here has the same id and replaces one. A folder that is not a valid pack is
+   * `E_VALIDATION` on `templates[i]`.
    */
   templates?: Array<string>
   /** This process's worker name in leases (default: host and process id). */
@@ -574,7 +578,8 @@ export interface HttpDesignOptions {
 
 /**
  * The placement presets (`chest-large`, `dead-center-medium`, `back-small`) with their
- * print areas on `template`: `classic-tee` (default) or the path of a pack folder, as
+ * print areas on `template`: a built-in id (`classic-tee`, the default,
+ * `long-sleeve-tee` or `hoodie`) or the path of a pack folder, as
  * the `template` option of `compose`, `render` and `preflight` takes it. Throws
  * `E_VALIDATION` for anything else (on `template`) or a broken pack (on the manifest's
  * field).
@@ -582,9 +587,10 @@ export interface HttpDesignOptions {
 export declare function listPresets(template?: string | undefined | null): Array<PresetInfo>
 
 /**
- * The template packs: the built-in `classic-tee`, then the packs in `templates` (each
- * `classic-tee` or the path of a pack folder, as `RenderEngine.open`'s `templates`
- * option takes them; a pack with the id `classic-tee` replaces the built-in one). Throws
+ * The template packs: the built-in garments (`classic-tee`, `long-sleeve-tee`,
+ * `hoodie`), then the packs in `templates` (each a built-in id or the path of a pack
+ * folder, as `RenderEngine.open`'s `templates` option takes them; a pack with a
+ * built-in's id replaces it). Throws
  * `E_VALIDATION` on `templates[i]` for a folder that is not a valid pack.
  */
 export declare function listTemplates(templates?: string[] | undefined | null): Array<TemplateInfo>
@@ -738,7 +744,10 @@ export interface RenderOptions {
   preset?: string
   /** A custom print area instead of a preset. */
   placement?: CustomPlacement
-  /** The template pack: `classic-tee` (default) or the path of a pack folder. */
+  /**
+   * The template pack: a built-in id (`classic-tee`, the default, `long-sleeve-tee`
+   * or `hoodie`) or the path of a pack folder.
+   */
   template?: string
   /** How the design fits the area: `contain` (default), `cover` or `stretch`. */
   fit?: string

@@ -16,8 +16,8 @@
 //! The print is shaded by the brightness of the fabric shown under it, relative to the
 //! print region: `R(p) = G(p) / G(Ȳ)`, where `G` is the shown fabric's luminance for a
 //! photo light `Y` (the photo itself, `G(Y) = Y`, or its re-tint to `C`). The design's
-//! linear colour `c` becomes `c · R` where `R <= 1`, and above it rises from `c` with
-//! that slope and eases towards 1 (never past it), so:
+//! linear colour `c` becomes `c · R` up to a shoulder (0.8, or `c` itself when higher),
+//! above which it eases towards 1 (never past it), so:
 //!
 //! - the print darkens in folds and at the sides by exactly the ratio the fabric around
 //!   it does, on the photo's own colour and on a re-tint alike (a navy re-tint deepens
@@ -119,20 +119,26 @@ fn soft_clip(l: f32) -> f32 {
     }
 }
 
+/// Where [`shade_ink`] starts to ease lit ink towards 1 instead of clipping (or at the
+/// ink's own value, when that is higher, so flat fabric leaves the design as it is).
+const INK_SHOULDER: f32 = 0.8;
+
 /// A design's linear colour channel `c` under a shading ratio `ratio` (see the module
-/// docs): exactly `c · ratio` where the fabric is darker than the print region's mean
-/// (`ratio <= 1`); where it is lighter, the channel rises with the same slope at first and
-/// eases towards 1, so highlights never clip and a flat photo leaves the design as it is.
+/// docs): `c · ratio` up to the shoulder (the higher of [`INK_SHOULDER`] and `c`), then
+/// easing towards 1 with the same slope at first: highlights never clip, and on flat
+/// fabric (`ratio` 1) the design is unchanged.
 #[inline]
 pub(super) fn shade_ink(c: f32, ratio: f32) -> f32 {
-    if ratio <= 1.0 {
-        return c * ratio;
+    let x = c * ratio;
+    let knee = INK_SHOULDER.max(c);
+    if x <= knee {
+        return x;
     }
-    let room = 1.0 - c;
+    let room = 1.0 - knee;
     if room <= 0.0 {
-        return c;
+        return knee;
     }
-    c + room * (1.0 - (-c * (ratio - 1.0) / room).exp())
+    knee + room * (1.0 - (-(x - knee) / room).exp())
 }
 
 /// The print's shading ratio `R` per L* code of the photo's light (see the module docs):
@@ -313,7 +319,7 @@ mod tests {
             assert_eq!(shade_ink(c, 1.0), c);
         }
         assert_eq!(shade_ink(0.0, 1.5), 0.0);
-        assert!((shade_ink(0.1, 1.2) - 0.12).abs() < 0.001);
+        assert_eq!(shade_ink(0.1, 1.2), 0.1 * 1.2);
         assert!(shade_ink(0.9, 1.5) < 1.0 && shade_ink(0.9, 1.5) > shade_ink(0.9, 1.1));
         assert_eq!(shade_ink(1.0, 1.5), 1.0);
     }
