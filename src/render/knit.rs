@@ -293,12 +293,29 @@ pub(crate) fn soften_ink_edges(
     let src: &[[u16; 4]] = albedo;
     let is_ink =
         |j: usize| src[j][0] != garment[0] || src[j][1] != garment[1] || src[j][2] != garment[2];
+    // The columns holding ink in each row (most of an atlas is bare garment): only
+    // texels within one of them can be next to an ink edge.
+    let ink_span: Vec<Option<(usize, usize)>> = (0..height)
+        .into_par_iter()
+        .map(|y| {
+            let row = y * width;
+            let first = (0..width).find(|&x| is_ink(row + x))?;
+            let last = (first..width).rev().find(|&x| is_ink(row + x))?;
+            Some((first, last))
+        })
+        .collect();
     let updates: Vec<(usize, [u16; 4])> = (1..height - 1)
         .into_par_iter()
         .flat_map_iter(|y| {
             let mut row = Vec::new();
-            let mut prev_ink = is_ink(y * width);
-            for x in 1..width - 1 {
+            let near = ink_span[y - 1..=y + 1].iter().flatten();
+            let (Some(lo), Some(hi)) = (near.clone().map(|s| s.0).min(), near.map(|s| s.1).max())
+            else {
+                return row.into_iter();
+            };
+            let (x0, x1) = (lo.saturating_sub(1).max(1), (hi + 2).min(width - 1));
+            let mut prev_ink = is_ink(y * width + x0 - 1);
+            for x in x0..x1 {
                 let i = y * width + x;
                 let here = is_ink(i);
                 let left = prev_ink;
@@ -337,7 +354,7 @@ pub(crate) fn soften_ink_edges(
                 }
                 row.push((i, out));
             }
-            row
+            row.into_iter()
         })
         .collect();
     for (i, v) in updates {
