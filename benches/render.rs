@@ -8,7 +8,9 @@
 //!   (target: under 10 ms on 2 cores);
 //! * `turntable/24x512_mp4_webp`: the 24 turntable frames at 512 x 512, rendered and
 //!   encoded to MP4 and WebP (target: under 200 ms);
-//! * `turntable/24x512_render_only`: the frames without encoding.
+//! * `turntable/24x512_render_only`: the frames without encoding;
+//! * `turntable/24x512_mp4_only`, `turntable/24x512_webp_only`: each encoder alone on
+//!   frames rendered once.
 
 use std::time::Duration;
 
@@ -83,6 +85,14 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function("24x512_render_only", |b| {
             b.iter(|| renderer.render(&turntable).unwrap())
+        });
+        // The two encoders alone, on frames rendered once (where the time goes).
+        let frames = renderer.render(&turntable).unwrap();
+        group.bench_function("24x512_mp4_only", |b| {
+            b.iter(|| encode_mp4(&frames.turntable, frames.fps).unwrap().len())
+        });
+        group.bench_function("24x512_webp_only", |b| {
+            b.iter(|| encode_webp(&frames.turntable, frames.fps).unwrap().len())
         });
         group.finish();
     }

@@ -108,8 +108,9 @@ enum Source {
 /// One baked pixel, ready for the inner loop.
 #[derive(Debug, Clone, Copy, Default)]
 struct Px {
-    /// Index of the top-left of the four atlas texels to blend.
-    idx: u32,
+    /// Atlas column and row of the top-left of the four texels to blend.
+    x: u16,
+    y: u16,
     /// Horizontal and vertical blend weights of the right/lower texels, in 1/256.
     fx: u8,
     fy: u8,
@@ -560,6 +561,12 @@ impl BakedViews {
             }
         }
         let (aw, ah) = self.atlas_size();
+        if aw < 2 || ah < 2 || aw > u16::MAX as u32 || ah > u16::MAX as u32 {
+            return Err(Error::render_failed(format!(
+                "views.json: the atlas is {aw}x{ah} px; each side must be 2 to {} px",
+                u16::MAX
+            )));
+        }
         let dscale = self.index.encoding.diffuse_scale * DIFFUSE_ONE;
         let sscale = self.index.encoding.specular_scale * 65535.0;
         // The stored light channels, 0..=65535, back to linear light over its scale.
@@ -599,7 +606,8 @@ impl BakedViews {
                             ((1.0 - v) * ah as f32 - 0.5).clamp(0.0, ah as f32 - 1.0 - 1.0 / 256.0);
                         let (x0, y0) = (x.floor(), y.floor());
                         Px {
-                            idx: y0 as u32 * aw + x0 as u32,
+                            x: x0 as u16,
+                            y: y0 as u16,
                             fx: ((x - x0) * 256.0).round().min(255.0) as u8,
                             fy: ((y - y0) * 256.0).round().min(255.0) as u8,
                             cov: ((cov as u32 * 255 + 32767) / 65535).max(1) as u8,
@@ -609,7 +617,7 @@ impl BakedViews {
                         }
                     })
                     .collect();
-                knit_view(&mut px, width as usize, aw, ppi);
+                knit_view(&mut px, width as usize, ppi);
                 ViewTable {
                     width,
                     height,
@@ -632,14 +640,14 @@ fn embedded_pixels_per_inch(manifest: &str) -> Option<f32> {
 }
 
 /// Multiplies a decoded view's light by the jersey knit each pixel sees (see [`knit`]).
-fn knit_view(px: &mut [Px], width: usize, atlas_width: u32, pixels_per_inch: f32) {
+fn knit_view(px: &mut [Px], width: usize, pixels_per_inch: f32) {
     let pos: Vec<Option<(f32, f32)>> = px
         .iter()
         .map(|p| {
             (p.cov > 0).then(|| {
                 (
-                    (p.idx % atlas_width) as f32 + p.fx as f32 / 256.0,
-                    (p.idx / atlas_width) as f32 + p.fy as f32 / 256.0,
+                    p.x as f32 + p.fx as f32 / 256.0,
+                    p.y as f32 + p.fy as f32 / 256.0,
                 )
             })
         })
@@ -781,14 +789,14 @@ fn render_views(views: &BakedViews, request: &RenderRequest<'_>) -> Result<Rende
         });
     }
 
-    let mut shader = Shader::new(
+    let shader = Shader::new(
         request.atlas,
         request.color,
         request.background.unwrap_or(views.background),
         &views.calibration()?,
         views.finish_table()?,
+        views.pixels_per_inch,
     );
-    shader.soften_ink_edges(request.atlas, views.pixels_per_inch);
     let mut stills = Vec::with_capacity(stills_tables.len());
     for (view, table) in stills_tables {
         request.check_cancelled()?;
@@ -818,12 +826,15 @@ fn render_views(views: &BakedViews, request: &RenderRequest<'_>) -> Result<Rende
 }
 
 /// The atlas prepared for lookups: calibrated linear albedo, composited over the garment
-/// colour.
+/// colour, kept only for the region that holds the print.
+///
+/// Most of an atlas is bare garment (transparent, or opaque in exactly the garment's
+/// colour), whose albedo is the garment's own. Only the print's bounding box, widened by
+/// the ink-edge fray and the bilinear footprint, is converted per request; every lookup
+/// outside it is the garment albedo. The output equals converting the whole atlas.
 struct Shader {
-    /// Per atlas texel `[r, g, b, 0]`, linear, 65535 = 1.0. Compositing over the garment
-    /// before filtering equals filtering the premultiplied atlas and compositing after.
-    albedo: Vec<[u16; 4]>,
-    atlas_width: usize,
+    /// The print's region of the atlas.
+    ink: InkRegion,
     /// The background in linear light (65535 = 1.0) under each shadow factor 0..=255.
     background_lin: Vec<[u32; 3]>,
     /// The same in sRGB, for pixels the garment does not cover.
@@ -834,30 +845,86 @@ struct Shader {
     garment: [u16; 3],
 }
 
-impl Shader {
+/// A rectangle of the atlas with its texels' albedo (`[r, g, b, 0]`, linear, 65535 = 1.0).
+/// Texels outside it are bare garment; its outermost ring is bare garment too (unless it
+/// is the atlas's own edge), so a 2 x 2 lookup block that is not wholly inside it reads
+/// only bare garment.
+struct InkRegion {
+    x0: u16,
+    y0: u16,
+    width: usize,
+    height: usize,
+    albedo: Vec<[u16; 4]>,
+}
+
+/// How far the converted region reaches past the outermost ink texel: one texel for the
+/// ink-edge fray ([`knit::soften_ink_edges`] changes bare texels next to ink) and one for
+/// the bilinear block.
+const INK_REGION_MARGIN: usize = 2;
+
+impl InkRegion {
+    /// Finds the texels of `atlas` that are not bare garment (bare: transparent, or of
+    /// exactly `garment_srgb`, which converts to the garment albedo at any alpha) and
+    /// returns their bounding box widened by [`INK_REGION_MARGIN`], clipped to the atlas,
+    /// as `(x0, y0, width, height)`; `None` when every texel is bare.
+    fn bounds(atlas: &RgbaImage, garment_srgb: [u8; 3]) -> Option<(usize, usize, usize, usize)> {
+        let (w, h) = (atlas.width() as usize, atlas.height() as usize);
+        let [r, g, b] = garment_srgb;
+        let is_ink = |p: &[u8]| p[3] != 0 && (p[0] != r || p[1] != g || p[2] != b);
+        let spans: Vec<(usize, usize, usize)> = atlas
+            .as_raw()
+            .par_chunks(4 * w)
+            .enumerate()
+            .filter_map(|(y, row)| {
+                let first = row.chunks_exact(4).position(is_ink)?;
+                let last = row.chunks_exact(4).rposition(is_ink)?;
+                Some((y, first, last))
+            })
+            .collect();
+        let (first_row, last_row) = (spans.first()?.0, spans.last()?.0);
+        let left = spans.iter().map(|s| s.1).min()?;
+        let right = spans.iter().map(|s| s.2).max()?;
+        let x0 = left.saturating_sub(INK_REGION_MARGIN);
+        let y0 = first_row.saturating_sub(INK_REGION_MARGIN);
+        let x1 = (right + INK_REGION_MARGIN + 1).min(w);
+        let y1 = (last_row + INK_REGION_MARGIN + 1).min(h);
+        Some((x0, y0, x1 - x0, y1 - y0))
+    }
+
+    /// The region of `atlas` holding ink, converted to albedo with `lin` over the garment
+    /// albedo `garment`, its edges frayed by the knit.
     fn new(
         atlas: &RgbaImage,
-        color: GarmentColor,
-        background: [u8; 3],
-        calibration: &ColorCalibration,
-        finish: Arc<Vec<u16>>,
-    ) -> Shader {
-        // The background is not lit by the studio: it keeps its plain linear value.
-        let plain = crate::color::srgb_to_linear_u16_table();
-        let lin = &calibration.srgb_to_albedo_u16();
-        let g = color.to_array().map(|c| lin[c as usize] as u32);
+        garment_srgb: [u8; 3],
+        garment: [u16; 3],
+        lin: &[u16; 256],
+        pixels_per_inch: f32,
+    ) -> InkRegion {
+        let Some((x0, y0, width, height)) = InkRegion::bounds(atlas, garment_srgb) else {
+            return InkRegion {
+                x0: 0,
+                y0: 0,
+                width: 0,
+                height: 0,
+                albedo: Vec::new(),
+            };
+        };
+        let aw = atlas.width() as usize;
         let raw = atlas.as_raw();
-        let mut albedo = vec![[0u16; 4]; (atlas.width() * atlas.height()) as usize];
+        let g = garment.map(u32::from);
+        let mut albedo = vec![[0u16; 4]; width * height];
         albedo
-            .par_chunks_mut(4096)
+            .par_chunks_mut(width)
             .enumerate()
-            .for_each(|(chunk, out)| {
-                let start = chunk * 4096;
-                for (k, o) in out.iter_mut().enumerate() {
-                    let p = &raw[4 * (start + k)..4 * (start + k) + 4];
+            .for_each(|(row, out)| {
+                let start = (y0 + row) * aw + x0;
+                for (o, p) in out
+                    .iter_mut()
+                    .zip(raw[4 * start..4 * (start + width)].chunks_exact(4))
+                {
                     let a = p[3] as u32;
                     *o = match a {
-                        0 => [g[0] as u16, g[1] as u16, g[2] as u16, 0],
+                        0 => [garment[0], garment[1], garment[2], 0],
                         255 => [
                             lin[p[0] as usize],
                             lin[p[1] as usize],
@@ -873,6 +940,40 @@ impl Shader {
                     };
                 }
             });
+        knit::soften_ink_edges(
+            &mut albedo,
+            width,
+            height,
+            (x0, y0),
+            pixels_per_inch,
+            garment,
+            |i| raw[4 * ((y0 + i / width) * aw + x0 + i % width) + 3],
+        );
+        InkRegion {
+            x0: x0 as u16,
+            y0: y0 as u16,
+            width,
+            height,
+            albedo,
+        }
+    }
+}
+
+impl Shader {
+    fn new(
+        atlas: &RgbaImage,
+        color: GarmentColor,
+        background: [u8; 3],
+        calibration: &ColorCalibration,
+        finish: Arc<Vec<u16>>,
+        pixels_per_inch: f32,
+    ) -> Shader {
+        // The background is not lit by the studio: it keeps its plain linear value.
+        let plain = crate::color::srgb_to_linear_u16_table();
+        let lin = &calibration.srgb_to_albedo_u16();
+        let garment_srgb = color.to_array();
+        let garment = garment_srgb.map(|c| lin[c as usize]);
+        let ink = InkRegion::new(atlas, garment_srgb, garment, lin, pixels_per_inch);
         let srgb = linear_u16_to_srgb_table();
         let background_lin: Vec<[u32; 3]> = (0..=255u32)
             .map(|shadow| background.map(|c| plain[c as usize] as u32 * shadow / 255))
@@ -890,26 +991,12 @@ impl Shader {
             })
             .collect();
         Shader {
-            albedo,
-            atlas_width: atlas.width() as usize,
+            ink,
             background_lin,
             background,
             finish,
-            garment: g.map(|c| c as u16),
+            garment,
         }
-    }
-
-    /// Frays the print's alpha edges by the knit (see [`knit::soften_ink_edges`]).
-    fn soften_ink_edges(&mut self, atlas: &RgbaImage, pixels_per_inch: f32) {
-        let raw = atlas.as_raw();
-        knit::soften_ink_edges(
-            &mut self.albedo,
-            atlas.width() as usize,
-            atlas.height() as usize,
-            pixels_per_inch,
-            self.garment,
-            |i| raw[4 * i + 3],
-        );
     }
 
     /// Renders one view; rows in parallel when `parallel` (frames are already parallel).
@@ -935,6 +1022,32 @@ impl Shader {
         RgbaImage::from_raw(table.width, table.height, out).expect("buffer matches size")
     }
 
+    /// The bilinearly filtered albedo at `px` (linear, 65535 = 1.0).
+    #[inline(always)]
+    fn albedo(&self, px: &Px) -> [u32; 3] {
+        let ink = &self.ink;
+        let (dx, dy) = (
+            px.x.wrapping_sub(ink.x0) as usize,
+            px.y.wrapping_sub(ink.y0) as usize,
+        );
+        // The whole 2 x 2 block must lie inside the region; any other block is bare.
+        if dx + 1 >= ink.width || dy + 1 >= ink.height {
+            return self.garment.map(u32::from);
+        }
+        let i = dy * ink.width + dx;
+        let (fx, fy) = (px.fx as u32, px.fy as u32);
+        let w00 = (256 - fx) * (256 - fy);
+        let w10 = fx * (256 - fy);
+        let w01 = (256 - fx) * fy;
+        let w11 = fx * fy;
+        let (a, b) = (ink.albedo[i], ink.albedo[i + 1]);
+        let (c, d) = (ink.albedo[i + ink.width], ink.albedo[i + ink.width + 1]);
+        std::array::from_fn(|ch| {
+            (a[ch] as u32 * w00 + b[ch] as u32 * w10 + c[ch] as u32 * w01 + d[ch] as u32 * w11)
+                >> 16
+        })
+    }
+
     #[inline(always)]
     fn shade(&self, px: &Px, dst: &mut [u8]) {
         if px.cov == 0 {
@@ -943,22 +1056,11 @@ impl Shader {
             return;
         }
         let srgb = linear_u16_to_srgb_table();
-        let i = px.idx as usize;
-        let aw = self.atlas_width;
-        let (fx, fy) = (px.fx as u32, px.fy as u32);
-        let w00 = (256 - fx) * (256 - fy);
-        let w10 = fx * (256 - fy);
-        let w01 = (256 - fx) * fy;
-        let w11 = fx * fy;
-        let (a, b) = (self.albedo[i], self.albedo[i + 1]);
-        let (c, d) = (self.albedo[i + aw], self.albedo[i + aw + 1]);
+        let albedo = self.albedo(px);
         let cov = px.cov as u32;
         let background = &self.background_lin[px.shadow as usize];
         for ch in 0..3 {
-            let albedo =
-                (a[ch] as u32 * w00 + b[ch] as u32 * w10 + c[ch] as u32 * w01 + d[ch] as u32 * w11)
-                    >> 16;
-            let lit = ((albedo * px.diffuse as u32) >> DIFFUSE_SHIFT) + px.specular as u32;
+            let lit = ((albedo[ch] * px.diffuse as u32) >> DIFFUSE_SHIFT) + px.specular as u32;
             let mut lit = self.finish[((lit >> 2) as usize).min(FINISH_TABLE_LEN - 1)] as u32;
             if cov < 255 {
                 lit = (lit * cov + background[ch] * (255 - cov)) / 255;
@@ -1015,6 +1117,172 @@ mod tests {
             .render(&RenderRequest::new(&atlas, GarmentColor::WHITE).with_cancel(cancel))
             .unwrap_err();
         assert_eq!(err.code(), "E_CANCELLED");
+    }
+
+    /// The whole atlas converted and frayed, as the renderer did before it kept only the
+    /// print's region: the reference the region must match everywhere.
+    fn whole_atlas_albedo(
+        atlas: &RgbaImage,
+        garment: [u16; 3],
+        lin: &[u16; 256],
+        ppi: f32,
+    ) -> Vec<[u16; 4]> {
+        let mut albedo: Vec<[u16; 4]> = atlas
+            .pixels()
+            .map(|p| {
+                let a = p[3] as u32;
+                let c = |ch: usize| {
+                    ((lin[p[ch] as usize] as u32 * a + garment[ch] as u32 * (255 - a)) / 255) as u16
+                };
+                [c(0), c(1), c(2), 0]
+            })
+            .collect();
+        let (w, h) = (atlas.width() as usize, atlas.height() as usize);
+        let raw = atlas.as_raw();
+        knit::soften_ink_edges(&mut albedo, w, h, (0, 0), ppi, garment, |i| raw[4 * i + 3]);
+        albedo
+    }
+
+    #[test]
+    fn the_print_region_looks_up_exactly_what_the_whole_atlas_would() {
+        let calibration = BakedViews::builtin().unwrap().calibration().unwrap();
+        let lin = calibration.srgb_to_albedo_u16();
+        let color = GarmentColor::parse("#1f2937").unwrap();
+        let fabric = color.to_array();
+        let (w, h) = (64u32, 48u32);
+        // Ink in the middle, at the left edge and at the bottom edge of the atlas.
+        for (ink_x, ink_y) in [(24..40, 10..30), (0..9, 5..20), (50..64, 30..48)] {
+            let atlas = RgbaImage::from_fn(w, h, |x, y| {
+                let seam = x == 20 || y == 3;
+                let inside = ink_x.contains(&x) && ink_y.contains(&y);
+                let rim = ink_x.contains(&(x + 1)) || ink_x.contains(&x.saturating_sub(1));
+                match (seam, inside) {
+                    (true, _) => image::Rgba([0, 0, 0, 0]),
+                    (false, true) if x % 7 == 3 => image::Rgba([20, 200, 90, 128]),
+                    (false, true) => image::Rgba([230, 40, 30, 255]),
+                    // Anti-aliased fabric colour and a fabric-coloured texel at half alpha.
+                    (false, false) if rim && y == 40 => {
+                        image::Rgba([fabric[0], fabric[1], fabric[2], 90])
+                    }
+                    (false, false) => image::Rgba([fabric[0], fabric[1], fabric[2], 255]),
+                }
+            });
+            let shader = Shader::new(
+                &atlas,
+                color,
+                [240, 240, 240],
+                &calibration,
+                Arc::new(calibration.finish_table()),
+                40.0,
+            );
+            assert!(shader.ink.width * shader.ink.height < (w * h) as usize / 2);
+            let reference = whole_atlas_albedo(&atlas, shader.garment, &lin, 40.0);
+            for y in 0..h - 1 {
+                for x in 0..w - 1 {
+                    for (fx, fy) in [(0u8, 0u8), (255, 0), (0, 255), (128, 77)] {
+                        let px = Px {
+                            x: x as u16,
+                            y: y as u16,
+                            fx,
+                            fy,
+                            cov: 255,
+                            ..Px::default()
+                        };
+                        let i = (y * w + x) as usize;
+                        let (a, b) = (reference[i], reference[i + 1]);
+                        let (c, d) = (reference[i + w as usize], reference[i + w as usize + 1]);
+                        let (fx, fy) = (fx as u32, fy as u32);
+                        let expected: [u32; 3] = std::array::from_fn(|ch| {
+                            (a[ch] as u32 * (256 - fx) * (256 - fy)
+                                + b[ch] as u32 * fx * (256 - fy)
+                                + c[ch] as u32 * (256 - fx) * fy
+                                + d[ch] as u32 * fx * fy)
+                                >> 16
+                        });
+                        assert_eq!(shader.albedo(&px), expected, "({x}, {y}) {fx} {fy}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_composed_atlas_renders_as_if_converted_whole() {
+        let design = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/designs/sunset-badge.png"
+        ))
+        .unwrap();
+        let color = GarmentColor::parse("#ffffff").unwrap();
+        let options = crate::ComposeOptions::new(crate::Preset::ChestLarge).with_color(color);
+        let atlas = crate::compose(&design, &options).unwrap().atlas;
+        let views = BakedViews::builtin().unwrap();
+        let calibration = views.calibration().unwrap();
+        let shader = Shader::new(
+            &atlas,
+            color,
+            [240, 240, 240],
+            &calibration,
+            views.finish_table().unwrap(),
+            views.pixels_per_inch,
+        );
+        // The print is a small part of the atlas.
+        let share = (shader.ink.width * shader.ink.height) as f64 / atlas.len() as f64 * 4.0;
+        assert!(share > 0.01 && share < 0.25, "{share}");
+        let lin = calibration.srgb_to_albedo_u16();
+        let reference = whole_atlas_albedo(&atlas, shader.garment, &lin, views.pixels_per_inch);
+        let aw = atlas.width() as usize;
+        let table = views.still_table(View::Front).unwrap();
+        let mut printed = 0;
+        for px in table.px.iter().filter(|p| p.cov > 0) {
+            let i = px.y as usize * aw + px.x as usize;
+            let (fx, fy) = (px.fx as u32, px.fy as u32);
+            let texels = [
+                reference[i],
+                reference[i + 1],
+                reference[i + aw],
+                reference[i + aw + 1],
+            ];
+            let expected: [u32; 3] = std::array::from_fn(|ch| {
+                (texels[0][ch] as u32 * (256 - fx) * (256 - fy)
+                    + texels[1][ch] as u32 * fx * (256 - fy)
+                    + texels[2][ch] as u32 * (256 - fx) * fy
+                    + texels[3][ch] as u32 * fx * fy)
+                    >> 16
+            });
+            let got = shader.albedo(px);
+            assert_eq!(got, expected, "{px:?}");
+            printed += usize::from(got != shader.garment.map(u32::from));
+        }
+        assert!(printed > 10_000, "{printed} front pixels show the print");
+    }
+
+    #[test]
+    fn a_bare_atlas_has_no_print_region() {
+        let calibration = BakedViews::builtin().unwrap().calibration().unwrap();
+        let color = GarmentColor::parse("#b91c1c").unwrap();
+        let [r, g, b] = color.to_array();
+        let atlas = RgbaImage::from_fn(32, 32, |x, _| {
+            image::Rgba([r, g, b, if x < 4 { 0 } else { 255 }])
+        });
+        let shader = Shader::new(
+            &atlas,
+            color,
+            [240, 240, 240],
+            &calibration,
+            Arc::new(calibration.finish_table()),
+            40.0,
+        );
+        assert_eq!((shader.ink.width, shader.ink.height), (0, 0));
+        let px = Px {
+            x: 10,
+            y: 10,
+            fx: 100,
+            fy: 100,
+            cov: 255,
+            ..Px::default()
+        };
+        assert_eq!(shader.albedo(&px), shader.garment.map(u32::from));
     }
 
     #[test]

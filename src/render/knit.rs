@@ -275,11 +275,14 @@ pub(crate) fn scaled(light: u16, factor: u32) -> u16 {
 /// ink meets bare garment, the ink (as its difference from the garment) and its coverage
 /// are spread by a 3 x 3 binomial filter, then the coverage there is moved up or down by
 /// the knit at that texel ([`fray`]), so the edge frays at yarn scale. Texels with no such
-/// edge nearby, panel borders and edges between two inks are untouched.
+/// edge nearby, panel borders and edges between two inks are untouched. `albedo` may be a
+/// rectangle of the atlas whose top-left texel is at atlas `origin` (the knit is laid out
+/// in atlas coordinates); its outermost texels are never changed.
 pub(crate) fn soften_ink_edges(
     albedo: &mut [[u16; 4]],
     width: usize,
     height: usize,
+    origin: (usize, usize),
     pixels_per_inch: f32,
     garment: [u16; 3],
     alpha: impl Fn(usize) -> u8 + Sync,
@@ -343,7 +346,8 @@ pub(crate) fn soften_ink_edges(
                     continue;
                 }
                 let blurred = cover as f32 / 16.0;
-                let coverage = fray(blurred, table.factor(x as f32 * kw, y as f32 * kc, 0.0));
+                let (ax, ay) = ((origin.0 + x) as f32, (origin.1 + y) as f32);
+                let coverage = fray(blurred, table.factor(ax * kw, ay * kc, 0.0));
                 // The ink difference of the blurred texels, rescaled to the new coverage.
                 let gain = coverage / blurred / 16.0;
                 let mut out = src[i];
@@ -423,7 +427,7 @@ mod tests {
             })
             .collect();
         let before = albedo.clone();
-        soften_ink_edges(&mut albedo, w, h, 40.0, garment, |i| alpha[i]);
+        soften_ink_edges(&mut albedo, w, h, (0, 0), 40.0, garment, |i| alpha[i]);
         for y in 1..h - 1 {
             for x in [0usize, 10, 30, 33, 50, 63] {
                 assert_eq!(albedo[y * w + x], before[y * w + x], "({x}, {y})");
