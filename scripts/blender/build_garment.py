@@ -7,6 +7,7 @@ Run inside Blender; everything after `--` belongs to this script:
         [--template assets/templates/classic-tee/template.json] \
         [--save garment.blend] \
         [--preview out.png --atlas atlas.png --view front --size 800 --samples 16]
+        [--turn 90]  (a turntable angle instead of the view's: 90 shows the wearer's left)
 
 The garment is made from the pack's pattern polygons (template.json), so the mesh's UV of
 every vertex is its atlas position: u = x / width_in, v = 1 - y / height_in. Each panel is
@@ -21,7 +22,12 @@ mapped into 3D analytically:
   the neck opening open (low at the front, high at the back);
 * between the shoulder point and the underarm both panels stop at an open, elliptical
   armhole, and each sleeve is a tube lofted from that armhole to its opening;
-* a few low, smooth folds (hem ripples, drag lines from the underarm) break the symmetry.
+* a few low, smooth folds (hem ripples, drag lines from the underarm) break the symmetry;
+* then the shell is draped with Blender's cloth simulation (drape_positions): sewn at its
+  seams, with extra fabric at the sides and the hem, it settles under gravity for 1.5 s
+  on a hidden body form (a torso just inside the shell and an arm in each sleeve), which
+  gives it its folds; the drape is deterministic and cached per pack and script
+  (cached_drape). RENDER_ENGINE_NO_DRAPE=1 skips it (development: the bare shell).
 
 The body form's measurements and the garment's parts come from the pack's optional
 `garment` object (GARMENT_PARAMS below; documented in docs/template-packs.md): without it
@@ -45,7 +51,7 @@ import sys
 
 import bpy
 import bmesh
-from mathutils import Vector
+from mathutils import Matrix, Vector
 from mathutils.geometry import delaunay_2d_cdt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -459,8 +465,9 @@ class Body:
         t = (f - fr[lo]) / max(1e-12, fr[hi] - fr[lo])
         return thetas[lo] + (thetas[hi] - thetas[lo]) * max(0.0, min(1.0, t))
 
-    def point(self, xr, yr, side):
-        """3D point (inches) of a body panel point; side -1 = front, +1 = back."""
+    def point(self, xr, yr, side, folds=True):
+        """3D point (inches) of a body panel point; side -1 = front, +1 = back. Without
+        `folds`, the smooth tube without its analytic hem ripples and drag folds."""
         g = self.g
         box = g.box
         w = self.W(yr)
@@ -484,6 +491,8 @@ class Body:
                 1 - smoothstep(self.underarm_y + 6.0, self.underarm_y + 12.0, yr)
             )
             drag += -g.drag_fold_in * math.exp(-(u / 1.2) ** 2) * along
+        if not folds:
+            ripple = drag = 0.0
         depth = max(0.0, depth + (ripple + drag) * self.fold(xr, yr) * (c**0.3 if c > 0 else 0))
         x_world = x if side < 0 else -x
         return (x_world, side * depth, g.body_length_in - yr)
@@ -495,6 +504,19 @@ class Body:
         half-width W(yr), as the panel's edge is), so cap and body share their seam."""
         fold = self.fold(self.W(yr), yr)
         return (side_x * self.a(yr), fb * self.e(yr) * fold, self.g.body_length_in - yr)
+
+
+def sleeve_frame(body, k):
+    """(armhole centre, sleeve axis, up, opening centre) of a sleeve, inches; k = +1
+    wearer's left (+X), -1 right."""
+    g = body.g
+    mid = (body.shoulder_y + body.underarm_y) / 2
+    centre = Vector((k * body.a(mid), 0.0, g.body_length_in - mid))
+    drop = math.radians(g.sleeve_drop_deg)
+    axis = Vector((k * math.cos(drop), 0.0, -math.sin(drop)))
+    up = Vector((k * math.sin(drop), 0.0, math.cos(drop)))
+    open_c = centre + axis * g.sleeve_length_in + up * g.sleeve_open_lift_in
+    return centre, axis, up, open_c
 
 
 def sleeve_mapper(body, panel, k):
@@ -515,12 +537,7 @@ def sleeve_mapper(body, panel, k):
     cap_h = cap_end_y - cap_top
 
     lo, hi = body.shoulder_y, body.underarm_y
-    mid = (lo + hi) / 2
-    centre = Vector((k * body.a(mid), 0.0, g.body_length_in - mid))
-    drop = math.radians(g.sleeve_drop_deg)
-    axis = Vector((k * math.cos(drop), 0.0, -math.sin(drop)))
-    up = Vector((k * math.sin(drop), 0.0, math.cos(drop)))
-    open_c = centre + axis * g.sleeve_length_in + up * g.sleeve_open_lift_in
+    centre, axis, up, open_c = sleeve_frame(body, k)
 
     def cap_y(x):
         u = (x - cx) / cap_half
@@ -585,12 +602,16 @@ class MeshData:
 
     def __init__(self):
         self.verts, self.uvs, self.ribs, self.faces = [], [], [], []
+        self.parts = []  # per vertex: PART_CLOTH, PART_PINNED or PART_FOLLOW (the drape)
+        self.ease = []  # per vertex: 0..1, how much of DRAPE_EASE its fabric gets
 
-    def add(self, p, uv=(0.0, 1.0), rib=(0.0, 0.0)):
+    def add(self, p, uv=(0.0, 1.0), rib=(0.0, 0.0), part=None, ease=0.0):
         """Adds a point given in inches; returns its index."""
         self.verts.append((p[0] * INCH, p[1] * INCH, p[2] * INCH))
         self.uvs.append(uv)
         self.ribs.append(rib)
+        self.parts.append(PART_FOLLOW if part is None else part)
+        self.ease.append(ease)
         return len(self.verts) - 1
 
     def add_rings(self, rows, closed=True, rib_spacing=None):
@@ -868,7 +889,354 @@ def sleeve_outline(body, panel, seam_yr):
     return cap[:-1] + rest
 
 
-def build_mesh(template):
+# ---------------------------------------------------------------------------------------
+# Drape: Blender's cloth simulation settles the analytic shell on a hidden body form.
+
+PART_CLOTH, PART_PINNED, PART_FOLLOW = 0, 1, 2  # how the drape treats a vertex
+DRAPE_NECK_PIN_IN = 0.45  # body fabric this close to the neckline (pattern inches) stays put
+DRAPE_CUFF_PIN_IN = 0.5  # sleeve fabric this close to a cuff (pattern inches) stays put
+DRAPE_FRAMES = 36  # frames simulated at 24 fps (1.5 s of settling)
+DRAPE_QUALITY = 5  # cloth solver steps per frame
+DRAPE_MASS = 0.15  # kg per vertex (with the stiffnesses below: cotton jersey's hang)
+DRAPE_STIFFNESS = 40.0  # tension and compression: the knit keeps its length (print size)
+DRAPE_SHEAR = 10.0
+DRAPE_BENDING = 0.002  # low: the fabric folds where it has room to
+DRAPE_EASE = 0.06  # extra fabric length (fraction) where a panel's ease weight is 1
+# The form's gaps inside the shell, inches: (at the underarm, at the hem).
+FORM_GAP_SIDE_IN = (0.45, 0.9)  # at the sides (half-width taken in)
+FORM_GAP_DEPTH_IN = (0.3, 0.45)  # front and back (half-depth taken in)
+FORM_DROP_IN = 0.25  # the form's shoulders below the shell's
+ARM_DROP_DEG = 10.0  # a short sleeve's arm hangs this much lower than the sleeve was cut
+ARM_GAP_IN = 0.15  # between the top of a sleeve and the arm inside it
+
+
+def body_ease(body, xr, yr):
+    """0..1: how much extra fabric (DRAPE_EASE) a body panel point gets: none over the
+    front and back's middle (where prints go, so they keep their size), more towards the
+    sides below the armholes and towards the hem, most at the sides of the hem."""
+    f = abs(xr) / max(1e-6, body.W(yr))
+    side = smoothstep(0.6, 0.95, f) * smoothstep(body.underarm_y - 1.0, body.underarm_y + 2.0, yr)
+    hem = 0.5 * smoothstep(body.hem - 6.0, body.hem, yr) * smoothstep(0.25, 0.6, f)
+    return min(1.0, side + hem)
+
+
+def _dist_to_run(run, x, y):
+    """Distance from (x, y) to the open polyline `run`."""
+    best = 1e9
+    for (x1, y1), (x2, y2) in zip(run, run[1:]):
+        dx, dy = x2 - x1, y2 - y1
+        ll = dx * dx + dy * dy
+        t = 0.0 if ll == 0 else max(0.0, min(1.0, ((x - x1) * dx + (y - y1) * dy) / ll))
+        best = min(best, math.hypot(x - x1 - t * dx, y - y1 - t * dy))
+    return best
+
+
+def _form_object(name, verts, faces):
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([(x * INCH, y * INCH, z * INCH) for x, y, z in verts], [], faces)
+    bm = bmesh.new()
+    bm.from_mesh(mesh)
+    bmesh.ops.recalc_face_normals(bm, faces=bm.faces)
+    bm.to_mesh(mesh)
+    bm.free()
+    mesh.update()
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.hide_render = True
+    obj.modifiers.new("collision", "COLLISION")
+    obj.collision.thickness_outer = 0.002
+    obj.collision.thickness_inner = 0.01
+    obj.collision.cloth_friction = 10.0
+    obj.collision.damping = 0.5
+    return obj
+
+
+def build_form(body, g):
+    """The hidden body form the garment is draped on (inches, the shell's frame): a torso
+    just inside the shell (closer at the chest and shoulders, looser at the sides and the
+    lower body) and an arm inside each sleeve, resting under the sleeve's top."""
+    lift = g.lift_in
+    n_half = 40
+    ys = []
+    y = 0.12
+    while y < body.hem + 1.0:
+        ys.append(y)
+        y += 0.4 if y < 3.0 else 0.6
+    rows = []
+    for yr in ys:
+        w = body.W(yr)
+        xmax = w
+        if yr < body.shoulder_y:
+            xmax = min(w, body.neck_x + (body.shoulder_x - body.neck_x) * yr / body.shoulder_y)
+        xmax *= 0.999
+        t = smoothstep(body.underarm_y, body.hem, yr)
+        gap_side = FORM_GAP_SIDE_IN[0] + (FORM_GAP_SIDE_IN[1] - FORM_GAP_SIDE_IN[0]) * t
+        gap_depth = FORM_GAP_DEPTH_IN[0] + (FORM_GAP_DEPTH_IN[1] - FORM_GAP_DEPTH_IN[0]) * t
+        sx = max(0.5, 1.0 - gap_side / body.a(yr))
+        sy = max(0.5, 1.0 - gap_depth / body.b(yr))
+        loop = []
+        for side in (-1, 1):
+            xs = [-xmax + 2 * xmax * i / n_half for i in range(n_half + 1)]
+            pts = [body.point(x, yr, side, folds=False) for x in xs]
+            loop.extend(pts[:-1] if side < 0 else pts[:-1])
+        rows.append([(x * sx, yd * sy, z - FORM_DROP_IN + lift) for x, yd, z in loop])
+    n = len(rows[0])
+    verts = [p for row in rows for p in row]
+    faces = []
+    for r in range(len(rows) - 1):
+        for i in range(n):
+            j = (i + 1) % n
+            faces.append([r * n + i, r * n + j, (r + 1) * n + j, (r + 1) * n + i])
+    top = rows[0]
+    cz = sum(p[2] for p in top) / n + 0.1
+    verts.append((0.0, 0.0, cz))
+    c = len(verts) - 1
+    for i in range(n):
+        faces.append([i, c, (i + 1) % n][::-1])
+    objs = [_form_object("form_torso", verts, faces)]
+
+    # Arms: a tube round each sleeve's axis (armhole centre to opening centre), carried up
+    # so its top lies ARM_GAP_IN under the sleeve's top, from inside the torso to beyond
+    # the opening (or the cuff).
+    for k in (1, -1):
+        centre, _axis, _up, open_c = sleeve_frame(body, k)
+        d = open_c - centre
+        length = d.length
+        d.normalize()
+        up = Vector((-d.z, 0.0, d.x)) if k > 0 else Vector((d.z, 0.0, -d.x))
+        if up.z < 0:
+            up = -up
+        side = Vector((0.0, 1.0, 0.0))
+        cap_top = Vector((k * body.a(body.shoulder_y), 0.0, g.body_length_in - body.shoulder_y))
+        top0 = (cap_top - centre).dot(up)
+        e_max = g.armhole_open_in
+        r0 = min(1.8, e_max - 0.3, top0 - ARM_GAP_IN)
+        r1 = min(1.75, g.sleeve_open_r_in * 0.72)
+        beyond = 1.5 + (g.cuffs["length_in"] if g.cuffs is not None else 0.0)
+        rings = []
+        m = 24
+        steps = 24
+        for si in range(steps + 1):
+            s = -3.0 + (length + beyond + 3.0) * si / steps
+            t = max(0.0, min(1.0, s / length))
+            top = top0 + (g.sleeve_open_r_in - top0) * t + g.sleeve_fullness_in * math.sin(
+                math.pi * t)
+            r = r0 + (r1 - r0) * t
+            axis_pt = centre + d * s + up * (top - r - ARM_GAP_IN)
+            rings.append([axis_pt + r * (math.cos(2 * math.pi * j / m) * up
+                                         + math.sin(2 * math.pi * j / m) * side)
+                          for j in range(m)])
+        # The arm hangs ARM_DROP_DEG lower than the sleeve was cut round (turned about
+        # the shoulder point): the sleeve settles on it, gathering under the arm.
+        drop_by = min(ARM_DROP_DEG, max(0.0, (70.0 - g.sleeve_drop_deg) / 2.0))
+        turn = Matrix.Rotation(math.radians(drop_by), 3, Vector((0.0, float(k), 0.0)))
+        rings = [[cap_top + turn @ (p - cap_top) for p in ring] for ring in rings]
+        verts = [(p.x, p.y, p.z + lift) for ring in rings for p in ring]
+        faces = []
+        for r in range(len(rings) - 1):
+            for i in range(m):
+                j = (i + 1) % m
+                faces.append([r * m + i, r * m + j, (r + 1) * m + j, (r + 1) * m + i])
+        for ring_i, sign in ((0, -1), (len(rings) - 1, 1)):
+            cpt = sum(rings[ring_i], Vector()) / m
+            verts.append((cpt.x, cpt.y, cpt.z + lift))
+            c = len(verts) - 1
+            for i in range(m):
+                f = [ring_i * m + i, ring_i * m + (i + 1) % m, c]
+                faces.append(f if sign > 0 else f[::-1])
+        objs.append(_form_object("form_arm_l" if k > 0 else "form_arm_r", verts, faces))
+    return objs
+
+
+def drape_cache_path(template):
+    """Where the drape of this pack is cached: ~/.cache/render-engine/drape/<key>.bin, the key
+    a hash of this script, the pack's pattern and garment, and Blender's version (so a
+    change to any of them drapes again); None without a home directory."""
+    import hashlib
+
+    home = os.environ.get("HOME")
+    if not home:
+        return None
+    h = hashlib.sha256()
+    with open(os.path.abspath(__file__), "rb") as f:
+        h.update(f.read())
+    h.update(json.dumps({k: template.get(k) for k in ("atlas", "panels", "garment")},
+                        sort_keys=True).encode())
+    h.update(bpy.app.version_string.encode())
+    return os.path.join(home, ".cache", "render-engine", "drape", h.hexdigest()[:32] + ".bin")
+
+
+def cached_drape(md, body, g, template):
+    """drape_positions(md, body, g), read from the drape cache when this pack was draped
+    before on this machine (the simulation takes 0.5 to 2.5 minutes; the bake and every
+    live render of a pack drape it the same way), written to it otherwise."""
+    from array import array
+
+    path = drape_cache_path(template)
+    n = len(md.verts)
+    if path and os.path.exists(path):
+        data = array("d")
+        try:
+            with open(path, "rb") as f:
+                data.frombytes(f.read())
+        except OSError:
+            data = array("d")
+        if len(data) == 3 * n:
+            print(f"DRAPE from the cache {path}", flush=True)
+            return [tuple(data[3 * i: 3 * i + 3]) for i in range(n)]
+    verts = drape_positions(md, body, g)
+    if path:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                array("d", [c for v in verts for c in v]).tofile(f)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home: drape again next time
+    return verts
+
+
+def drape_positions(md, body, g):
+    """Sews the garment from its pattern panels and drapes it on the body form with
+    Blender's cloth simulation; returns the draped vertex positions (metres).
+
+    The cloth is the body panels and sleeves as the analytic shell lays them out, not yet
+    welded: every vertex the weld would merge is joined to its twins by a sewing spring.
+    Its rest shape is the shell, so the fabric keeps its lengths (a print keeps its size),
+    except that the fabric towards the sides and the hem is given DRAPE_EASE more length
+    (body_ease), which it can only take up by folding. Gravity settles it on the hidden
+    form (build_form) for DRAPE_FRAMES frames. The fabric round the neckline stays put
+    (the collar holds it), and so does a sleeve's last half inch under a cuff; the
+    collar, cuffs, hem band, hood and pocket (not sewn to the cloth) follow the cloth's
+    nearest vertices. Blender's cloth solver is deterministic: the same pack drapes the
+    same way every run (the bake and a live render agree)."""
+    import time
+    from mathutils.kdtree import KDTree
+
+    t0 = time.time()
+    scene = bpy.context.scene
+    n = len(md.verts)
+    parts = md.parts
+    start = [Vector(v) for v in md.verts]
+    # Seams: groups of coincident cloth vertices (what the weld merges).
+    tree = KDTree(n)
+    for i, v in enumerate(start):
+        tree.insert(v, i)
+    tree.balance()
+    group = list(range(n))
+
+    def root(i):
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for i, v in enumerate(start):
+        if parts[i] == PART_FOLLOW:
+            continue
+        for _co, j, _d in tree.find_range(v, 1e-5):
+            if j != i and parts[j] != PART_FOLLOW:
+                a, b = root(i), root(j)
+                if a != b:
+                    group[max(a, b)] = min(a, b)
+    members = {}
+    for i in range(n):
+        if parts[i] != PART_FOLLOW:
+            members.setdefault(root(i), []).append(i)
+    sewing = []
+    for ms in members.values():
+        sewing.extend((ms[k], ms[k + 1]) for k in range(len(ms) - 1))
+
+    mesh = bpy.data.meshes.new("drape")
+    mesh.from_pydata(md.verts, sewing, md.faces)
+    mesh.update()
+    obj = bpy.data.objects.new("drape", mesh)
+    scene.collection.objects.link(obj)
+    obj.hide_render = True
+    pin = obj.vertex_groups.new(name="pin")
+    pin.add([i for i in range(n) if parts[i] != PART_CLOTH], 1.0, "REPLACE")
+    forms = build_form(body, g)
+
+    mod = obj.modifiers.new("cloth", "CLOTH")
+    st = mod.settings
+    st.quality = DRAPE_QUALITY
+    st.mass = DRAPE_MASS
+    st.air_damping = 1.0
+    st.tension_stiffness = DRAPE_STIFFNESS
+    st.compression_stiffness = DRAPE_STIFFNESS
+    st.shear_stiffness = DRAPE_SHEAR
+    st.bending_stiffness = DRAPE_BENDING
+    st.tension_damping = 5.0
+    st.compression_damping = 5.0
+    st.shear_damping = 5.0
+    st.bending_damping = 0.5
+    st.vertex_group_mass = "pin"
+    st.pin_stiffness = 1.0
+    st.use_sewing_springs = True
+    st.sewing_force_max = 0.0
+    if DRAPE_EASE:
+        # Blender keeps shrink_max >= shrink_min: the group's weight is 1 - ease, weight 0
+        # (ease 1) grows the fabric by DRAPE_EASE, weight 1 leaves it as cut.
+        ease = obj.vertex_groups.new(name="ease")
+        for i in range(n):
+            ease.add([i], 1.0 - md.ease[i], "REPLACE")
+        st.vertex_group_shrink = "ease"
+        st.shrink_min = -DRAPE_EASE
+        st.shrink_max = 0.0
+    cs = mod.collision_settings
+    cs.use_collision = True
+    cs.distance_min = 0.003
+    cs.collision_quality = 3
+    cs.use_self_collision = False
+    mod.point_cache.frame_start = 1
+    mod.point_cache.frame_end = DRAPE_FRAMES
+    scene.frame_start = 1
+    scene.frame_end = DRAPE_FRAMES
+    for f in range(1, DRAPE_FRAMES + 1):
+        scene.frame_set(f)
+    dg = bpy.context.evaluated_depsgraph_get()
+    moved = [v.co.copy() for v in obj.evaluated_get(dg).data.vertices]
+    scene.frame_set(1)
+    bpy.data.objects.remove(obj)
+    bpy.data.meshes.remove(mesh)
+    for f in forms:
+        m = f.data
+        bpy.data.objects.remove(f)
+        bpy.data.meshes.remove(m)
+    # Seams: twins to their mean (the weld merges them).
+    for ms in members.values():
+        if len(ms) > 1:
+            c = sum((moved[i] for i in ms), Vector()) / len(ms)
+            for i in ms:
+                moved[i] = c.copy()
+    # Followers: the inverse-distance mean of the displacement of their 6 nearest cloth
+    # vertices (positions before the drape).
+    cloth = [i for i in range(n) if parts[i] != PART_FOLLOW]
+    ctree = KDTree(len(cloth))
+    for j, i in enumerate(cloth):
+        ctree.insert(start[i], j)
+    ctree.balance()
+    for i in range(n):
+        if parts[i] == PART_FOLLOW:
+            acc, wsum = Vector(), 0.0
+            for _co, j, dist in ctree.find_n(start[i], 6):
+                w = 1.0 / max(dist, 1e-4) ** 2
+                acc += (moved[cloth[j]] - start[cloth[j]]) * w
+                wsum += w
+            moved[i] = start[i] + acc / wsum
+    if os.environ.get("DRAPE_DEBUG"):  # development: the shell and the drape, as JSON
+        with open(os.environ["DRAPE_DEBUG"], "w") as fh:
+            json.dump({"start": [tuple(v) for v in start], "moved": [tuple(v) for v in moved],
+                       "uv": md.uvs, "parts": parts, "faces": md.faces}, fh)
+    shift = sorted((m - o).length / INCH for m, o in zip(moved, start))
+    print(f"DRAPE {n} vertices, {len(sewing)} sewing springs, {DRAPE_FRAMES} frames: "
+          f"{time.time() - t0:.1f} s; moved median {shift[len(shift) // 2]:.2f} in, "
+          f"95% {shift[len(shift) * 95 // 100]:.2f} in, max {shift[-1]:.2f} in", flush=True)
+    return [tuple(v) for v in moved]
+
+
+def build_mesh(template, drape=True):
     W_in = template["atlas"]["width_in"]
     H_in = template["atlas"]["height_in"]
     g = Garment(template)
@@ -880,11 +1248,16 @@ def build_mesh(template):
 
     oriented = []  # faces whose winding is set here, outwards from a given centre
 
-    def add_panel(panel, mapper, centre=None, loop=None):
+    def add_panel(panel, mapper, centre=None, loop=None, part=PART_FOLLOW, pinned=None,
+                  ease=None):
+        """`part`: how the drape treats the panel's vertices; `pinned(x, y)` says which of
+        them stay put (PART_PINNED) instead; `ease(x, y)` their fabric's extra length."""
         pts, tris = triangulate(panel["polygon"], loop=loop)
         base = len(md.verts)
         for x, y in pts:
-            md.add(mapper(x, y), uv=(x / W_in, 1.0 - y / H_in))
+            pp = PART_PINNED if pinned is not None and pinned(x, y) else part
+            md.add(mapper(x, y), uv=(x / W_in, 1.0 - y / H_in), part=pp,
+                   ease=0.0 if ease is None else ease(x, y))
         faces = [[base + i for i in t] for t in tris]
         if centre is not None:
             # The triangulation winds every triangle the same way and the mapping keeps
@@ -904,11 +1277,19 @@ def build_mesh(template):
         p = panels[name]
         top = min(q[1] for q in p["polygon"])
         cx = p["center_x"]
-        add_panel(p, lambda x, y, cx=cx, top=top, side=side: body.point(x - cx, y - top, side))
+        neck = [(x + cx, y + top) for x, y in neckline_points(p)]
+        add_panel(p, lambda x, y, cx=cx, top=top, side=side: body.point(x - cx, y - top, side),
+                  part=PART_CLOTH,
+                  pinned=lambda x, y, neck=neck: _dist_to_run(neck, x, y) < DRAPE_NECK_PIN_IN,
+                  ease=lambda x, y, cx=cx, top=top: body_ease(body, x - cx, y - top))
     seam_yr = armhole_heights(body, panels["front"])
     for name, k in (("left_sleeve", +1), ("right_sleeve", -1)):
         f, ring = sleeve_mapper(body, panels[name], k)
-        add_panel(panels[name], f, loop=sleeve_outline(body, panels[name], seam_yr))
+        hem_y = panels[name]["hem_y"]
+        # A cuff grips the wrist: the sleeve's last half inch stays put under it.
+        cuff_pin = None if g.cuffs is None else (lambda x, y, h=hem_y: y > h - DRAPE_CUFF_PIN_IN)
+        add_panel(panels[name], f, loop=sleeve_outline(body, panels[name], seam_yr),
+                  part=PART_CLOTH, pinned=cuff_pin)
         if g.cuffs is not None:
             add_cuff(g, ring, md, rib)
 
@@ -927,6 +1308,8 @@ def build_mesh(template):
     if g.lift_in:
         dz = g.lift_in * INCH
         md.verts = [(x, y, z + dz) for x, y, z in md.verts]
+    if drape and os.environ.get("RENDER_ENGINE_NO_DRAPE") != "1":
+        md.verts = cached_drape(md, body, g, template)
 
     mesh = bpy.data.meshes.new(template.get("id", "garment"))
     mesh.from_pydata(md.verts, [], md.faces)
@@ -939,6 +1322,7 @@ def build_mesh(template):
         for poly in mesh.polygons:
             for li in poly.loop_indices:
                 rib_layer.data[li].uv = md.ribs[mesh.loops[li].vertex_index]
+
 
     bm = bmesh.new()
     bm.from_mesh(mesh)
@@ -1193,7 +1577,7 @@ def hex_to_linear(text):
 
 def main():
     opts = parse_args(sys.argv)
-    known = {"template", "save", "preview", "atlas", "view", "size", "samples", "color"}
+    known = {"template", "save", "preview", "atlas", "view", "size", "samples", "color", "turn"}
     unknown = set(opts) - known
     if unknown:
         raise SystemExit(f"unknown options: {sorted(unknown)}; known: {sorted(known)}")
@@ -1206,7 +1590,10 @@ def main():
         view = opts.get("view", "front")
         if view not in STILLS:
             raise SystemExit(f"unknown view {view!r}; use one of {sorted(STILLS)}")
-        set_view(scene, *STILLS[view])
+        rotation, elevation = STILLS[view]
+        if "turn" in opts:  # a turntable angle instead (90: the wearer's left side)
+            rotation, elevation = float(opts["turn"]), TURNTABLE_ELEVATION
+        set_view(scene, rotation, elevation)
         size = int(opts.get("size", "800"))
         scene.render.resolution_x = size
         scene.render.resolution_y = size
