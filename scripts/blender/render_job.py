@@ -17,11 +17,12 @@ object, contract 1:
       "background": "#f2f2f0",            studio background behind the garment (sRGB); the
                                           garment casts a soft shadow on it, as in the bake
       "samples": 16,                      Cycles samples per pixel
-      "tone": {"exposure": 1.1, "knee": 0.9, "width": 0.11},
+      "tone": {"exposure": 1.1, "black": 0.002, "knee": 0.9, "width": 0.11},
                                           optional colour finish of the garment's film
                                           (straight alpha, linear), before compositing:
-                                          y = x * exposure up to knee, then
-                                          knee + width * (1 - exp(-(x * exposure - knee) / width))
+                                          e = max(0, (x * exposure - black) / (1 - black)),
+                                          y = e up to knee, then
+                                          knee + width * (1 - exp(-(e - knee) / width))
       "stills": {"width": 1024, "height": 1024,
                  "cameras": [{"name": "front"},
                              {"name": "side", "rotation_deg": 90, "elevation_deg": 5}]},
@@ -136,7 +137,7 @@ def cameras(stills):
 
 
 def tone_spec(job):
-    """The job's optional colour finish: (exposure, knee, width) or None."""
+    """The job's optional colour finish: (exposure, black, knee, width) or None."""
     tone = job.get("tone")
     if tone is None:
         return None
@@ -148,14 +149,18 @@ def tone_spec(job):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 < v <= 10.0):
             raise JobError(f"tone.{key} must be a number in (0, 10]; got {v!r}")
         values.append(float(v))
-    return tuple(values)
+    black = tone.get("black", 0.0)
+    if isinstance(black, bool) or not isinstance(black, (int, float)) or not (0.0 <= black <= 0.5):
+        raise JobError(f"tone.black must be a number in [0, 0.5]; got {black!r}")
+    exposure, knee, width = values
+    return (exposure, float(black), knee, width)
 
 
 def add_tone(nt, image, tone):
     """Exposure and the highlight shoulder on a premultiplied film, per channel, as the
     baked renderer finishes its pixels: the colour is un-premultiplied, toned and
     premultiplied again. Returns the output socket."""
-    exposure, knee, width = tone
+    exposure, black, knee, width = tone
 
     def math_node(op, a, b=None):
         node = nt.nodes.new("CompositorNodeMath")
@@ -176,7 +181,9 @@ def add_tone(nt, image, tone):
     nt.links.new(straight.outputs[0], split.inputs[0])
     join = nt.nodes.new("CompositorNodeCombRGBA")
     for i in range(3):
-        x = math_node("MULTIPLY", split.outputs[i], exposure)
+        # max(0, (c * exposure - black) / (1 - black))
+        x = math_node("MULTIPLY", split.outputs[i], exposure / (1.0 - black))
+        x = math_node("MAXIMUM", math_node("SUBTRACT", x, black / (1.0 - black)), 0.0)
         below = math_node("MINIMUM", x, knee)
         over = math_node("MAXIMUM", math_node("SUBTRACT", x, knee), 0.0)
         # width * (1 - exp(-over / width))

@@ -8,16 +8,19 @@
 //!   lifts a black tee several ΔE.
 //!
 //! A photographer corrects for this so that the product photo shows the swatch. The
-//! renderers do the same, in three steps, all in linear light:
+//! renderers do the same, in four steps, all in linear light:
 //! 1. **exposure** `1 / D`: a white fabric's median reaches 1;
-//! 2. **tone**: a highlight shoulder above [`KNEE`], rising smoothly towards
+//! 2. **black point** `B = S / 2D`: `x` becomes `(x - B) / (1 - B)` (0 below `B`), so a
+//!    black garment's median shows half its specular floor, not all of it, while white
+//!    stays where it was;
+//! 3. **tone**: a highlight shoulder above [`KNEE`], rising smoothly towards
 //!    `KNEE + WIDTH`, so the lit side of a white shirt keeps its shading instead of
 //!    clipping to pure white (only highlights about 12% above the median reach 255);
-//! 3. **albedo**: the one that solves `tone((albedo * D + S) / D) = colour`, clamped to
-//!    `0..=1`.
+//! 4. **albedo**: the one that solves `tone(black((albedo * D + S) / D)) = colour`, clamped
+//!    to `0..=1`.
 //!
 //! The median front fabric pixel then shows the requested colour. The exceptions are the
-//! very darkest colours, which keep the specular floor, and channels above the shoulder's
+//! very darkest colours, which keep half the specular floor, and channels above the shoulder's
 //! reach at albedo 1, which keep `tone(1 + S / D)`, about 0.966. Folds and sides still
 //! darken around the median.
 //!
@@ -94,14 +97,23 @@ impl ColorCalibration {
         1.0 / self.diffuse
     }
 
+    /// The black point: exposed light at or below it finishes as black, and the rest is
+    /// stretched back to reach 1 at 1 (half the median specular floor, `S / 2D`).
+    pub fn black_point(&self) -> f32 {
+        self.specular / self.diffuse / 2.0
+    }
+
     /// The final linear colour of a lit value `albedo * diffuse + specular`.
     pub fn finish(&self, lit: f32) -> f32 {
-        tone(lit * self.exposure())
+        let b = self.black_point();
+        tone(((lit * self.exposure() - b) / (1.0 - b)).max(0.0))
     }
 
     /// The linear albedo that renders as linear colour `target` on the median pixel.
     pub fn albedo(&self, target: f32) -> f32 {
-        (tone_inverse(target) - self.specular / self.diffuse).clamp(0.0, 1.0)
+        let b = self.black_point();
+        let exposed = tone_inverse(target) * (1.0 - b) + b;
+        (exposed - self.specular / self.diffuse).clamp(0.0, 1.0)
     }
 
     /// Per 8-bit sRGB value, the calibrated albedo in linear light (65535 = 1.0).
@@ -163,13 +175,16 @@ mod tests {
 
     #[test]
     fn the_median_pixel_shows_the_swatch() {
-        let floor = STUDIO.specular / STUDIO.diffuse;
+        // what albedo 0 shows: half the specular floor, stretched by the black point
+        let b = STUDIO.black_point();
+        let floor = (STUDIO.specular / STUDIO.diffuse - b) / (1.0 - b);
+        assert!((floor - STUDIO.specular / STUDIO.diffuse / 2.0).abs() < 1e-5);
         for target in [0.004f32, 0.01, 0.05, 0.2, 0.5, 0.9, 0.95] {
             let a = STUDIO.albedo(target);
             let shown = STUDIO.finish(a * STUDIO.diffuse + STUDIO.specular);
             assert!((shown - target).abs() < 1e-5, "{target}: {shown}");
         }
-        // below the specular floor, the darkest colours all show the floor
+        // below the floor, the darkest colours all show the floor
         for target in [0.0f32, 0.001, floor] {
             let a = STUDIO.albedo(target);
             assert_eq!(a, 0.0, "{target}");
@@ -208,6 +223,20 @@ mod tests {
             .all(|(i, v)| *v as usize == i));
         let f = ColorCalibration::IDENTITY.finish_table();
         assert_eq!(f[1000], 4000);
+        assert_eq!(ColorCalibration::IDENTITY.black_point(), 0.0);
+    }
+
+    #[test]
+    fn the_black_point_keeps_white_and_darkens_only_the_floor() {
+        // the white fabric's median (exposed light 1) is unchanged
+        assert!((STUDIO.finish(STUDIO.diffuse) - tone(1.0)).abs() < 1e-6);
+        // a black fabric's median: the floor halved
+        let black = STUDIO.finish(STUDIO.specular);
+        assert!((black - STUDIO.specular / STUDIO.diffuse / 2.0).abs() < 1e-5);
+        // light below the black point is black, and the finish never falls as light rises
+        assert_eq!(STUDIO.finish(STUDIO.specular / 3.0), 0.0);
+        let table = STUDIO.finish_table();
+        assert!(table.windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]

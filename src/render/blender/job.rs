@@ -39,12 +39,15 @@ pub(super) struct RenderJobSpec {
 }
 
 /// The colour finish of a job (see `render::calibration`): every film channel `x` (straight
-/// alpha, linear) becomes `x * exposure` up to `knee`, then
-/// `knee + width * (1 - exp(-(x * exposure - knee) / width))`.
+/// alpha, linear) is exposed and black-pointed, `e = max(0, (x * exposure - black) /
+/// (1 - black))`, then stays `e` up to `knee` and becomes
+/// `knee + width * (1 - exp(-(e - knee) / width))` above it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(super) struct ToneSpec {
     /// The factor the film is multiplied by.
     pub exposure: f64,
+    /// The black point, 0 to 0.5: exposed light at or below it becomes black.
+    pub black: f64,
     /// Where the highlight shoulder starts.
     pub knee: f64,
     /// How far above the knee the shoulder rises at most.
@@ -114,6 +117,7 @@ mod tests {
             samples: 4,
             tone: ToneSpec {
                 exposure: 1.1,
+                black: 0.002,
                 knee: 0.9,
                 width: 0.11,
             },

@@ -226,6 +226,7 @@ impl BlenderRenderer {
             samples: o.samples,
             tone: ToneSpec {
                 exposure: calibration.exposure() as f64,
+                black: calibration.black_point() as f64,
                 knee: crate::render::calibration::KNEE as f64,
                 width: crate::render::calibration::WIDTH as f64,
             },
