@@ -377,11 +377,10 @@ fn cancel_stops_blender_and_leaves_nothing_behind() {
     let on_progress = |p: RenderProgress| {
         if p.done >= 1 && !trigger.is_cancelled() {
             let running = processes_mentioning(&work.path().to_string_lossy()).len();
-            *seen.lock().unwrap() = Some((running, partial_images(work.path())));
+            *seen.lock().unwrap() = Some((running, partial_images(work.path()), Instant::now()));
             trigger.cancel();
         }
     };
-    let started = Instant::now();
     let err = renderer
         .render(
             &RenderRequest::new(&design_atlas, GarmentColor::WHITE)
@@ -394,9 +393,16 @@ fn cancel_stops_blender_and_leaves_nothing_behind() {
         )
         .unwrap_err();
     assert_eq!(err.code(), "E_CANCELLED", "{err}");
-    assert!(started.elapsed() < Duration::from_secs(120));
-    // While it ran, Blender was found by the scan and had written a frame.
-    let (running, partial) = seen.into_inner().unwrap().expect("a frame finished");
+    // While it ran, Blender was found by the scan and had written a frame; the cancel
+    // took effect promptly (timed from the cancel: before the first frame, Blender may
+    // have had to drape the garment, which takes minutes on a machine without the drape
+    // cache).
+    let (running, partial, cancelled_at) = seen.into_inner().unwrap().expect("a frame finished");
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(30),
+        "the cancel took {:?}",
+        cancelled_at.elapsed()
+    );
     assert!(running >= 1, "the process scan did not see Blender running");
     assert!(
         partial.contains(&"turntable_0000.png".to_string()),
