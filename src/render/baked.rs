@@ -1119,14 +1119,24 @@ mod tests {
         assert_eq!(err.code(), "E_CANCELLED");
     }
 
+    /// The shader a classic-tee render of `atlas` in `color` uses.
+    fn classic_tee_shader(atlas: &RgbaImage, color: GarmentColor) -> Shader {
+        let views = BakedViews::builtin().unwrap();
+        Shader::new(
+            atlas,
+            color,
+            [240, 240, 240],
+            &views.calibration().unwrap(),
+            views.finish_table().unwrap(),
+            views.pixels_per_inch,
+        )
+    }
+
     /// The whole atlas converted and frayed, as the renderer did before it kept only the
-    /// print's region: the reference the region must match everywhere.
-    fn whole_atlas_albedo(
-        atlas: &RgbaImage,
-        garment: [u16; 3],
-        lin: &[u16; 256],
-        ppi: f32,
-    ) -> Vec<[u16; 4]> {
+    /// print's region (classic-tee's calibration): the reference the region must match.
+    fn whole_atlas_albedo(atlas: &RgbaImage, garment: [u16; 3]) -> Vec<[u16; 4]> {
+        let views = BakedViews::builtin().unwrap();
+        let lin = views.calibration().unwrap().srgb_to_albedo_u16();
         let mut albedo: Vec<[u16; 4]> = atlas
             .pixels()
             .map(|p| {
@@ -1139,14 +1149,27 @@ mod tests {
             .collect();
         let (w, h) = (atlas.width() as usize, atlas.height() as usize);
         let raw = atlas.as_raw();
+        let ppi = views.pixels_per_inch;
         knit::soften_ink_edges(&mut albedo, w, h, (0, 0), ppi, garment, |i| raw[4 * i + 3]);
         albedo
     }
 
+    /// The bilinear lookup of `px` in a whole-atlas `reference` `width` texels wide.
+    fn reference_lookup(reference: &[[u16; 4]], width: usize, px: &Px) -> [u32; 3] {
+        let i = px.y as usize * width + px.x as usize;
+        let [a, b, c, d] = [i, i + 1, i + width, i + width + 1].map(|j| reference[j]);
+        let (fx, fy) = (px.fx as u32, px.fy as u32);
+        std::array::from_fn(|ch| {
+            (a[ch] as u32 * (256 - fx) * (256 - fy)
+                + b[ch] as u32 * fx * (256 - fy)
+                + c[ch] as u32 * (256 - fx) * fy
+                + d[ch] as u32 * fx * fy)
+                >> 16
+        })
+    }
+
     #[test]
     fn the_print_region_looks_up_exactly_what_the_whole_atlas_would() {
-        let calibration = BakedViews::builtin().unwrap().calibration().unwrap();
-        let lin = calibration.srgb_to_albedo_u16();
         let color = GarmentColor::parse("#1f2937").unwrap();
         let fabric = color.to_array();
         let (w, h) = (64u32, 48u32);
@@ -1167,16 +1190,9 @@ mod tests {
                     (false, false) => image::Rgba([fabric[0], fabric[1], fabric[2], 255]),
                 }
             });
-            let shader = Shader::new(
-                &atlas,
-                color,
-                [240, 240, 240],
-                &calibration,
-                Arc::new(calibration.finish_table()),
-                40.0,
-            );
+            let shader = classic_tee_shader(&atlas, color);
             assert!(shader.ink.width * shader.ink.height < (w * h) as usize / 2);
-            let reference = whole_atlas_albedo(&atlas, shader.garment, &lin, 40.0);
+            let reference = whole_atlas_albedo(&atlas, shader.garment);
             for y in 0..h - 1 {
                 for x in 0..w - 1 {
                     for (fx, fy) in [(0u8, 0u8), (255, 0), (0, 255), (128, 77)] {
@@ -1188,17 +1204,7 @@ mod tests {
                             cov: 255,
                             ..Px::default()
                         };
-                        let i = (y * w + x) as usize;
-                        let (a, b) = (reference[i], reference[i + 1]);
-                        let (c, d) = (reference[i + w as usize], reference[i + w as usize + 1]);
-                        let (fx, fy) = (fx as u32, fy as u32);
-                        let expected: [u32; 3] = std::array::from_fn(|ch| {
-                            (a[ch] as u32 * (256 - fx) * (256 - fy)
-                                + b[ch] as u32 * fx * (256 - fy)
-                                + c[ch] as u32 * (256 - fx) * fy
-                                + d[ch] as u32 * fx * fy)
-                                >> 16
-                        });
+                        let expected = reference_lookup(&reference, w as usize, &px);
                         assert_eq!(shader.albedo(&px), expected, "({x}, {y}) {fx} {fy}");
                     }
                 }
@@ -1216,40 +1222,18 @@ mod tests {
         let color = GarmentColor::parse("#ffffff").unwrap();
         let options = crate::ComposeOptions::new(crate::Preset::ChestLarge).with_color(color);
         let atlas = crate::compose(&design, &options).unwrap().atlas;
-        let views = BakedViews::builtin().unwrap();
-        let calibration = views.calibration().unwrap();
-        let shader = Shader::new(
-            &atlas,
-            color,
-            [240, 240, 240],
-            &calibration,
-            views.finish_table().unwrap(),
-            views.pixels_per_inch,
-        );
+        let shader = classic_tee_shader(&atlas, color);
         // The print is a small part of the atlas.
         let share = (shader.ink.width * shader.ink.height) as f64 / atlas.len() as f64 * 4.0;
         assert!(share > 0.01 && share < 0.25, "{share}");
-        let lin = calibration.srgb_to_albedo_u16();
-        let reference = whole_atlas_albedo(&atlas, shader.garment, &lin, views.pixels_per_inch);
-        let aw = atlas.width() as usize;
-        let table = views.still_table(View::Front).unwrap();
+        let reference = whole_atlas_albedo(&atlas, shader.garment);
+        let table = BakedViews::builtin()
+            .unwrap()
+            .still_table(View::Front)
+            .unwrap();
         let mut printed = 0;
         for px in table.px.iter().filter(|p| p.cov > 0) {
-            let i = px.y as usize * aw + px.x as usize;
-            let (fx, fy) = (px.fx as u32, px.fy as u32);
-            let texels = [
-                reference[i],
-                reference[i + 1],
-                reference[i + aw],
-                reference[i + aw + 1],
-            ];
-            let expected: [u32; 3] = std::array::from_fn(|ch| {
-                (texels[0][ch] as u32 * (256 - fx) * (256 - fy)
-                    + texels[1][ch] as u32 * fx * (256 - fy)
-                    + texels[2][ch] as u32 * (256 - fx) * fy
-                    + texels[3][ch] as u32 * fx * fy)
-                    >> 16
-            });
+            let expected = reference_lookup(&reference, atlas.width() as usize, px);
             let got = shader.albedo(px);
             assert_eq!(got, expected, "{px:?}");
             printed += usize::from(got != shader.garment.map(u32::from));
@@ -1259,20 +1243,12 @@ mod tests {
 
     #[test]
     fn a_bare_atlas_has_no_print_region() {
-        let calibration = BakedViews::builtin().unwrap().calibration().unwrap();
         let color = GarmentColor::parse("#b91c1c").unwrap();
         let [r, g, b] = color.to_array();
         let atlas = RgbaImage::from_fn(32, 32, |x, _| {
             image::Rgba([r, g, b, if x < 4 { 0 } else { 255 }])
         });
-        let shader = Shader::new(
-            &atlas,
-            color,
-            [240, 240, 240],
-            &calibration,
-            Arc::new(calibration.finish_table()),
-            40.0,
-        );
+        let shader = classic_tee_shader(&atlas, color);
         assert_eq!((shader.ink.width, shader.ink.height), (0, 0));
         let px = Px {
             x: 10,

@@ -147,6 +147,7 @@ mod tests {
         );
         assert_eq!(value["turntable"]["frames"], 4);
         assert_eq!(value["tone"]["knee"], 0.9);
+        assert_eq!(value["tone"]["black"], 0.002);
         assert_eq!(still_file_name("front"), "front.png");
         assert_eq!(frame_file_name(3), "turntable_0003.png");
     }
