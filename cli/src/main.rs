@@ -13,6 +13,7 @@ mod migrate_cmd;
 mod mockup_cmd;
 mod output;
 mod render_cmd;
+mod signals;
 mod submit_cmd;
 mod templates_cmd;
 mod worker_cmd;

@@ -121,7 +121,7 @@ pub struct TemplateArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum TemplateCommand {
     /// Bake a template pack's garment with Blender into <PACK-DIR>/baked/ (the views the
-    /// default renderer draws). Ctrl-C stops Blender and keeps the previous bake.
+    /// default renderer draws). Ctrl-C or SIGTERM stops Blender and keeps the previous bake.
     Bake(BakeArgs),
     /// Re-encode a pack's existing bake in the compact form `bake` writes (for bakes made
     /// before it); checked, then swapped in.
@@ -171,7 +171,7 @@ pub fn run_template(args: TemplateArgs) -> Result<()> {
     }
 }
 
-/// Bakes the pack with a progress bar; SIGINT (Ctrl-C) cancels the bake, which stops
+/// Bakes the pack with a progress bar; SIGINT (Ctrl-C) or SIGTERM cancels the bake, which stops
 /// Blender's process group and leaves the previous bake in place.
 fn bake(args: BakeArgs) -> Result<()> {
     use indicatif::{ProgressBar, ProgressStyle};
@@ -218,8 +218,8 @@ fn bake(args: BakeArgs) -> Result<()> {
         tokio::pin!(task);
         tokio::select! {
             joined = &mut task => joined,
-            _ = tokio::signal::ctrl_c() => {
-                bar.set_message("stopping Blender (Ctrl-C)");
+            Ok(()) = crate::signals::stop_requested() => {
+                bar.set_message("stopping Blender (stop signal)");
                 cancel.cancel();
                 task.await
             }

@@ -69,7 +69,7 @@ pub fn run(global: &Global, args: WorkerArgs) -> Result<()> {
             args.concurrency,
             engine.store_backend()
         );
-        wait_for_signal().await?;
+        crate::signals::stop_requested().await?;
         eprintln!(
             "worker: stopping (running jobs get {} s)",
             args.shutdown_secs
@@ -87,14 +87,4 @@ pub fn run(global: &Global, args: WorkerArgs) -> Result<()> {
         );
         Ok(())
     })
-}
-
-async fn wait_for_signal() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

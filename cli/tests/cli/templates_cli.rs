@@ -1,5 +1,5 @@
 //! `render-engine templates`, `--template` on `render`, and `template bake` (progress,
-//! Ctrl-C) through the binary.
+//! Ctrl-C, SIGTERM) through the binary.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -162,41 +162,44 @@ fn bake_dir_entries(pack: &Path) -> Vec<String> {
     names
 }
 
-/// Ctrl-C (SIGINT to the command) stops the bake: Blender's process group is gone, the
-/// pack holds what it held before, and the command fails with E_CANCELLED.
+/// Ctrl-C (SIGINT to the command) or SIGTERM (`kill`, a service manager) stops the bake:
+/// Blender's process group is gone, the pack holds what it held before (no temporary
+/// folder left in it), and the command fails with E_CANCELLED.
 #[test]
-fn ctrl_c_stops_a_bake_and_leaves_the_pack_as_it_was() {
+fn a_stop_signal_stops_a_bake_and_leaves_the_pack_as_it_was() {
     if !blender_available() {
         return;
     }
-    let pack = unbaked_pack();
-    let before = bake_dir_entries(pack.path());
-    let child = bin()
-        .args(["template", "bake"])
-        .arg(pack.path())
-        .args(["--still-size", "256", "--still-samples", "64"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until Blender runs (its command line names the pack's temporary folder).
-    let needle = pack.path().join(".bake-").to_string_lossy().into_owned();
-    let started = Instant::now();
-    while processes_mentioning(&needle).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "Blender never started"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+    for (name, signal) in [("SIGINT", libc::SIGINT), ("SIGTERM", libc::SIGTERM)] {
+        let pack = unbaked_pack();
+        let before = bake_dir_entries(pack.path());
+        let child = bin()
+            .args(["template", "bake"])
+            .arg(pack.path())
+            .args(["--still-size", "256", "--still-samples", "64"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until Blender runs (its command line names the pack's temporary folder).
+        let needle = pack.path().join(".bake-").to_string_lossy().into_owned();
+        let started = Instant::now();
+        while processes_mentioning(&needle).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{name}: Blender never started"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}");
+        assert!(stderr.contains("error[E_CANCELLED]"), "{name}: {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(90), "{name}");
+        let left = processes_mentioning(&needle);
+        assert!(left.is_empty(), "Blender survived {name}: {left:?}");
+        assert_eq!(bake_dir_entries(pack.path()), before, "{name}");
     }
-    std::thread::sleep(Duration::from_secs(2));
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("error[E_CANCELLED]"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(90));
-    let left = processes_mentioning(&needle);
-    assert!(left.is_empty(), "Blender survived Ctrl-C: {left:?}");
-    assert_eq!(bake_dir_entries(pack.path()), before);
 }
