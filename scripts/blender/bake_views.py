@@ -342,10 +342,13 @@ def main():
         raise SystemExit("--frames must be at least 24")
 
     template_path = opts.get("template", bg.DEFAULT_TEMPLATE)
-    scene = bg.build_scene(template_path)
+    os.makedirs(out_dir, exist_ok=True)
+    # The drape the views are drawn with is stored beside them: live renders of the pack
+    # take this very shape instead of simulating it again.
+    drape_path = os.path.join(out_dir, bg.STORED_DRAPE_FILE)
+    scene = bg.build_scene(template_path, store_drape_to=drape_path)
     tmpdir = tempfile.mkdtemp(prefix="bake-views-")
     setup_bake(scene, tmpdir)
-    os.makedirs(out_dir, exist_ok=True)
 
     stills = []
     still_names = [n for n in bg.STILLS if not only or only == n]
@@ -417,6 +420,8 @@ def main():
             "filter_width_px": 0.75,
         },
     }
+    if os.path.exists(drape_path):  # not with RENDER_ENGINE_NO_DRAPE=1 (development)
+        index["drape"] = bg.STORED_DRAPE_FILE
     tmp = os.path.join(out_dir, "views.json.tmp")
     with open(tmp, "w") as f:
         json.dump(index, f, indent=2)

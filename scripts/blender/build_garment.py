@@ -26,7 +26,9 @@ mapped into 3D analytically:
 * then the shell is draped with Blender's cloth simulation (drape_positions): sewn at its
   seams, with extra fabric at the sides and the hem, it settles under gravity for 1.5 s
   on a hidden body form (a torso just inside the shell and an arm in each sleeve), which
-  gives it its folds; the drape is deterministic and cached per pack and script
+  gives it its folds; the drape is deterministic. A bake stores it in the pack
+  (baked/drape.bin), and live renders of the pack take it from there; a pack without one
+  is draped on the machine and cached under a hash of what the simulation reads
   (cached_drape). RENDER_ENGINE_NO_DRAPE=1 skips it (development: the bare shell).
 
 The body form's measurements and the garment's parts come from the pack's optional
@@ -637,8 +639,25 @@ class MeshData:
                                    base + (r + 1) * n + j, base + (r + 1) * n + i])
 
 
+def smooth_loop(loop, passes):
+    """A closed loop of points with its corners rounded: `passes` rounds of each point
+    moved to the weighted mean of itself (weight 2) and its two neighbours (1 each)."""
+    pts = [Vector(p) for p in loop]
+    n = len(pts)
+    for _ in range(passes):
+        pts = [(pts[i - 1] + pts[i] * 2 + pts[(i + 1) % n]) / 4 for i in range(n)]
+    return pts
+
+
 def add_collar(body, panels, md, rib_spacing):
     """A rib band standing round the neck opening, folded back inside at its top.
+
+    The neckline's loop has corners where the front's and back's necklines meet at the
+    shoulder seams; the band's upper rows follow a rounded copy of it, so its top edge
+    is one smooth oval instead of rising into a point over each shoulder. Its first row
+    starts 0.3 in below the neckline and 0.06 in inwards, inside the body, so no gap
+    opens at the seam when the body drapes (the backdrop would show through it as light
+    specks).
 
     The band is not part of the print layout: its UV is atlas (0, 0), outside every panel,
     so it always shows the garment colour.
@@ -646,15 +665,22 @@ def add_collar(body, panels, md, rib_spacing):
     front = [body.point(x, y, -1) for x, y in neckline_points(panels["front"])]
     back = [body.point(x, y, 1) for x, y in neckline_points(panels["back"])]
     loop = [Vector(p) for p in front[:-1] + back[:-1]]
+    round_ = smooth_loop(loop, 24)
     centre = sum(loop, Vector()) / len(loop)
     up = Vector((0.0, 0.0, 1.0))
-    rows = [[], [], []]
-    for p in loop:
+    rows = [[], [], [], []]
+    for p, q in zip(loop, round_):
         inward = Vector((centre.x - p.x, centre.y - p.y, 0.0)).normalized()
-        top = p + up * 0.62 + inward * 0.3
-        rows[0].append(p)
-        rows[1].append(top)
-        rows[2].append(top + inward * 0.18 - up * 0.55)
+        rows[0].append(p - up * 0.3 + inward * 0.06)
+        # Where the band is sewn on it stands a millimetre proud of the body: the seam's
+        # shadow line that tells the band from the body in a front view.
+        rows[1].append(p - inward * 0.04)
+        # The band's top: over the rounded loop, at the mean of the neckline point's height
+        # and the rounded loop's (which lowers the shoulder points, where the loop's
+        # corners were highest), plus the band's rise.
+        top = Vector((q.x, q.y, (p.z + q.z) / 2)) + up * 0.55 + inward * 0.3
+        rows[2].append(top)
+        rows[3].append(top + inward * 0.18 - up * 0.5)
     md.add_rings([[tuple(p) for p in row] for row in rows], rib_spacing=rib_spacing)
 
 
@@ -1048,33 +1074,170 @@ def build_form(body, g):
     return objs
 
 
-def drape_cache_path(template):
-    """Where the drape of this pack is cached: ~/.cache/render-engine/drape/<key>.bin, the key
-    a hash of this script, the pack's pattern and garment, and Blender's version (so a
-    change to any of them drapes again); None without a home directory."""
+# Top-level names of this file that do not shape the garment or its drape (the studio,
+# the material, the stored drape's I/O): drape_key leaves their code out, so changing
+# them keeps every drape.
+NOT_SHAPE = {
+    "HERE", "ROOT", "DEFAULT_TEMPLATE", "CAMERA_DISTANCE", "CAMERA_LENS", "CAMERA_TARGET_Z",
+    "BACKGROUND", "LIGHT_EXPOSURE", "STILLS", "TURNTABLE_ELEVATION", "SHADOW_TERMS",
+    "shadow_pixels", "NOT_SHAPE", "shape_source", "canonical", "drape_key",
+    "drape_cache_path", "STORED_DRAPE_FILE", "STORED_DRAPE_MAGIC",
+    "STORED_DRAPE_MAX_VERTICES", "STORED_DRAPE_MAX_COORDINATE", "read_stored_drape",
+    "write_stored_drape", "cached_drape", "build_material", "add_area_light", "build_scene",
+    "set_view", "parse_args", "hex_to_linear", "main",
+}
+
+
+def shape_source():
+    """The code of this file that shapes the garment and its drape: every top-level
+    statement but the module docstring, the `__main__` block and the names in NOT_SHAPE,
+    as written, without comment-only and blank lines. Plain text, so the same script gives
+    the same text under every Python and Blender version."""
+    import ast
+
+    with open(os.path.abspath(__file__), encoding="utf-8") as f:
+        src = f.read()
+    lines = src.splitlines()
+    kept = []
+    for node in ast.parse(src).body:
+        if isinstance(node, (ast.Expr, ast.If)):  # the docstring, the __main__ block
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names = {node.name}
+        elif isinstance(node, ast.Assign):
+            names = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        else:
+            names = set()
+        if names & NOT_SHAPE:
+            continue
+        for line in lines[node.lineno - 1: node.end_lineno]:
+            if line.strip() and not line.strip().startswith("#"):
+                kept.append(line.rstrip())
+    return "\n".join(kept)
+
+
+def canonical(value):
+    """`value` (parsed JSON) with every number a float and every null left out, so that
+    a manifest read as written (`22`) and as the library writes it back (`22.0`) agree."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if value is None:
+        return None
+    raise TypeError(f"not a JSON value: {value!r}")
+
+
+def drape_key(template, g):
+    """A hash (32 hex digits) of what the drape depends on: the pack's atlas size and
+    panels, its garment parameters (defaults filled in), and the code that builds the
+    garment's mesh, its body form and the simulation (shape_source). Computed from these
+    inputs, not from the mesh's coordinates, so every machine computes the same key for
+    the same pack and script. A change to the lights, the material or the camera keeps
+    it; a change to the garment's shape, parameters or pattern changes it."""
+    import hashlib
+
+    inputs = {
+        "atlas": [template["atlas"]["width_in"], template["atlas"]["height_in"]],
+        # The panel fields the library keeps when it writes a manifest back for Blender.
+        "panels": [{k: p.get(k) for k in ("name", "polygon", "center_x", "collar_point", "hem_y")}
+                   for p in template["panels"]],
+        "garment": g.__dict__,
+    }
+    h = hashlib.sha256()
+    h.update(json.dumps(canonical(inputs), sort_keys=True).encode())
+    h.update(b"\0")
+    h.update(shape_source().encode())
+    return h.hexdigest()[:32]
+
+
+def drape_cache_path(key):
+    """Where the drape of key `key` (drape_key) is cached on this machine:
+    ~/.cache/render-engine/drape/<hash of key and Blender's version>.bin; None without a
+    home directory (another Blender version may drape a little differently)."""
     import hashlib
 
     home = os.environ.get("HOME")
     if not home:
         return None
-    h = hashlib.sha256()
-    with open(os.path.abspath(__file__), "rb") as f:
-        h.update(f.read())
-    h.update(json.dumps({k: template.get(k) for k in ("atlas", "panels", "garment")},
-                        sort_keys=True).encode())
-    h.update(bpy.app.version_string.encode())
-    return os.path.join(home, ".cache", "render-engine", "drape", h.hexdigest()[:32] + ".bin")
+    name = hashlib.sha256(f"{key} {bpy.app.version_string}".encode()).hexdigest()[:32]
+    return os.path.join(home, ".cache", "render-engine", "drape", name + ".bin")
 
 
-def cached_drape(md, body, g, template):
-    """drape_positions(md, body, g), read from the drape cache when this pack was draped
-    before on this machine (the simulation takes 0.5 to 2.5 minutes; the bake and every
-    live render of a pack drape it the same way), written to it otherwise."""
+# The drape a bake stores (baked/drape.bin), so that live renders of the pack take the
+# very shape the bake drew, on any machine and Blender version, without simulating:
+# STORED_DRAPE_MAGIC, the drape_key (32 ASCII hex digits), the vertex count (u32 little-endian),
+# then x, y, z of every vertex (f32 little-endian, metres). The library checks the same
+# layout (src/render/baked.rs).
+STORED_DRAPE_FILE = "drape.bin"
+STORED_DRAPE_MAGIC = b"REDRAPE1"
+STORED_DRAPE_MAX_VERTICES = 1_000_000
+STORED_DRAPE_MAX_COORDINATE = 10.0  # metres
+
+
+def read_stored_drape(path, key, n):
+    """The vertex positions of a stored drape, or None (with the reason printed) when
+    the file is unreadable, malformed, or for another mesh (another key or count)."""
+    import struct
     from array import array
 
-    path = drape_cache_path(template)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(8 + 32 + 4 + 12 * STORED_DRAPE_MAX_VERTICES + 1)
+    except OSError as e:
+        print(f"DRAPE stored drape {path} unreadable ({e}); draping", flush=True)
+        return None
+    head = 8 + 32 + 4
+    if len(data) < head or data[:8] != STORED_DRAPE_MAGIC:
+        print(f"DRAPE stored drape {path} is not a drape file; draping", flush=True)
+        return None
+    stored_key = data[8:40].decode("ascii", "replace")
+    (count,) = struct.unpack("<I", data[40:44])
+    if stored_key != key or count != n or len(data) != head + 12 * n:
+        print(f"DRAPE stored drape {path} is for another mesh (key {stored_key}, {count} "
+              f"vertices; this one {key}, {n}); draping", flush=True)
+        return None
+    values = array("f")
+    values.frombytes(data[head:])
+    if sys.byteorder != "little":
+        values.byteswap()
+    if not all(math.isfinite(c) and abs(c) <= STORED_DRAPE_MAX_COORDINATE for c in values):
+        print(f"DRAPE stored drape {path} has coordinates out of range; draping", flush=True)
+        return None
+    print(f"DRAPE from the pack's bake {path}", flush=True)
+    return [tuple(values[3 * i: 3 * i + 3]) for i in range(n)]
+
+
+def write_stored_drape(path, key, verts):
+    """Writes `verts` as a stored drape (the layout above) to `path`."""
+    import struct
+    from array import array
+
+    values = array("f", [c for v in verts for c in v])
+    if sys.byteorder != "little":
+        values.byteswap()
+    with open(path, "wb") as f:
+        f.write(STORED_DRAPE_MAGIC + key.encode("ascii") + struct.pack("<I", len(verts)))
+        f.write(values.tobytes())
+
+
+def cached_drape(md, body, g, template, stored=None, store_to=None):
+    """The draped vertex positions of the mesh: from the pack's stored drape `stored`
+    (a baked/drape.bin path) when it is for this mesh, else from this machine's drape
+    cache when it was draped here before (the simulation takes 0.5 to 2.5 minutes), else
+    simulated (drape_positions) and cached. `store_to`: where the bake writes the drape
+    it drew (rounded to f32 as stored, so the bake draws exactly what it stores)."""
+    from array import array
+
+    key = drape_key(template, g)
     n = len(md.verts)
-    if path and os.path.exists(path):
+    verts = read_stored_drape(stored, key, n) if stored else None
+    path = drape_cache_path(key)
+    if verts is None and path and os.path.exists(path):
         data = array("d")
         try:
             with open(path, "rb") as f:
@@ -1083,17 +1246,22 @@ def cached_drape(md, body, g, template):
             data = array("d")
         if len(data) == 3 * n:
             print(f"DRAPE from the cache {path}", flush=True)
-            return [tuple(data[3 * i: 3 * i + 3]) for i in range(n)]
-    verts = drape_positions(md, body, g)
-    if path:
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                array("d", [c for v in verts for c in v]).tofile(f)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home: drape again next time
+            verts = [tuple(data[3 * i: 3 * i + 3]) for i in range(n)]
+    if verts is None:
+        verts = drape_positions(md, body, g)
+        if path:
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                tmp = f"{path}.{os.getpid()}.tmp"
+                with open(tmp, "wb") as f:
+                    array("d", [c for v in verts for c in v]).tofile(f)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only home: drape again next time
+    if store_to:
+        write_stored_drape(store_to, key, verts)
+        rounded = array("f", [c for v in verts for c in v])
+        verts = [tuple(rounded[3 * i: 3 * i + 3]) for i in range(n)]
     return verts
 
 
@@ -1236,7 +1404,9 @@ def drape_positions(md, body, g):
     return [tuple(v) for v in moved]
 
 
-def build_mesh(template, drape=True):
+def build_mesh(template, drape=True, stored_drape=None, store_drape_to=None):
+    """The garment object of the pack `template` (its manifest), draped unless `drape` is
+    false; `stored_drape`, `store_drape_to`: see cached_drape."""
     W_in = template["atlas"]["width_in"]
     H_in = template["atlas"]["height_in"]
     g = Garment(template)
@@ -1309,7 +1479,7 @@ def build_mesh(template, drape=True):
         dz = g.lift_in * INCH
         md.verts = [(x, y, z + dz) for x, y, z in md.verts]
     if drape and os.environ.get("RENDER_ENGINE_NO_DRAPE") != "1":
-        md.verts = cached_drape(md, body, g, template)
+        md.verts = cached_drape(md, body, g, template, stored_drape, store_drape_to)
 
     mesh = bpy.data.meshes.new(template.get("id", "garment"))
     mesh.from_pydata(md.verts, [], md.faces)
@@ -1492,12 +1662,14 @@ def add_area_light(name, location, target, size, energy, color=(1.0, 1.0, 1.0)):
     return obj
 
 
-def build_scene(template_path=DEFAULT_TEMPLATE, atlas_path=None, garment_rgb=(1, 1, 1)):
-    """Clears the file and builds garment, material, lights, world and camera."""
+def build_scene(template_path=DEFAULT_TEMPLATE, atlas_path=None, garment_rgb=(1, 1, 1),
+                stored_drape=None, store_drape_to=None):
+    """Clears the file and builds garment, material, lights, world and camera.
+    `stored_drape`, `store_drape_to`: see cached_drape."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     template = load_template(template_path)
-    garment = build_mesh(template)
+    garment = build_mesh(template, stored_drape=stored_drape, store_drape_to=store_drape_to)
     atlas_in = (template["atlas"]["width_in"], template["atlas"]["height_in"])
     rib = "rib" in garment.data.uv_layers
     garment.data.materials.append(build_material(atlas_path, garment_rgb, atlas_in, rib))

@@ -13,6 +13,9 @@ object, contract 1:
       "template": "/abs/template.json",   pattern polygons the garment is built from
       "atlas": "/abs/atlas.png",          straight-alpha RGBA texture atlas (may be absent:
                                           plain garment)
+      "drape": "/abs/drape.bin",          the drape the pack's bake stored (baked/drape.bin;
+                                          may be absent): used when it is for this garment's
+                                          mesh, else the garment is draped here
       "color": "#1f2937",                 fabric colour where the atlas is transparent
       "background": "#f2f2f0",            studio background behind the garment (sRGB); the
                                           garment casts a soft shadow on it, as in the bake
@@ -287,6 +290,9 @@ def run(job):
     atlas = job.get("atlas")
     if atlas is not None and (not isinstance(atlas, str) or not os.path.isfile(atlas)):
         raise JobError(f"atlas must be an existing PNG file or null; got {atlas!r}")
+    drape = job.get("drape")
+    if drape is not None and (not isinstance(drape, str) or not os.path.isfile(drape)):
+        raise JobError(f"drape must be an existing drape file or null; got {drape!r}")
     color = hex_color(job.get("color", "#ffffff"), "color")
     background = hex_color(job.get("background", "#f2f2f0"), "background")
     samples = positive_int(job, "samples", MAX_SAMPLES, "job")
@@ -315,7 +321,7 @@ def run(job):
     emit("start", contract=CONTRACT, blender=bpy.app.version_string, total=total)
 
     try:
-        scene = bg.build_scene(template, atlas, color)
+        scene = bg.build_scene(template, atlas, color, stored_drape=drape)
     except bg.GarmentError as e:  # the pack's `garment` object cannot be built
         raise JobError(f"template: {e}")
     scene.cycles.samples = samples

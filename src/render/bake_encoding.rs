@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 const UV_BITS: u32 = 13;
 
 /// Re-encodes the 16-bit bake in folder `src` compactly into folder `dst` (created): every
-/// view file `views.json` names, and `views.json` with the new encoding recorded. A bake
-/// already compact is copied as it is.
+/// view file `views.json` names, and `views.json` with the new encoding recorded; the
+/// stored drape it names is copied. A bake already compact is copied as it is.
 ///
 /// # Errors
 ///
@@ -117,6 +117,18 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
         };
         std::fs::write(dst.join(uv_name), uv_png)?;
         std::fs::write(dst.join(shade_name), shade_png)?;
+    }
+    // The stored drape is copied as it is (the renderer checks it when it reads it).
+    if let Some(drape) = index["drape"].as_str() {
+        let path = crate::template::file_in_pack(src, drape, "views.json")?;
+        let meta = std::fs::metadata(&path)?;
+        if !meta.is_file() || meta.len() > super::baked::DRAPE_MAX_BYTES {
+            return Err(failed(format!(
+                "{drape} is not a regular file of at most {} bytes",
+                super::baked::DRAPE_MAX_BYTES
+            )));
+        }
+        std::fs::copy(path, dst.join(drape))?;
     }
     let encoding = &mut index["encoding"];
     encoding["shade_curve"] = "sqrt".into();

@@ -47,8 +47,56 @@ struct Index {
     atlas: AtlasSize,
     encoding: Encoding,
     background: String,
+    /// The stored drape's file (bakes before December 2026 have none).
+    #[serde(default)]
+    drape: Option<String>,
     stills: Vec<StillEntry>,
     turntable: TurntableEntry,
+}
+
+/// The stored drape's layout, as `build_garment.py` writes it: this magic, the drape's
+/// key (32 ASCII hex digits naming the mesh it drapes), the vertex count (u32
+/// little-endian), then x, y, z of every vertex (f32 little-endian, metres).
+const DRAPE_MAGIC: &[u8; 8] = b"REDRAPE1";
+const DRAPE_HEADER_BYTES: usize = 8 + 32 + 4;
+/// The most vertices a stored drape may hold (the built-in garments have 10k to 20k).
+const DRAPE_MAX_VERTICES: usize = 1_000_000;
+/// The largest stored drape, bytes.
+pub(crate) const DRAPE_MAX_BYTES: u64 = (DRAPE_HEADER_BYTES + 12 * DRAPE_MAX_VERTICES) as u64;
+/// The largest coordinate a stored drape may hold, metres (the garment is about 1 m tall).
+const DRAPE_MAX_COORDINATE: f32 = 10.0;
+
+/// Checks bytes as a stored drape: its layout, and every coordinate finite and in range.
+fn check_drape(bytes: &[u8]) -> std::result::Result<(), String> {
+    if bytes.len() < DRAPE_HEADER_BYTES || &bytes[..8] != DRAPE_MAGIC {
+        return Err("is not a drape file (it does not start with REDRAPE1 and its header)".into());
+    }
+    if !bytes[8..40].iter().all(u8::is_ascii_hexdigit) {
+        return Err("has a key that is not 32 hex digits".into());
+    }
+    let count = u32::from_le_bytes(bytes[40..44].try_into().expect("4 bytes")) as usize;
+    if count == 0 || count > DRAPE_MAX_VERTICES {
+        return Err(format!(
+            "holds {count} vertices; a drape holds 1 to {DRAPE_MAX_VERTICES}"
+        ));
+    }
+    if bytes.len() != DRAPE_HEADER_BYTES + 12 * count {
+        return Err(format!(
+            "is {} bytes; {count} vertices take {}",
+            bytes.len(),
+            DRAPE_HEADER_BYTES + 12 * count
+        ));
+    }
+    let out_of_range = bytes[DRAPE_HEADER_BYTES..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .position(|v| !(v.is_finite() && v.abs() <= DRAPE_MAX_COORDINATE));
+    if let Some(i) = out_of_range {
+        return Err(format!(
+            "has coordinate {i} not a finite number within {DRAPE_MAX_COORDINATE} m"
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -295,6 +343,12 @@ impl BakedViews {
                     hash.update((bytes.len() as u64).to_le_bytes());
                     hash.update(&bytes);
                 }
+                // The stored drape, read bounded and checked.
+                if let Some(bytes) = self.drape().map_err(|e| e.to_string())? {
+                    hash.update(b"drape");
+                    hash.update((bytes.len() as u64).to_le_bytes());
+                    hash.update(&bytes);
+                }
                 Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
             })
             .clone()
@@ -439,7 +493,39 @@ impl BakedViews {
         self.index.stills.iter().find(|s| s.name == view.name())
     }
 
+    /// The drape the bake stored (the file views.json's `drape` names): the garment's
+    /// draped vertex positions. The live Blender backend hands it to its render, which
+    /// then draws the very shape the bake drew instead of simulating the cloth again.
+    /// `None` for a bake without one (bakes before December 2026).
+    ///
+    /// # Errors
+    ///
+    /// `E_VALIDATION` when views.json names a file outside the pack; `E_RENDER_FAILED`
+    /// when the file cannot be read, is not a regular file, is larger than a drape can
+    /// be, or is not a well-formed drape (its layout, and every coordinate finite and
+    /// within 10 m).
+    pub fn drape(&self) -> Result<Option<Cow<'_, [u8]>>> {
+        let Some(name) = &self.index.drape else {
+            return Ok(None);
+        };
+        let failed = |why: String| {
+            Error::render_failed(format!(
+                "the bake's drape `{name}` {why} (re-bake with `render-engine template bake <pack-dir>`)"
+            ))
+        };
+        let bytes = self.read_at_most(name, DRAPE_MAX_BYTES)?;
+        check_drape(&bytes).map_err(failed)?;
+        Ok(Some(bytes))
+    }
+
     fn read(&self, name: &str) -> Result<Cow<'_, [u8]>> {
+        self.read_at_most(name, u64::MAX)
+    }
+
+    /// The bytes of the bake's file `name`, refused (`E_RENDER_FAILED`) when it is not a
+    /// regular file or holds more than `max` bytes; a folder's file is never read past
+    /// `max`.
+    fn read_at_most(&self, name: &str, max: u64) -> Result<Cow<'_, [u8]>> {
         match &self.source {
             Source::Embedded(pack) => pack
                 .bake
@@ -453,14 +539,31 @@ impl BakedViews {
                     ))
                 }),
             Source::Dir(dir) => {
+                use std::io::Read;
                 // A pack is untrusted: its index may only name files inside its folder.
                 let path = crate::template::file_in_pack(dir, name, "views.json")?;
-                std::fs::read(&path).map(Cow::Owned).map_err(|e| {
+                let refused = |why: String| {
                     Error::render_failed(format!(
-                        "cannot read baked view file {}: {e} (re-bake with `render-engine template bake <pack-dir>`)",
+                        "cannot read baked view file {}: {why} (re-bake with `render-engine template bake <pack-dir>`)",
                         path.display()
-                    )).caused_by(e)
-                })
+                    ))
+                };
+                // Checked before opening: opening a FIFO would wait for a writer.
+                let meta = std::fs::metadata(&path).map_err(|e| refused(e.to_string()))?;
+                if !meta.is_file() {
+                    return Err(refused("it is not a regular file".into()));
+                }
+                if meta.len() > max {
+                    return Err(refused(format!("it is {} bytes, over {max}", meta.len())));
+                }
+                let mut bytes = Vec::with_capacity(meta.len() as usize);
+                std::fs::File::open(&path)
+                    .and_then(|f| f.take(max.saturating_add(1)).read_to_end(&mut bytes))
+                    .map_err(|e| refused(e.to_string()))?;
+                if bytes.len() as u64 > max {
+                    return Err(refused(format!("it grew over {max} bytes while read")));
+                }
+                Ok(Cow::Owned(bytes))
             }
         }
     }
@@ -1265,5 +1368,56 @@ mod tests {
     fn missing_pack_dir_is_not_found() {
         let err = BakedViews::load("/nonexistent/baked").unwrap_err();
         assert_eq!(err.code(), "E_NOT_FOUND");
+    }
+
+    /// A stored drape of `n` vertices at `value` each, in the layout build_garment.py writes.
+    fn drape_bytes(n: u32, value: f32) -> Vec<u8> {
+        let mut bytes = DRAPE_MAGIC.to_vec();
+        bytes.extend(b"0123456789abcdef0123456789abcdef");
+        bytes.extend(n.to_le_bytes());
+        for _ in 0..3 * n {
+            bytes.extend(value.to_le_bytes());
+        }
+        bytes
+    }
+
+    #[test]
+    fn a_stored_drape_is_checked_before_blender_gets_it() {
+        assert_eq!(check_drape(&drape_bytes(3, 0.25)), Ok(()));
+        let mut bad_magic = drape_bytes(3, 0.25);
+        bad_magic[0] = b'X';
+        let mut bad_key = drape_bytes(3, 0.25);
+        bad_key[20] = b'/';
+        let mut truncated = drape_bytes(3, 0.25);
+        truncated.pop();
+        let mut inflated = drape_bytes(3, 0.25);
+        inflated[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+        let cases: [(&str, Vec<u8>, &str); 8] = [
+            ("empty", vec![], "not a drape file"),
+            ("bad magic", bad_magic, "not a drape file"),
+            ("bad key", bad_key, "32 hex digits"),
+            ("no vertices", drape_bytes(0, 0.25), "holds 0 vertices"),
+            ("a huge count", inflated, "holds 4294967295 vertices"),
+            ("truncated", truncated, "bytes; 3 vertices take"),
+            (
+                "not a number",
+                drape_bytes(3, f32::NAN),
+                "not a finite number",
+            ),
+            ("far away", drape_bytes(3, 11.0), "within 10 m"),
+        ];
+        for (case, bytes, why) in cases {
+            let err = check_drape(&bytes).unwrap_err();
+            assert!(err.contains(why), "{case}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_built_in_bake_stores_a_well_formed_drape() {
+        for pack in crate::template::builtin::embedded_packs() {
+            let views = BakedViews::embedded(pack).unwrap();
+            let drape = views.drape().unwrap().expect("a stored drape");
+            assert!(drape.len() > DRAPE_HEADER_BYTES + 12 * 1000, "{}", pack.id);
+        }
     }
 }

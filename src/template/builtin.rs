@@ -43,6 +43,7 @@ pub(crate) static CLASSIC_TEE: EmbeddedPack = EmbeddedPack {
         classic_tee_file!("three-quarter.shade.png"),
         classic_tee_file!("turntable.uv.png"),
         classic_tee_file!("turntable.shade.png"),
+        classic_tee_file!("drape.bin"),
     ],
 };
 

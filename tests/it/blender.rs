@@ -182,6 +182,30 @@ fn a_live_still_at_200_px_and_4_samples() {
         with > without + 25.0,
         "badge {with:.1} vs plain {without:.1}"
     );
+    // Black fabric reads as its swatch live as it does baked: the job's black point
+    // (tone.black) takes the key light's specular floor off (without it the chest's
+    // median is about 13, as a black garment rendered before the calibration had one).
+    let black = renderer
+        .render(
+            &RenderRequest::new(&atlas_without_design(), GarmentColor::rgb(0, 0, 0)).with_outputs(
+                RenderOutputs {
+                    stills: vec![View::Front],
+                    turntable: false,
+                },
+            ),
+        )
+        .unwrap();
+    let black = black.still(View::Front).unwrap();
+    let mut chest_values: Vec<u8> = (60..110)
+        .flat_map(|y| (75..125).map(move |x| (x, y)))
+        .flat_map(|(x, y)| black.get_pixel(x, y).0[..3].to_vec())
+        .collect();
+    chest_values.sort_unstable();
+    let median = chest_values[chest_values.len() / 2];
+    assert!(
+        (3..=9).contains(&median),
+        "a black garment's chest renders {median} live (baked: 6)"
+    );
 
     let events = events.into_inner().unwrap();
     let last = events.last().expect("progress events");
@@ -274,6 +298,85 @@ fn a_pack_folder_is_built_from_its_own_pattern() {
 fn atlas_without_design() -> RgbaImage {
     let (w, h) = render_engine::TemplatePack::builtin().atlas_size_px();
     RgbaImage::new(w, h)
+}
+
+/// The topmost row of the garment in `img` (pixels darker than 120 on a light backdrop).
+fn garment_top(img: &RgbaImage) -> u32 {
+    (0..img.height())
+        .find(|&y| (0..img.width()).any(|x| img.get_pixel(x, y).0[..3].iter().all(|&c| c < 120)))
+        .expect("the garment shows")
+}
+
+#[test]
+fn a_live_render_draws_the_drape_the_bake_stored() {
+    if !blender_available() {
+        return;
+    }
+    // A copy of each built-in pack whose stored drape is raised by 10 cm: a live render
+    // that takes the garment's shape from the bake (as it must, so that it draws what the
+    // bake drew, without simulating) shows the garment that much higher than the bake. A
+    // stored drape whose key does not match the mesh the live render builds (the pack
+    // re-written by the library, another machine) would be simulated again instead, and
+    // the garment would not move.
+    const RAISE_M: f32 = 0.10;
+    let work = work_dir("drape");
+    let renderer = BlenderRenderer::new(
+        BlenderOptions::default()
+            .with_samples(4)
+            .with_still_size(200, 200)
+            .with_work_dir(work.path()),
+    )
+    .unwrap();
+    for id in ["classic-tee", "long-sleeve-tee", "hoodie"] {
+        let root = tempfile::tempdir().unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/templates")
+            .join(id);
+        std::fs::create_dir(root.path().join("baked")).unwrap();
+        std::fs::copy(
+            source.join("template.json"),
+            root.path().join("template.json"),
+        )
+        .unwrap();
+        for entry in std::fs::read_dir(source.join("baked")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(
+                entry.path(),
+                root.path().join("baked").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+        let drape_path = root.path().join("baked/drape.bin");
+        let mut drape = std::fs::read(&drape_path).unwrap();
+        for z in drape[44..].chunks_exact_mut(12).map(|v| &mut v[8..12]) {
+            let raised = f32::from_le_bytes(z.try_into().unwrap()) + RAISE_M;
+            z.copy_from_slice(&raised.to_le_bytes());
+        }
+        std::fs::write(drape_path, drape).unwrap();
+        let pack = render_engine::TemplatePack::load(root.path()).unwrap();
+        let (w, h) = pack.atlas_size_px();
+        let bare = RgbaImage::new(w, h);
+        let black = GarmentColor::rgb(0, 0, 0);
+        let request = RenderRequest::new(&bare, black)
+            .with_template(&pack)
+            .with_outputs(front_only());
+        let started = Instant::now();
+        let live = renderer.render(&request).unwrap();
+        let took = started.elapsed();
+        let baked = BakedRenderer::new(pack.baked_views().unwrap())
+            .render(&request)
+            .unwrap();
+        let live = live.still(View::Front).unwrap();
+        let baked = baked.still(View::Front).unwrap();
+        let live_top = garment_top(live) as f64 / live.height() as f64;
+        let baked_top = garment_top(baked) as f64 / baked.height() as f64;
+        // The camera sees about 1 m across the frame: 10 cm is a tenth of its height.
+        assert!(
+            baked_top - live_top > 0.07,
+            "{id}: the live garment's top is at {live_top:.3} of the frame, the bake's at \
+             {baked_top:.3} ({took:?})"
+        );
+    }
 }
 
 #[test]

@@ -71,6 +71,7 @@ fn a_tiny_bake_is_checked_swapped_in_and_renders() {
         "front.uv.png",
         "front.shade.png",
         "turntable.shade.png",
+        "drape.bin",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
@@ -84,6 +85,8 @@ fn a_tiny_bake_is_checked_swapped_in_and_renders() {
     let pack = TemplatePack::load(pack_dir.path()).unwrap();
     let views = pack.baked_views().unwrap();
     assert_eq!(views.still_size(View::Front), Some((64, 64)));
+    // The drape the views were drawn with is stored for live renders.
+    assert!(views.drape().unwrap().is_some());
     let atlas = image::RgbaImage::from_pixel(1800, 1640, image::Rgba([200, 30, 40, 255]));
     let out = BakedRenderer::new(views)
         .render(

@@ -330,3 +330,62 @@ fn the_hoodie_prints_above_its_pocket() {
         );
     }
 }
+
+/// A rib collar's top edge is one smooth oval: over each shoulder seam, where the front's
+/// and back's necklines meet at an angle, it does not rise into a point. Measured on the
+/// silhouette's top edge in a bare black front still: no column stands more than 10 px
+/// above the mean of the columns 8 px either side. The bakes before the rounded collar
+/// had 14 px "horns" there; the rounded collar meets the shoulder's slope in a plain
+/// corner of about 7.5 px.
+#[test]
+fn a_rib_collar_has_no_horns_over_the_shoulders() {
+    for pack in TemplatePack::builtins() {
+        let collar = pack
+            .manifest()
+            .garment
+            .as_ref()
+            .and_then(|g| g.get("collar"))
+            .and_then(|c| c.as_str())
+            .unwrap_or("rib");
+        if collar != "rib" {
+            continue;
+        }
+        let (w, h) = pack.atlas_size_px();
+        let atlas = image::RgbaImage::new(w, h);
+        let black = GarmentColor::parse("#111111").unwrap();
+        let out = BakedRenderer::new(pack.baked_views().unwrap())
+            .render(
+                &RenderRequest::new(&atlas, black)
+                    .with_template(&pack)
+                    .with_outputs(RenderOutputs {
+                        stills: vec![View::Front],
+                        turntable: false,
+                    }),
+            )
+            .unwrap();
+        let front = out.still(View::Front).unwrap();
+        let (width, height) = front.dimensions();
+        // The topmost garment (dark) pixel of each column; None where the column has none.
+        let top: Vec<Option<u32>> = (0..width)
+            .map(|x| (0..height).find(|&y| front.get_pixel(x, y).0[..3].iter().all(|&c| c < 80)))
+            .collect();
+        let mut worst = (0.0f64, 0u32);
+        for x in 8..width - 8 {
+            if let (Some(l), Some(m), Some(r)) =
+                (top[x as usize - 8], top[x as usize], top[x as usize + 8])
+            {
+                let spike = (l + r) as f64 / 2.0 - m as f64;
+                if spike > worst.0 {
+                    worst = (spike, x);
+                }
+            }
+        }
+        assert!(
+            worst.0 <= 10.0,
+            "{}: the collar's top edge rises {} px above its neighbours at x = {}",
+            pack.id(),
+            worst.0,
+            worst.1
+        );
+    }
+}

@@ -22,4 +22,5 @@ pub const BAKE: &[(&str, &[u8])] = &[
     bake_file!("three-quarter.shade.png"),
     bake_file!("turntable.uv.png"),
     bake_file!("turntable.shade.png"),
+    bake_file!("drape.bin"),
 ];

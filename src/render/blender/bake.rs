@@ -353,9 +353,10 @@ const MAX_SHADOW: f64 = 0.97;
 /// pack and its atlas size, every image decodes (guarded) at the size the index gives,
 /// the garment covers part of every view, and the backdrop shadow of every view that has
 /// one is soft (the background never darker than [`MIN_SHADOW`] of its colour) but
-/// present; with `require_shadow` every view must have one. Returns each file with its
-/// size.
-fn check_bake(pack: &TemplatePack, out: &Path, require_shadow: bool) -> Result<Vec<(String, u64)>> {
+/// present, and a stored drape, if any, is well formed. A `fresh` bake (one Blender just
+/// made) must carry everything a current bake does: every view a shadow, and a stored
+/// drape. Returns each file with its size.
+fn check_bake(pack: &TemplatePack, out: &Path, fresh: bool) -> Result<Vec<(String, u64)>> {
     let failed = |why: String| {
         Error::render_failed(format!(
             "the bake Blender wrote in {} does not pass the checks: {why}",
@@ -382,7 +383,7 @@ fn check_bake(pack: &TemplatePack, out: &Path, require_shadow: bool) -> Result<V
     }
     for (name, darkest) in renderer.views().shadow_by_view()? {
         match darkest {
-            None if !require_shadow => {}
+            None if !fresh => {}
             None => {
                 return Err(failed(format!(
                     "the `{name}` view has no backdrop shadow (its shade PNG has no alpha channel)"
@@ -396,6 +397,16 @@ fn check_bake(pack: &TemplatePack, out: &Path, require_shadow: bool) -> Result<V
             }
             Some(_) => {}
         }
+    }
+    match renderer.views().drape() {
+        Ok(Some(_)) => {}
+        Ok(None) if !fresh => {}
+        Ok(None) => {
+            return Err(failed(
+                "it stores no drape (views.json names no `drape` file)".into(),
+            ))
+        }
+        Err(e) => return Err(failed(e.to_string())),
     }
     let mut files = Vec::new();
     for entry in std::fs::read_dir(out)? {

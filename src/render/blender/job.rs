@@ -21,6 +21,8 @@ pub(super) struct RenderJobSpec {
     pub template: PathBuf,
     /// The texture atlas PNG (straight alpha), or `None` for a plain garment.
     pub atlas: Option<PathBuf>,
+    /// The drape the pack's bake stored (`baked/drape.bin`), or `None`: Blender drapes.
+    pub drape: Option<PathBuf>,
     /// The fabric colour where the atlas is transparent, `#rrggbb`.
     pub color: String,
     /// The flat studio background behind the garment, `#rrggbb`.
@@ -112,6 +114,7 @@ mod tests {
             contract: JOB_CONTRACT,
             template: "/t/template.json".into(),
             atlas: None,
+            drape: Some("/t/drape.bin".into()),
             color: "#1f2937".into(),
             background: "#f2f2f0".into(),
             samples: 4,
@@ -141,6 +144,7 @@ mod tests {
         let value = serde_json::to_value(&job).unwrap();
         assert_eq!(value["contract"], 1);
         assert_eq!(value["atlas"], serde_json::Value::Null);
+        assert_eq!(value["drape"], "/t/drape.bin");
         assert_eq!(
             value["stills"]["cameras"][0],
             serde_json::json!({"name": "front"})

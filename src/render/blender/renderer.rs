@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use image::RgbaImage;
@@ -213,6 +214,7 @@ impl BlenderRenderer {
         calibration: &ColorCalibration,
         dir: &Path,
         out: &Path,
+        drape: Option<PathBuf>,
     ) -> RenderJobSpec {
         let [r, g, b] = calibration.albedo_color(request.color).to_array();
         let [br, bgc, bb] = request.background.unwrap_or(DEFAULT_BACKGROUND);
@@ -221,6 +223,7 @@ impl BlenderRenderer {
             contract: JOB_CONTRACT,
             template: dir.join("template.json"),
             atlas: Some(dir.join("atlas.png")),
+            drape,
             color: format!("#{r:02x}{g:02x}{b:02x}"),
             background: format!("#{br:02x}{bgc:02x}{bb:02x}"),
             samples: o.samples,
@@ -337,9 +340,11 @@ impl Renderer for BlenderRenderer {
             )?,
             None => std::fs::write(dir.join("template.json"), TEMPLATE_JSON)?,
         }
-        let calibration = live_calibration(pack)?;
+        let bake = pack_bake(pack)?;
+        let calibration = live_calibration(bake.as_deref())?;
         write_atlas(request.atlas, &calibration, &dir.join("atlas.png"))?;
-        let job = self.job_for(request, &calibration, dir, &out);
+        let drape = write_stored_drape(bake.as_deref(), &dir.join("drape.bin"))?;
+        let job = self.job_for(request, &calibration, dir, &out, drape);
         let job_path = dir.join("job.json");
         std::fs::write(
             &job_path,
@@ -440,14 +445,35 @@ impl Renderer for BlenderRenderer {
     }
 }
 
+/// The pack's bake, or `None` for a pack without one.
+fn pack_bake(pack: &TemplatePack) -> Result<Option<Arc<BakedViews>>> {
+    match pack.baked_views() {
+        Ok(views) => Ok(Some(views)),
+        Err(Error::Validation(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The colour calibration of a live render: the pack's bake's (the same studio and
 /// material), so live and baked renders show the same colours; a pack without a bake
 /// takes the built-in garment's.
-fn live_calibration(pack: &TemplatePack) -> Result<ColorCalibration> {
-    match pack.baked_views() {
-        Ok(views) => views.calibration(),
-        Err(Error::Validation(_)) => BakedViews::builtin()?.calibration(),
-        Err(e) => Err(e),
+fn live_calibration(bake: Option<&BakedViews>) -> Result<ColorCalibration> {
+    match bake {
+        Some(views) => views.calibration(),
+        None => BakedViews::builtin()?.calibration(),
+    }
+}
+
+/// Writes the drape the pack's bake stored to `path`, so Blender draws the very shape the
+/// bake drew instead of simulating the cloth again; `None` (Blender drapes) for a pack
+/// without a bake or a bake without a stored drape.
+fn write_stored_drape(bake: Option<&BakedViews>, path: &Path) -> Result<Option<PathBuf>> {
+    match bake.map(BakedViews::drape).transpose()?.flatten() {
+        Some(bytes) => {
+            std::fs::write(path, bytes)?;
+            Ok(Some(path.to_path_buf()))
+        }
+        None => Ok(None),
     }
 }
 
