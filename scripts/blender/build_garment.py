@@ -28,7 +28,7 @@ mapped into 3D analytically:
   on a hidden body form (a torso just inside the shell and an arm in each sleeve), which
   gives it its folds; the drape is deterministic. A bake stores it in the pack
   (baked/drape.bin), and live renders of the pack take it from there; a pack without one
-  is draped on the machine and cached under a hash of what the simulation reads
+  (or one for another garment: drape_key) is draped on the machine and cached
   (cached_drape). RENDER_ENGINE_NO_DRAPE=1 skips it (development: the bare shell).
 
 The body form's measurements and the garment's parts come from the pack's optional

@@ -63,6 +63,18 @@ fn dark() -> GarmentColor {
     GarmentColor::parse("#1f2937").unwrap()
 }
 
+/// A live renderer for quick checks: 200 x 200 px stills at 4 samples, its job
+/// directories in `work`.
+fn small_renderer(work: &Path) -> BlenderRenderer {
+    BlenderRenderer::new(
+        BlenderOptions::default()
+            .with_samples(4)
+            .with_still_size(200, 200)
+            .with_work_dir(work),
+    )
+    .unwrap()
+}
+
 /// A fresh directory for one test's temporary job directories.
 fn work_dir(name: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -123,13 +135,7 @@ fn a_live_still_at_200_px_and_4_samples() {
         return;
     }
     let work = work_dir("still");
-    let renderer = BlenderRenderer::new(
-        BlenderOptions::default()
-            .with_samples(4)
-            .with_still_size(200, 200)
-            .with_work_dir(work.path()),
-    )
-    .unwrap();
+    let renderer = small_renderer(work.path());
     assert_eq!(renderer.name(), "blender");
     let design_atlas = atlas(dark());
     let events = Mutex::new(Vec::new());
@@ -262,13 +268,7 @@ fn a_pack_folder_is_built_from_its_own_pattern() {
     assert_eq!(coarse.dimensions(), ((45 + 6) * 24, 41 * 24));
 
     let work = work_dir("pack");
-    let renderer = BlenderRenderer::new(
-        BlenderOptions::default()
-            .with_samples(4)
-            .with_still_size(200, 200)
-            .with_work_dir(work.path()),
-    )
-    .unwrap();
+    let renderer = small_renderer(work.path());
     let outputs = front_only();
     let err = renderer
         .render(&RenderRequest::new(&coarse, dark()).with_outputs(outputs.clone()))
@@ -320,13 +320,7 @@ fn a_live_render_draws_the_drape_the_bake_stored() {
     // the garment would not move.
     const RAISE_M: f32 = 0.10;
     let work = work_dir("drape");
-    let renderer = BlenderRenderer::new(
-        BlenderOptions::default()
-            .with_samples(4)
-            .with_still_size(200, 200)
-            .with_work_dir(work.path()),
-    )
-    .unwrap();
+    let renderer = small_renderer(work.path());
     for id in ["classic-tee", "long-sleeve-tee", "hoodie"] {
         let root = tempfile::tempdir().unwrap();
         let source = Path::new(env!("CARGO_MANIFEST_DIR"))
