@@ -265,8 +265,11 @@ pub(crate) async fn run(
         "renderer".into(),
         Value::String(inner.renderer.name().into()),
     );
-    complete(inner, current, cancel, blobs, metadata, &fingerprint).await?;
+    // Indexed before the job shows as completed: whoever sees it completed and submits
+    // the same work finds it (`reuse::find` only takes a completed job, so an index
+    // entry for a job that then fails to complete is never used).
     reuse::remember(inner, &fingerprint, &id).await;
+    complete(inner, current, cancel, blobs, metadata, &fingerprint).await?;
     Ok(())
 }
 
