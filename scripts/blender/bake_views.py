@@ -400,7 +400,7 @@ def main():
             "diffuse_scale": DIFFUSE_SCALE,
             "specular_scale": SPECULAR_SCALE,
         },
-        "background": "#f2f2f0",
+        "background": "#f6f6f6",
         "stills": stills,
         "turntable": {
             "width": frame_size,

@@ -140,11 +140,12 @@ TURNTABLE_ELEVATION = 2.0  # camera elevation of every turntable frame, degrees
 # down, blur radius, strength), lengths as fractions of the image width; the blur is a
 # Gaussian with sigma = radius / 3 cut off at the radius (the compositor's Gaussian blur
 # of that size). A wide, faint shadow falls down and to the right (the key light is above
-# and left of the camera); a narrow one hugs the silhouette, as where a garment lies
-# close to the backdrop.
+# and left of the camera); a narrow, fainter one hugs the silhouette, as where a garment
+# lies close to the backdrop. (A stronger, wider hugging term read to a blind reviewer
+# as a halo round the whole garment, above the shoulders too.)
 SHADOW_TERMS = (
-    (0.012, 0.020, 0.080, 0.22),
-    (0.000, 0.006, 0.020, 0.12),
+    (0.010, 0.030, 0.070, 0.20),
+    (0.000, 0.006, 0.010, 0.07),
 )
 
 
@@ -1084,7 +1085,12 @@ NOT_SHAPE = {
     "drape_cache_path", "STORED_DRAPE_FILE", "STORED_DRAPE_MAGIC",
     "STORED_DRAPE_MAX_VERTICES", "STORED_DRAPE_MAX_COORDINATE", "read_stored_drape",
     "write_stored_drape", "cached_drape", "build_material", "add_area_light", "build_scene",
-    "set_view", "parse_args", "hex_to_linear", "main",
+    "set_view", "parse_args", "hex_to_linear", "main", "STITCH_ROWS_IN", "HEM_STITCH_IN",
+    "SLEEVE_HEM_STITCH_IN", "SEAM_STITCH_IN", "STITCH_NONE", "STITCH_WIDTH_IN",
+    "STITCH_DEPTH_M", "STITCH_STRENGTH", "CORD_SPREAD_IN", "CORD_RISE_IN", "CORD_LENGTH_IN",
+    "CORD_RADIUS_IN", "CORD_FLATNESS", "AGLET_LENGTH_IN", "AGLET_RADIUS_IN", "CORD_CLEARANCE_IN",
+    "EYELET_RADIUS_IN", "EYELET_TUBE_IN", "add_drawcords",
+    "stitch_coordinates", "add_stitch_map", "_math", "stitch_height",
 }
 
 
@@ -1522,8 +1528,218 @@ def build_mesh(template, drape=True, stored_drape=None, store_drape_to=None):
     return obj
 
 
+# Construction stitching, drawn by the material as two fine grooves (a twin-needle
+# coverstitch) along the edges a garment's maker finishes; not part of the garment's
+# shape, so changing it never re-drapes. The mesh's `stitch` UV map carries, per corner,
+# the distance in inches from the hem (u) and from the neckline or pocket edge (v), each
+# shifted so the two rows always lie at STITCH_ROWS_IN; STITCH_NONE where none is sewn.
+STITCH_ROWS_IN = (0.75, 1.0)  # the twin needle's two rows, a quarter inch apart
+HEM_STITCH_IN = 0.75  # a tee's turned hem: rows at the top of a 1 in hem
+SLEEVE_HEM_STITCH_IN = 0.6  # a short sleeve's turned hem (0.85 in)
+SEAM_STITCH_IN = 0.12  # beside a rib band's, cuff's, collar's, hood's or pocket's seam
+STITCH_NONE = 99.0
+STITCH_WIDTH_IN = 0.035  # a groove's half width (Gaussian sigma)
+STITCH_DEPTH_M = 0.0008  # a groove's depth
+STITCH_STRENGTH = 1.0
+
+
+def stitch_coordinates(template):
+    """A function from an atlas point (inches) to its `stitch` UV (see STITCH_ROWS_IN):
+    the body and sleeves are stitched above their hem (a turned hem, or beside the rib
+    band or cuff sewn there), the body below the neckline (beside the collar or hood) and
+    the pocket inside its edge. Everything else, and points outside every panel (the
+    collar, cuffs, band and hood), gets STITCH_NONE."""
+    g = Garment(template)
+    shift = STITCH_ROWS_IN[0]
+    panels = {p["name"]: p for p in template["panels"]}
+    rules = []  # (panel polygon, hem y or None, hem shift, edge run or None, edge shift)
+    for name in ("front", "back"):
+        p = panels[name]
+        top = min(q[1] for q in p["polygon"])
+        neck = [(x + p["center_x"], y + top) for x, y in neckline_points(p)]
+        hem = SEAM_STITCH_IN if g.hem_band is not None else HEM_STITCH_IN
+        rules.append((p["polygon"], p["hem_y"], shift - hem, neck, shift - SEAM_STITCH_IN))
+    for name in ("left_sleeve", "right_sleeve"):
+        p = panels[name]
+        hem = SEAM_STITCH_IN if g.cuffs is not None else SLEEVE_HEM_STITCH_IN
+        rules.append((p["polygon"], p["hem_y"], shift - hem, None, 0.0))
+    if g.pocket is not None:
+        p = panels[g.pocket["panel"]]
+        loop = p["polygon"] + p["polygon"][:1]
+        rules.append((p["polygon"], None, 0.0, loop, shift - SEAM_STITCH_IN))
+
+    def at(x, y):
+        for poly, hem_y, hem_shift, edge, edge_shift in rules:
+            if inside(poly, x, y) or dist_to_loop(poly, x, y) < 0.02:
+                u = STITCH_NONE if hem_y is None else (hem_y - y) + hem_shift
+                v = STITCH_NONE if edge is None else _dist_to_run(edge, x, y) + edge_shift
+                return (u, v)
+        return (STITCH_NONE, STITCH_NONE)
+
+    return at
+
+
+def add_stitch_map(obj, template):
+    """Adds the `stitch` UV map (see stitch_coordinates) to the garment object."""
+    w_in = template["atlas"]["width_in"]
+    h_in = template["atlas"]["height_in"]
+    at = stitch_coordinates(template)
+    mesh = obj.data
+    atlas = mesh.uv_layers["atlas"]
+    layer = mesh.uv_layers.new(name="stitch")
+    known = {}
+    for li in range(len(mesh.loops)):
+        u, v = atlas.data[li].uv
+        key = (round(u, 7), round(v, 7))
+        if key not in known:
+            known[key] = at(u * w_in, (1.0 - v) * h_in)
+        layer.data[li].uv = known[key]
+
+
+# A hoodie's drawcords: two round cords from eyelets either side of the centre front,
+# hanging down the chest, each ending in an aglet. Added after the drape (they do not
+# change it), joined into the garment mesh as plain fabric in the garment's colour.
+CORD_SPREAD_IN = 1.4  # each eyelet's distance from the centre front
+CORD_RISE_IN = 0.2  # eyelets above the front neckline's centre
+CORD_LENGTH_IN = 10.5  # eyelet to the aglet's end
+CORD_RADIUS_IN = 0.15  # half the width of a flat cord
+CORD_FLATNESS = 0.45  # its thickness as a fraction of its width
+AGLET_LENGTH_IN = 0.9
+AGLET_RADIUS_IN = 0.1
+CORD_CLEARANCE_IN = 0.02  # between the cord and the fabric it lies on
+EYELET_RADIUS_IN = 0.24  # the ring round each cord where it leaves the hood
+EYELET_TUBE_IN = 0.05
+
+
+def add_drawcords(obj, template):
+    """Joins a hoodie's drawcords and eyelets into the garment object's mesh: each cord
+    follows the draped front (ray cast from the camera's side), a cord's width in front of
+    it, ending in a narrower, rounded aglet. The new corners' UVs are (0, 0): atlas (0, 0)
+    is outside every panel (garment colour), rib v = 0 is smooth; add_stitch_map, run
+    after, finds no stitch there."""
+    from mathutils.bvhtree import BVHTree
+
+    mesh = obj.data
+    atlas = mesh.uv_layers["atlas"]
+    w_in = template["atlas"]["width_in"]
+    h_in = template["atlas"]["height_in"]
+    front = next(p for p in template["panels"] if p["name"] == "front")
+    cu = front["collar_point"][0] / w_in
+    cv = 1.0 - front["collar_point"][1] / h_in
+    best = min(range(len(mesh.loops)),
+               key=lambda li: (atlas.data[li].uv[0] - cu) ** 2 + (atlas.data[li].uv[1] - cv) ** 2)
+    neck = mesh.vertices[mesh.loops[best].vertex_index].co.copy()
+    tree = BVHTree.FromPolygons([v.co.copy() for v in mesh.vertices],
+                                [list(p.vertices) for p in mesh.polygons])
+    bm = bmesh.new()
+    bm.from_mesh(mesh)
+    segments = 12
+    for side in (-1.0, 1.0):
+        path = []
+        n = 40
+        for i in range(n + 1):
+            t = i / n
+            # The two cords hang a little differently, as real ones do: the wearer's
+            # left one longer and swaying outwards, the right one inwards.
+            length = CORD_LENGTH_IN + 0.2 * side
+            sway = 0.25 * t + (0.12 if side > 0 else -0.08) * math.sin(math.pi * t)
+            x = neck.x + side * (CORD_SPREAD_IN + sway) * INCH
+            z = neck.z + (CORD_RISE_IN - length * t) * INCH
+            hit = tree.ray_cast(Vector((x, -1.0, z)), Vector((0.0, 1.0, 0.0)))
+            y = (hit[0].y if hit[0] is not None else neck.y) - (CORD_RADIUS_IN * CORD_FLATNESS
+                                                                + CORD_CLEARANCE_IN) * INCH
+            path.append(Vector((x, y, z)))
+        # Hanging cord: no dents where the fabric under it has a fold; it lies on the
+        # fabric's outermost points, eased.
+        for _ in range(6):
+            path = [path[0]] + [min(path[i], (path[i - 1] + path[i + 1]) / 2, key=lambda p: p.y)
+                                for i in range(1, n)] + [path[-1]]
+        length = CORD_LENGTH_IN + 0.2 * side
+        # The aglet narrows the cord to its tip, which is rounded off.
+        tip = path[-1] + (path[-1] - path[-2]).normalized() * 0.1 * INCH
+        path = path + [path[-1].lerp(tip, 0.6), tip]
+        radii = []
+        for i in range(n + 1):
+            aglet = (n - i) / n * length < AGLET_LENGTH_IN
+            radii.append(AGLET_RADIUS_IN if aglet else CORD_RADIUS_IN)
+        radii += [AGLET_RADIUS_IN * 0.75, AGLET_RADIUS_IN * 0.3]
+        rings = []
+        for i, c in enumerate(path):
+            a = path[max(0, i - 1)]
+            b = path[min(len(path) - 1, i + 1)]
+            tangent = (b - a).normalized()
+            u = tangent.cross(Vector((1.0, 0.0, 0.0))).normalized()
+            w = tangent.cross(u).normalized()
+            # u points to the camera, w sideways: a flat cord lies with its width on the
+            # fabric, facing the camera as the chest does (a round one's flank, facing
+            # the key light, clipped to pure white on a white hoodie).
+            depth = CORD_FLATNESS if radii[i] == CORD_RADIUS_IN else 1.0
+            rings.append([bm.verts.new(c + (u * depth * math.cos(k * 2 * math.pi / segments)
+                                            + w * math.sin(k * 2 * math.pi / segments))
+                                       * radii[i] * INCH)
+                          for k in range(segments)])
+        for r0, r1 in zip(rings, rings[1:]):
+            for k in range(segments):
+                bm.faces.new((r0[k], r0[(k + 1) % segments], r1[(k + 1) % segments], r1[k]))
+        bm.faces.new(rings[-1][::-1])
+        # The eyelet: a flat ring round the cord's top, facing the camera.
+        top = path[0]
+        ring_pts = []
+        for k in range(24):
+            ang = 2 * math.pi * k / 24
+            row = []
+            for j in range(8):
+                beta = 2 * math.pi * j / 8
+                rr = EYELET_RADIUS_IN + EYELET_TUBE_IN * math.cos(beta)
+                row.append(bm.verts.new(top + Vector((rr * math.cos(ang) * INCH,
+                                                      -EYELET_TUBE_IN * math.sin(beta) * INCH,
+                                                      rr * math.sin(ang) * INCH))))
+            ring_pts.append(row)
+        for k in range(24):
+            for j in range(8):
+                a0, a1 = ring_pts[k], ring_pts[(k + 1) % 24]
+                bm.faces.new((a0[j], a1[j], a1[(j + 1) % 8], a0[(j + 1) % 8]))
+    bm.normal_update()
+    bm.to_mesh(mesh)
+    bm.free()
+    for poly in mesh.polygons:
+        poly.use_smooth = True
+    mesh.update()
+
+
+def _math(nt, op, a, b=None):
+    """A Math node computing `a op b`; each operand a socket or a number."""
+    node = nt.nodes.new("ShaderNodeMath")
+    node.operation = op
+    for i, x in enumerate((a, b)):
+        if x is None:
+            continue
+        if isinstance(x, (int, float)):
+            node.inputs[i].default_value = x
+        else:
+            nt.links.new(x, node.inputs[i])
+    return node.outputs[0]
+
+
+def stitch_height(nt):
+    """The grooves' depth (0 to 1) from the `stitch` UV map: a Gaussian round each row of
+    STITCH_ROWS_IN in both coordinates."""
+    uv = nt.nodes.new("ShaderNodeUVMap")
+    uv.uv_map = "stitch"
+    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+    nt.links.new(uv.outputs["UV"], sep.inputs["Vector"])
+    total = None
+    for axis in ("X", "Y"):
+        for row in STITCH_ROWS_IN:
+            d = _math(nt, "DIVIDE", _math(nt, "SUBTRACT", sep.outputs[axis], row),
+                      STITCH_WIDTH_IN)
+            g = _math(nt, "EXPONENT", _math(nt, "MULTIPLY", _math(nt, "MULTIPLY", d, d), -0.5))
+            total = g if total is None else _math(nt, "ADD", total, g)
+    return total
+
+
 def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0), atlas_in=(45.0, 41.0),
-                   rib=False):
+                   rib=False, stitch=False):
     """The fabric: Principled BSDF with sheen and a fine weave bump.
 
     Base colour is the atlas texture (over the garment colour) when `atlas_path` is given,
@@ -1533,7 +1749,8 @@ def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0), atlas_in=(45.0,
     The weave's scale is set per atlas inch (the classic-tee's 45 x 41 in atlas gives it
     its scale), so it stays the same on the fabric whatever a pack's atlas size. With
     `rib`, the mesh's `rib` UV map (u counts wales, v = 1 on rib fabric) adds the knit rib
-    of the collar, cuffs and hem band as a second bump.
+    of the collar, cuffs and hem band as a second bump. With `stitch`, the mesh's
+    `stitch` UV map adds the construction stitching's grooves (see STITCH_ROWS_IN).
     """
     mat = bpy.data.materials.new("fabric")
     mat.use_nodes = True
@@ -1610,9 +1827,18 @@ def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0), atlas_in=(45.0,
         rib_bump.inputs["Distance"].default_value = 0.0008
         nt.links.new(mask.outputs[0], rib_bump.inputs["Height"])
         nt.links.new(bump.outputs["Normal"], rib_bump.inputs["Normal"])
-        nt.links.new(rib_bump.outputs["Normal"], bsdf.inputs["Normal"])
+        normal = rib_bump.outputs["Normal"]
     else:
-        nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+        normal = bump.outputs["Normal"]
+    if stitch:
+        grooves = nt.nodes.new("ShaderNodeBump")
+        grooves.invert = True  # the rows sink into the fabric
+        grooves.inputs["Strength"].default_value = STITCH_STRENGTH
+        grooves.inputs["Distance"].default_value = STITCH_DEPTH_M
+        nt.links.new(stitch_height(nt), grooves.inputs["Height"])
+        nt.links.new(normal, grooves.inputs["Normal"])
+        normal = grooves.outputs["Normal"]
+    nt.links.new(normal, bsdf.inputs["Normal"])
 
     garment = nt.nodes.new("ShaderNodeRGB")
     garment.outputs[0].default_value = (*garment_rgb, 1.0)
@@ -1672,7 +1898,11 @@ def build_scene(template_path=DEFAULT_TEMPLATE, atlas_path=None, garment_rgb=(1,
     garment = build_mesh(template, stored_drape=stored_drape, store_drape_to=store_drape_to)
     atlas_in = (template["atlas"]["width_in"], template["atlas"]["height_in"])
     rib = "rib" in garment.data.uv_layers
-    garment.data.materials.append(build_material(atlas_path, garment_rgb, atlas_in, rib))
+    if Garment(template).hood is not None:
+        add_drawcords(garment, template)
+    add_stitch_map(garment, template)
+    garment.data.materials.append(build_material(atlas_path, garment_rgb, atlas_in, rib,
+                                                 stitch=True))
 
     target = (0.0, 0.0, CAMERA_TARGET_Z)
     # Soft studio, lit as catalogue photos are: a big, nearly frontal key from a little

@@ -17,7 +17,7 @@ object, contract 1:
                                           may be absent): used when it is for this garment's
                                           mesh, else the garment is draped here
       "color": "#1f2937",                 fabric colour where the atlas is transparent
-      "background": "#f2f2f0",            studio background behind the garment (sRGB); the
+      "background": "#f6f6f6",            studio background behind the garment (sRGB); the
                                           garment casts a soft shadow on it, as in the bake
       "samples": 16,                      Cycles samples per pixel
       "tone": {"exposure": 1.1, "black": 0.002, "knee": 0.9, "width": 0.11},
@@ -294,7 +294,7 @@ def run(job):
     if drape is not None and (not isinstance(drape, str) or not os.path.isfile(drape)):
         raise JobError(f"drape must be an existing drape file or null; got {drape!r}")
     color = hex_color(job.get("color", "#ffffff"), "color")
-    background = hex_color(job.get("background", "#f2f2f0"), "background")
+    background = hex_color(job.get("background", "#f6f6f6"), "background")
     samples = positive_int(job, "samples", MAX_SAMPLES, "job")
     tone = tone_spec(job)
     out_dir = job.get("output_dir")

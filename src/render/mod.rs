@@ -140,7 +140,8 @@ pub struct RenderRequest<'a> {
     pub color: GarmentColor,
     /// The outputs to produce.
     pub outputs: RenderOutputs,
-    /// The background colour (sRGB); `None` uses the view pack's neutral studio grey.
+    /// The background colour (sRGB); `None` uses the view pack's studio backdrop (the
+    /// built-in garments': neutral `#f6f6f6`, as catalogue product photos use).
     pub background: Option<[u8; 3]>,
     /// The template pack the atlas was composed on: the garment to draw. `None` is the
     /// renderer's own garment (the built-in `classic-tee` unless it was built with other

@@ -8,8 +8,10 @@
 //!
 //! ```sh
 //! FIDELITY_SIZE=1024 FIDELITY_IMAGE=docs/bake-fidelity.png \
-//!     cargo test --all-features --test blender -- fidelity --nocapture
+//!     cargo test --all-features --test it -- blender::fidelity --nocapture
 //! ```
+//!
+//! `FIDELITY_TEMPLATE=<id>` measures one built-in garment only.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -24,7 +26,7 @@ use render_engine::render::{
 };
 use render_engine::{compose, CancelToken, ComposeOptions, GarmentColor, Preset};
 
-const BACKGROUND: [u8; 3] = [0xf2, 0xf2, 0xf0];
+const BACKGROUND: [u8; 3] = [0xf6, 0xf6, 0xf6];
 
 /// Whether Blender can run here; a panic under `CI=true` when it cannot.
 pub(crate) fn blender_available() -> bool {
@@ -803,7 +805,12 @@ fn fidelity_baked_front_still_matches_a_live_render() {
     .unwrap();
     let mut worst = (String::new(), f64::INFINITY);
     let mut panels = Vec::new();
+    // FIDELITY_TEMPLATE=<id> measures one garment only (while tuning a bake).
+    let only = std::env::var("FIDELITY_TEMPLATE").ok();
     for pack in render_engine::template::TemplatePack::builtins() {
+        if only.as_deref().is_some_and(|id| id != pack.id()) {
+            continue;
+        }
         let baked = BakedRenderer::new(pack.baked_views().unwrap());
         let (full, _) = baked.views().still_size(View::Front).unwrap();
         assert_eq!(full % size, 0, "FIDELITY_SIZE must divide {full}");

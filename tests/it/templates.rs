@@ -81,7 +81,7 @@ fn a_pack_folder_is_drawn_with_its_own_bake() {
     let own = front_on(&pack, &design).unwrap();
     assert_eq!(own.get_pixel(0, 0).0, [0x10, 0x20, 0x30, 255]);
     let builtin = front_on(&TemplatePack::builtin(), &design).unwrap();
-    assert_eq!(builtin.get_pixel(0, 0).0, [0xf2, 0xf2, 0xf0, 255]);
+    assert_eq!(builtin.get_pixel(0, 0).0, [0xf6, 0xf6, 0xf6, 255]);
     // Apart from the background, the same garment (the bake is a copy).
     let garment = |img: &image::RgbaImage| img.get_pixel(512, 600).0;
     assert_eq!(garment(&own), garment(&builtin));
@@ -350,20 +350,7 @@ fn a_rib_collar_has_no_horns_over_the_shoulders() {
         if collar != "rib" {
             continue;
         }
-        let (w, h) = pack.atlas_size_px();
-        let atlas = image::RgbaImage::new(w, h);
-        let black = GarmentColor::parse("#111111").unwrap();
-        let out = BakedRenderer::new(pack.baked_views().unwrap())
-            .render(
-                &RenderRequest::new(&atlas, black)
-                    .with_template(&pack)
-                    .with_outputs(RenderOutputs {
-                        stills: vec![View::Front],
-                        turntable: false,
-                    }),
-            )
-            .unwrap();
-        let front = out.still(View::Front).unwrap();
+        let front = bare_front(&pack, "#111111");
         let (width, height) = front.dimensions();
         // The topmost garment (dark) pixel of each column; None where the column has none.
         let top: Vec<Option<u32>> = (0..width)
@@ -388,4 +375,141 @@ fn a_rib_collar_has_no_horns_over_the_shoulders() {
             worst.1
         );
     }
+}
+
+/// The front still of `pack` with no print, in the garment colour `hex`.
+fn bare_front(pack: &TemplatePack, hex: &str) -> image::RgbaImage {
+    let (w, h) = pack.atlas_size_px();
+    let atlas = image::RgbaImage::new(w, h);
+    let color = GarmentColor::parse(hex).unwrap();
+    let mut out = BakedRenderer::new(pack.baked_views().unwrap())
+        .render(
+            &RenderRequest::new(&atlas, color)
+                .with_template(pack)
+                .with_outputs(RenderOutputs {
+                    stills: vec![View::Front],
+                    turntable: false,
+                }),
+        )
+        .unwrap();
+    out.stills.remove(0).image
+}
+
+/// Luminance (0-255) of an sRGB pixel, unweighted mean.
+fn grey(p: &image::Rgba<u8>) -> f64 {
+    (p[0] as f64 + p[1] as f64 + p[2] as f64) / 3.0
+}
+
+/// `profile` minus its mean over `half` samples either side: what stands out of it at a
+/// small scale (a stitch line, a cord) with the slow shading taken away.
+fn high_pass(profile: &[f64], half: usize) -> Vec<f64> {
+    (0..profile.len())
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half + 1).min(profile.len());
+            profile[i] - profile[lo..hi].iter().sum::<f64>() / (hi - lo) as f64
+        })
+        .collect()
+}
+
+/// Root mean square of `values`.
+fn rms(values: &[f64]) -> f64 {
+    (values.iter().map(|v| v * v).sum::<f64>() / values.len() as f64).sqrt()
+}
+
+/// A tee's turned hem shows its twin-needle stitching: in a bare navy front still, the
+/// brightness profile up from the hem edge (each column aligned at its own hem edge,
+/// averaged over the middle half of the hem) has lines between 0.55 and 1.2 in above the
+/// edge that stand out more than 4 times as much as the knit and drape do 2 to 5 in
+/// above it (with the stitching: about 17 times; the bakes before it: 2.5 times).
+#[test]
+fn a_turned_hem_shows_its_twin_needle_stitching() {
+    for id in ["classic-tee", "long-sleeve-tee"] {
+        let pack = TemplatePack::named(id).unwrap();
+        let front = bare_front(&pack, "#1f2937");
+        let (width, height) = front.dimensions();
+        let ppi = still_pixels_per_inch(&pack);
+        let is_fabric = |x: u32, y: u32| grey(front.get_pixel(x, y)) < 120.0;
+        // The garment stands in the middle of the frame: the middle 8 in of its hem, each
+        // column from its own lowest fabric pixel (the hem edge) up.
+        let middle =
+            (width as f64 / 2.0 - 4.0 * ppi) as u32..(width as f64 / 2.0 + 4.0 * ppi) as u32;
+        let edge: Vec<u32> = middle
+            .clone()
+            .map(|x| (0..height).rev().find(|&y| is_fabric(x, y)).unwrap())
+            .collect();
+        let reach = (5.5 * ppi) as u32;
+        let profile: Vec<f64> = (0..reach)
+            .map(|up| {
+                middle
+                    .clone()
+                    .zip(&edge)
+                    .map(|(x, &y)| grey(front.get_pixel(x, y - up)))
+                    .sum::<f64>()
+                    / edge.len() as f64
+            })
+            .collect();
+        let lines = high_pass(&profile, 4);
+        let at = |inch: f64| (inch * ppi) as usize;
+        let stitch = lines[at(0.55)..at(1.2)]
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        let plain = rms(&lines[at(2.0)..at(5.0)]);
+        assert!(
+            stitch > 4.0 * plain,
+            "{id}: the hem stitching stands out {stitch:.2} against {plain:.2} of plain fabric"
+        );
+    }
+}
+
+/// The hoodie's drawcords hang down its chest: in a bare navy front still, the
+/// brightness across the chest (rows 28-48% of the garment's height down from its top,
+/// averaged) has two narrow features 1.2 to 2.2 in either side of the centre that stand
+/// out more than 3.5 times as much as the fabric 3 to 6 in from the centre does (the
+/// cords: 5.6 and 5.1 times; the bake before them: 2.4 times).
+#[test]
+fn the_hoodie_has_drawcords() {
+    let pack = TemplatePack::named("hoodie").unwrap();
+    let front = bare_front(&pack, "#1f2937");
+    let (width, height) = front.dimensions();
+    let ppi = still_pixels_per_inch(&pack);
+    let is_fabric = |x: u32, y: u32| grey(front.get_pixel(x, y)) < 120.0;
+    let rows: Vec<u32> = (0..height)
+        .filter(|&y| (0..width).any(|x| is_fabric(x, y)))
+        .collect();
+    let (top, bottom) = (rows[0] as f64, rows[rows.len() - 1] as f64);
+    let band = (top + 0.28 * (bottom - top)) as u32..(top + 0.48 * (bottom - top)) as u32;
+    let mid_row = band.end;
+    let sides: Vec<u32> = (0..width).filter(|&x| is_fabric(x, mid_row)).collect();
+    let centre = (sides[0] + sides[sides.len() - 1]) as f64 / 2.0;
+    let profile: Vec<f64> = (0..width)
+        .map(|x| {
+            band.clone()
+                .map(|y| grey(front.get_pixel(x, y)))
+                .sum::<f64>()
+                / band.len() as f64
+        })
+        .collect();
+    let lines = high_pass(&profile, 5);
+    let span = |from: f64, to: f64, side: f64| {
+        let a = (centre + side * from * ppi) as usize;
+        let b = (centre + side * to * ppi) as usize;
+        lines[a.min(b)..a.max(b)].to_vec()
+    };
+    let peak = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let plain = rms(&[span(3.0, 6.0, -1.0), span(3.0, 6.0, 1.0)].concat());
+    for (side, name) in [(-1.0, "right"), (1.0, "left")] {
+        let cord = peak(&span(1.2, 2.2, side));
+        assert!(
+            cord > 3.5 * plain,
+            "the wearer's {name} cord stands out {cord:.2} against {plain:.2} of plain fabric"
+        );
+    }
+}
+
+/// Pixels per inch of garment in a pack's 1024 px front still: the camera frames the
+/// same studio for every pack, and the front still is 1024 px across about 39 in.
+fn still_pixels_per_inch(pack: &TemplatePack) -> f64 {
+    let (width, _) = pack.baked_views().unwrap().still_size(View::Front).unwrap();
+    width as f64 / 39.0
 }

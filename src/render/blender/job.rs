@@ -116,7 +116,7 @@ mod tests {
             atlas: None,
             drape: Some("/t/drape.bin".into()),
             color: "#1f2937".into(),
-            background: "#f2f2f0".into(),
+            background: "#f6f6f6".into(),
             samples: 4,
             tone: ToneSpec {
                 exposure: 1.1,

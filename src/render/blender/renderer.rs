@@ -260,7 +260,7 @@ impl BlenderRenderer {
 
 /// The studio background of the baked pack (`views.json`), used when the request names
 /// none, so live and baked renders sit on the same grey.
-const DEFAULT_BACKGROUND: [u8; 3] = [0xf2, 0xf2, 0xf0];
+const DEFAULT_BACKGROUND: [u8; 3] = [0xf6, 0xf6, 0xf6];
 /// The turntable camera's elevation in the bake (`build_garment.TURNTABLE_ELEVATION`).
 const TURNTABLE_ELEVATION_DEG: f64 = 2.0;
 
