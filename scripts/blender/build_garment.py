@@ -1596,7 +1596,7 @@ def add_stitch_map(obj, template):
         layer.data[li].uv = known[key]
 
 
-# A hoodie's drawcords: two round cords from eyelets either side of the centre front,
+# A hoodie's drawcords: two flat cords from eyelets either side of the centre front,
 # hanging down the chest, each ending in an aglet. Added after the drape (they do not
 # change it), joined into the garment mesh as plain fabric in the garment's colour.
 CORD_SPREAD_IN = 1.4  # each eyelet's distance from the centre front
@@ -1637,11 +1637,11 @@ def add_drawcords(obj, template):
     for side in (-1.0, 1.0):
         path = []
         n = 40
+        # The two cords hang a little differently, as real ones do: the wearer's left one
+        # longer and swaying outwards, the right one inwards.
+        length = CORD_LENGTH_IN + 0.2 * side
         for i in range(n + 1):
             t = i / n
-            # The two cords hang a little differently, as real ones do: the wearer's
-            # left one longer and swaying outwards, the right one inwards.
-            length = CORD_LENGTH_IN + 0.2 * side
             sway = 0.25 * t + (0.12 if side > 0 else -0.08) * math.sin(math.pi * t)
             x = neck.x + side * (CORD_SPREAD_IN + sway) * INCH
             z = neck.z + (CORD_RISE_IN - length * t) * INCH
@@ -1654,7 +1654,6 @@ def add_drawcords(obj, template):
         for _ in range(6):
             path = [path[0]] + [min(path[i], (path[i - 1] + path[i + 1]) / 2, key=lambda p: p.y)
                                 for i in range(1, n)] + [path[-1]]
-        length = CORD_LENGTH_IN + 0.2 * side
         # The aglet narrows the cord to its tip, which is rounded off.
         tip = path[-1] + (path[-1] - path[-2]).normalized() * 0.1 * INCH
         path = path + [path[-1].lerp(tip, 0.6), tip]
