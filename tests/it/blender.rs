@@ -191,8 +191,8 @@ fn a_live_still_at_200_px_and_4_samples() {
         "badge {with:.1} vs plain {without:.1}"
     );
     // Black fabric reads as its swatch live as it does baked: the job's black point
-    // (tone.black) takes the key light's specular floor off (the baked renderer drew a
-    // black garment's median at 13 before the calibration had one; not measured live).
+    // (tone.black) takes the key light's specular floor off. With the black point set to
+    // 0 (a deliberate break, 2026-12-07) the live chest's median is 13 and this fails.
     let black = renderer
         .render(
             &RenderRequest::new(&atlas_without_design(), GarmentColor::rgb(0, 0, 0)).with_outputs(
