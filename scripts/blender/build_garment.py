@@ -1738,7 +1738,7 @@ def stitch_height(nt):
 
 
 def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0), atlas_in=(45.0, 41.0),
-                   rib=False, stitch=False):
+                   rib=False):
     """The fabric: Principled BSDF with sheen and a fine weave bump.
 
     Base colour is the atlas texture (over the garment colour) when `atlas_path` is given,
@@ -1748,8 +1748,8 @@ def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0), atlas_in=(45.0,
     The weave's scale is set per atlas inch (the classic-tee's 45 x 41 in atlas gives it
     its scale), so it stays the same on the fabric whatever a pack's atlas size. With
     `rib`, the mesh's `rib` UV map (u counts wales, v = 1 on rib fabric) adds the knit rib
-    of the collar, cuffs and hem band as a second bump. With `stitch`, the mesh's
-    `stitch` UV map adds the construction stitching's grooves (see STITCH_ROWS_IN).
+    of the collar, cuffs and hem band as a second bump. The mesh's `stitch` UV map
+    (add_stitch_map) adds the construction stitching's grooves (see STITCH_ROWS_IN).
     """
     mat = bpy.data.materials.new("fabric")
     mat.use_nodes = True
@@ -1829,14 +1829,13 @@ def build_material(atlas_path=None, garment_rgb=(1.0, 1.0, 1.0), atlas_in=(45.0,
         normal = rib_bump.outputs["Normal"]
     else:
         normal = bump.outputs["Normal"]
-    if stitch:
-        grooves = nt.nodes.new("ShaderNodeBump")
-        grooves.invert = True  # the rows sink into the fabric
-        grooves.inputs["Strength"].default_value = STITCH_STRENGTH
-        grooves.inputs["Distance"].default_value = STITCH_DEPTH_M
-        nt.links.new(stitch_height(nt), grooves.inputs["Height"])
-        nt.links.new(normal, grooves.inputs["Normal"])
-        normal = grooves.outputs["Normal"]
+    grooves = nt.nodes.new("ShaderNodeBump")
+    grooves.invert = True  # the rows sink into the fabric
+    grooves.inputs["Strength"].default_value = STITCH_STRENGTH
+    grooves.inputs["Distance"].default_value = STITCH_DEPTH_M
+    nt.links.new(stitch_height(nt), grooves.inputs["Height"])
+    nt.links.new(normal, grooves.inputs["Normal"])
+    normal = grooves.outputs["Normal"]
     nt.links.new(normal, bsdf.inputs["Normal"])
 
     garment = nt.nodes.new("ShaderNodeRGB")
@@ -1900,8 +1899,7 @@ def build_scene(template_path=DEFAULT_TEMPLATE, atlas_path=None, garment_rgb=(1,
     if Garment(template).hood is not None:
         add_drawcords(garment, template)
     add_stitch_map(garment, template)
-    garment.data.materials.append(build_material(atlas_path, garment_rgb, atlas_in, rib,
-                                                 stitch=True))
+    garment.data.materials.append(build_material(atlas_path, garment_rgb, atlas_in, rib))
 
     target = (0.0, 0.0, CAMERA_TARGET_Z)
     # Soft studio, lit as catalogue photos are: a big, nearly frontal key from a little

@@ -118,17 +118,10 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
         std::fs::write(dst.join(uv_name), uv_png)?;
         std::fs::write(dst.join(shade_name), shade_png)?;
     }
-    // The stored drape is copied as it is (the renderer checks it when it reads it).
-    if let Some(drape) = index["drape"].as_str() {
-        let path = crate::template::file_in_pack(src, drape, "views.json")?;
-        let meta = std::fs::metadata(&path)?;
-        if !meta.is_file() || meta.len() > super::baked::DRAPE_MAX_BYTES {
-            return Err(failed(format!(
-                "{drape} is not a regular file of at most {} bytes",
-                super::baked::DRAPE_MAX_BYTES
-            )));
-        }
-        std::fs::copy(path, dst.join(drape))?;
+    // The stored drape, read and checked as the renderer reads it, is copied as it is.
+    if let Some(drape) = super::baked::BakedViews::load(src)?.drape()? {
+        let name = index["drape"].as_str().expect("the drape views.json names");
+        std::fs::write(dst.join(name), drape)?;
     }
     let encoding = &mut index["encoding"];
     encoding["shade_curve"] = "sqrt".into();

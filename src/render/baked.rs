@@ -62,7 +62,7 @@ const DRAPE_HEADER_BYTES: usize = 8 + 32 + 4;
 /// The most vertices a stored drape may hold (the built-in garments have 10k to 20k).
 const DRAPE_MAX_VERTICES: usize = 1_000_000;
 /// The largest stored drape, bytes.
-pub(crate) const DRAPE_MAX_BYTES: u64 = (DRAPE_HEADER_BYTES + 12 * DRAPE_MAX_VERTICES) as u64;
+const DRAPE_MAX_BYTES: u64 = (DRAPE_HEADER_BYTES + 12 * DRAPE_MAX_VERTICES) as u64;
 /// The largest coordinate a stored drape may hold, metres (the garment is about 1 m tall).
 const DRAPE_MAX_COORDINATE: f32 = 10.0;
 
