@@ -16,7 +16,10 @@ transparent film. For each view one Cycles render yields:
   the shirt's inside, report atlas (0, 0), outside every panel),
 * alpha: the coverage (anti-aliased edge),
 * (Diffuse Direct + Indirect) x Diffuse Color: the light a white fabric reflects diffusely
-  (its sheen included), the factor the albedo multiplies,
+  (its sheen included), the factor the albedo multiplies, and which share of it is
+  indirect (light the garment bounced onto itself: inside the neck and the hood, where a
+  sleeve meets the body; a dark garment bounces little of it, so the renderer scales this
+  share by the garment's albedo),
 * Glossy Direct + Indirect: the specular highlight, added on top of the albedo,
 * the backdrop's shadow: the factor the flat background is multiplied by, from the
   garment's silhouette (build_garment.SHADOW_TERMS; render_job.py composites the same).
@@ -34,7 +37,9 @@ are stacked top to bottom into one pair (`turntable.uv.png`, `turntable.shade.pn
   upwards: atlas y = (1 - v) * atlas height); both 0 where coverage is 0;
 * `<name>.shade.png`: RGBA 16-bit: R = coverage, G = diffuse / DIFFUSE_SCALE,
   B = specular / SPECULAR_SCALE, A = the backdrop's light under the garment's shadow
-  (1 = no shadow), each times 65535.
+  (1 = no shadow), each times 65535;
+* `<name>.indirect.png`: grey 8-bit: the indirect share of the diffuse light, times 255
+  (0 where coverage is 0); the turntable's is stacked like the others.
 
 `views.json` lists the views with their sizes, files, scales and the turntable order.
 """
@@ -65,8 +70,19 @@ def write_png16(path, array):
     if array.ndim == 2:
         array = array[:, :, None]
     h, w, c = array.shape
-    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
     raw = array.astype(">u2").reshape(h, w * c).view(np.uint8).reshape(h, w * c * 2)
+    return write_png(path, raw, w, h, c, 16)
+
+
+def write_png8(path, array):
+    """Writes a uint8 array (h, w) as an 8-bit grey PNG."""
+    h, w = array.shape
+    return write_png(path, array.astype(np.uint8), w, h, 1, 8)
+
+
+def write_png(path, raw, w, h, c, depth):
+    """Writes rows of bytes `raw` (h, w * c * depth / 8) as a PNG of c channels."""
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
     # Filter "Up" on every row: the difference to the row above, modulo 256.
     up = np.zeros_like(raw)
     up[1:] = raw[:-1]
@@ -83,7 +99,7 @@ def write_png16(path, array):
         )
 
     png = b"\x89PNG\r\n\x1a\n"
-    png += chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))
+    png += chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0))
     png += chunk(b"IDAT", data)
     png += chunk(b"IEND", b"")
     tmp = path + ".tmp"
@@ -253,38 +269,47 @@ def render_view(scene, tmpdir, size, samples):
     # so the light pass alone is the diffuse light divided by 1.7. The contribution is
     # what a white fabric reflects (diffuse + its small sheen), the factor the albedo
     # scales.
-    diffuse_light = (load("DiffDir") + load("DiffInd"))[:, :, :3]
+    direct_light = load("DiffDir")[:, :, :3]
+    indirect_light = load("DiffInd")[:, :, :3]
     diffuse_color = load("DiffCol")[:, :, :3]
     gloss_light = (load("GlossDir") + load("GlossInd"))[:, :, :3]
     gloss_color = load("GlossCol")[:, :, :3]
     covered = alpha > 1e-3
     inv = np.where(covered, 1.0 / np.maximum(alpha, 1e-3), 0.0)
-    diffuse = (diffuse_light * diffuse_color).mean(axis=2) * inv
+    diffuse = ((direct_light + indirect_light) * diffuse_color).mean(axis=2) * inv
+    indirect = (indirect_light * diffuse_color).mean(axis=2) * inv
     specular = (gloss_light * gloss_color).mean(axis=2) * inv
     uv = point_sampled_uv(scene, tmpdir, size, covered)
     # A light, coverage-weighted blur takes the sampling grain out of the light passes
     # (the weave is finer than a pixel at these sizes, so nothing real is lost).
+    # The indirect light is smoother still (it comes from the whole garment round the
+    # pixel); its share is taken after the blur.
     diffuse = soft_blur(diffuse, alpha)
+    indirect = np.clip(soft_blur(indirect, alpha) / np.maximum(diffuse, 1e-6), 0.0, 1.0)
     specular = soft_blur(specular, alpha)
     shadow = backdrop_shadow(alpha)
-    return alpha, diffuse, specular, uv, covered, shadow
+    return alpha, diffuse, specular, uv, covered, shadow, indirect
 
 
-def encode(out_dir, name, alpha, diffuse, specular, uv, covered, shadow):
-    """Writes one view's two PNGs; returns their file names."""
-    uv16, shade = quantise(alpha, diffuse, specular, uv, covered, shadow)
-    report(name, diffuse, specular, covered, shadow)
+def encode(out_dir, name, alpha, diffuse, specular, uv, covered, shadow, indirect):
+    """Writes one view's three PNGs; returns their file names."""
+    uv16, shade, share = quantise(alpha, diffuse, specular, uv, covered, shadow, indirect)
+    report(name, diffuse, specular, covered, shadow, indirect)
     write_png16(os.path.join(out_dir, name + ".uv.png"), uv16)
     write_png16(os.path.join(out_dir, name + ".shade.png"), shade)
-    return {"uv": name + ".uv.png", "shade": name + ".shade.png"}
+    write_png8(os.path.join(out_dir, name + ".indirect.png"), share)
+    return {"uv": name + ".uv.png", "shade": name + ".shade.png",
+            "indirect": name + ".indirect.png"}
 
 
-def report(name, diffuse, specular, covered, shadow):
+def report(name, diffuse, specular, covered, shadow, indirect):
     d = diffuse[covered]
     s = specular[covered]
+    i = indirect[covered]
     print(
         f"baked {name}: diffuse max {d.max():.3f} mean {d.mean():.3f} "
-        f"p99.9 {np.percentile(d, 99.9):.3f}; specular max {s.max():.3f} "
+        f"p99.9 {np.percentile(d, 99.9):.3f}; indirect share median {np.median(i):.3f} "
+        f"p99 {np.percentile(i, 99):.3f}; specular max {s.max():.3f} "
         f"p99.9 {np.percentile(s, 99.9):.3f}; coverage {covered.mean():.3f}; "
         f"backdrop shadow down to {shadow[~covered].min():.3f}",
         flush=True,
@@ -293,7 +318,7 @@ def report(name, diffuse, specular, covered, shadow):
         print(f"warning: {name} clipped (raise DIFFUSE_SCALE/SPECULAR_SCALE)", flush=True)
 
 
-def quantise(alpha, diffuse, specular, uv, covered, shadow):
+def quantise(alpha, diffuse, specular, uv, covered, shadow, indirect):
     def q(x):
         return np.clip(np.rint(x * 65535.0), 0, 65535).astype(np.uint16)
 
@@ -311,7 +336,8 @@ def quantise(alpha, diffuse, specular, uv, covered, shadow):
         ],
         axis=2,
     )
-    return uv16, shade
+    share = np.where(covered, np.clip(np.rint(indirect * 255.0), 0, 255), 0).astype(np.uint8)
+    return uv16, shade, share
 
 
 def progress(stage, done, total):
@@ -368,19 +394,22 @@ def main():
     if not only or only == "turntable":
         # All frames stacked top to bottom in one pair of PNGs: frame i is rows
         # [i * size, (i + 1) * size).
-        uvs, shades = [], []
+        uvs, shades, shares = [], [], []
         for i in range(frames):
             angle = 360.0 * i / frames
             bg.set_view(scene, angle, TURNTABLE_ELEVATION)
             views = render_view(scene, tmpdir, frame_size, frame_samples)
-            report(f"turntable frame {i}", views[1], views[2], views[4], views[5])
-            uv16, shade = quantise(*views)
+            report(f"turntable frame {i}", views[1], views[2], views[4], views[5], views[6])
+            uv16, shade, share = quantise(*views)
             uvs.append(uv16)
             shades.append(shade)
+            shares.append(share)
             progress("bake", len(stills) + i + 1, total)
         write_png16(os.path.join(out_dir, "turntable.uv.png"), np.concatenate(uvs, axis=0))
         write_png16(os.path.join(out_dir, "turntable.shade.png"), np.concatenate(shades, axis=0))
-        turntable = {"uv": "turntable.uv.png", "shade": "turntable.shade.png"}
+        write_png8(os.path.join(out_dir, "turntable.indirect.png"), np.concatenate(shares, axis=0))
+        turntable = {"uv": "turntable.uv.png", "shade": "turntable.shade.png",
+                     "indirect": "turntable.indirect.png"}
     shutil.rmtree(tmpdir, ignore_errors=True)
     if only:
         return
@@ -397,6 +426,7 @@ def main():
         "encoding": {
             "uv": "16-bit grey+alpha PNG: u = grey / 65535, v = alpha / 65535 (v up; atlas y = (1 - v) * height)",
             "shade": "16-bit RGBA PNG: coverage = R / 65535, diffuse = G / 65535 * diffuse_scale, specular = B / 65535 * specular_scale, shadow = A / 65535 (the background's light factor under the garment's soft shadow; 1 = none)",
+            "indirect": "8-bit grey PNG: the indirect share of the diffuse light = grey / 255 (the light the garment bounces onto itself, which the renderer scales by the garment's albedo)",
             "diffuse_scale": DIFFUSE_SCALE,
             "specular_scale": SPECULAR_SCALE,
         },

@@ -10,7 +10,9 @@
 //! * `<view>.shade.png` becomes 8-bit RGB(A): coverage as is (a covered pixel never rounds
 //!   to 0), diffuse and specular light through a square-root curve
 //!   (`encoding.shade_curve: "sqrt"` in `views.json`), so the dark tones keep their steps,
-//!   and the backdrop shadow (alpha, when the bake has it) as is.
+//!   and the backdrop shadow (alpha, when the bake has it) as is;
+//! * `<view>.indirect.png` (the indirect share of the light, when the bake has it) is
+//!   already 8-bit grey and is copied as it is, once it decodes as such.
 //!
 //! The renderer reads both forms.
 
@@ -37,7 +39,7 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
     let index_bytes = std::fs::read(src.join("views.json"))?;
     let mut index: serde_json::Value = serde_json::from_slice(&index_bytes)
         .map_err(|e| failed(format!("views.json is malformed: {e}")))?;
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(String, String, Option<String>)> = Vec::new();
     let views = index["stills"]
         .as_array()
         .cloned()
@@ -46,7 +48,11 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
         .chain(std::iter::once(index["turntable"].clone()));
     for view in views {
         match (view["uv"].as_str(), view["shade"].as_str()) {
-            (Some(uv), Some(shade)) => files.push((uv.to_string(), shade.to_string())),
+            (Some(uv), Some(shade)) => files.push((
+                uv.to_string(),
+                shade.to_string(),
+                view["indirect"].as_str().map(str::to_string),
+            )),
             _ => {
                 return Err(failed(
                     "a view in views.json names no uv or shade file".into(),
@@ -57,8 +63,8 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
     std::fs::create_dir_all(dst)?;
     let limits = DecodeLimits::default();
     let mut with_shadow = None;
-    for (uv_name, shade_name) in &files {
-        for name in [uv_name, shade_name] {
+    for (uv_name, shade_name, indirect_name) in &files {
+        for name in [uv_name, shade_name].into_iter().chain(indirect_name) {
             // Names come from the bake's own index: keep them inside the folder.
             crate::template::file_in_pack(src, name, "views.json")?;
         }
@@ -117,6 +123,17 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
         };
         std::fs::write(dst.join(uv_name), uv_png)?;
         std::fs::write(dst.join(shade_name), shade_png)?;
+        if let Some(name) = indirect_name {
+            match decode(name)? {
+                DynamicImage::ImageLuma8(_) => std::fs::copy(src.join(name), dst.join(name))?,
+                other => {
+                    return Err(failed(format!(
+                        "{name}: expected 8-bit grey, found {:?}",
+                        other.color()
+                    )))
+                }
+            };
+        }
     }
     // The stored drape, read and checked as the renderer reads it, is copied as it is.
     if let Some(drape) = super::baked::BakedViews::load(src)?.drape()? {

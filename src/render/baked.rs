@@ -2,19 +2,26 @@
 //!
 //! A view pack (`assets/templates/<id>/baked/`, made by `render-engine template bake`) holds,
 //! for each still camera and each turntable frame, per pixel the atlas UV (16-bit), the
-//! coverage, the diffuse light on a white fabric, the specular highlight and the shadow
-//! the garment casts on the backdrop (bakes made before December 2026 have none).
-//! Rendering a view is, for every pixel,
+//! coverage, the diffuse light on a white fabric, the specular highlight, the shadow the
+//! garment casts on the backdrop (bakes made before December 2026 have none) and the
+//! share of the diffuse light that the garment bounced onto itself (bakes before
+//! 2026-12-08 have none: all of it counts as direct). Rendering a view is, for every pixel,
 //!
 //! ```text
 //! albedo   = calibrated(bilinear(atlas premultiplied, uv) + garment * (1 - alpha))
-//! shaded   = tone(exposure * (albedo * diffuse + specular))
+//! light    = diffuse * (1 - indirect) + diffuse * indirect * kept(garment albedo)
+//! shaded   = tone(exposure * (albedo * light + specular))
 //! pixel    = background * shadow * (1 - coverage) + shaded * coverage
 //! ```
 //!
 //! in integer arithmetic over tables prepared once per pack, on all cores. `calibrated`
 //! `exposure` and `tone` are the pack's [`ColorCalibration`]: together they make the
 //! median front pixel show the requested colour and keep white fabric's shading.
+//!
+//! The bake lights a white garment, whose walls bounce nearly all the light they get; a
+//! dark garment bounces little, so inside the neck or the hood, or where a sleeve meets the
+//! body, the bounced share is scaled by what a garment of its colour keeps of it, per
+//! channel ([`bounce_kept`]).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -133,6 +140,9 @@ struct StillEntry {
     height: u32,
     uv: String,
     shade: String,
+    /// The indirect share PNG (bakes before 2026-12-08 have none).
+    #[serde(default)]
+    indirect: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -143,6 +153,9 @@ struct TurntableEntry {
     fps: u32,
     uv: String,
     shade: String,
+    /// The indirect share PNG (bakes before 2026-12-08 have none).
+    #[serde(default)]
+    indirect: Option<String>,
 }
 
 #[derive(Debug)]
@@ -166,6 +179,8 @@ struct Px {
     cov: u8,
     /// Diffuse light, 1.0 = [`DIFFUSE_ONE`].
     diffuse: u16,
+    /// The part of `diffuse` the garment bounced onto itself (at most `diffuse`).
+    indirect: u16,
     /// Specular light, linear, 1.0 = 65535.
     specular: u16,
     /// The backdrop's light under the garment's shadow, 0 to 255 (255: unshadowed).
@@ -331,11 +346,11 @@ impl BakedViews {
                 let mut names = vec!["views.json".to_string()];
                 for s in &self.index.stills {
                     names.extend([s.uv.clone(), s.shade.clone()]);
+                    names.extend(s.indirect.clone());
                 }
-                names.extend([
-                    self.index.turntable.uv.clone(),
-                    self.index.turntable.shade.clone(),
-                ]);
+                let t = &self.index.turntable;
+                names.extend([t.uv.clone(), t.shade.clone()]);
+                names.extend(t.indirect.clone());
                 for name in names {
                     let bytes = self.read(&name).map_err(|e| e.to_string())?;
                     hash.update((name.len() as u64).to_le_bytes());
@@ -489,6 +504,14 @@ impl BakedViews {
         Ok(out)
     }
 
+    /// Whether every view stores the indirect share of its light (bakes before
+    /// 2026-12-08 do not: their renders count all of it as direct, which lights the
+    /// insides of dark garments too brightly).
+    pub fn stores_indirect_light(&self) -> bool {
+        self.index.stills.iter().all(|s| s.indirect.is_some())
+            && self.index.turntable.indirect.is_some()
+    }
+
     fn entry(&self, view: View) -> Option<&StillEntry> {
         self.index.stills.iter().find(|s| s.name == view.name())
     }
@@ -581,9 +604,16 @@ impl BakedViews {
             })?;
         cell.get_or_init(|| {
             let entry = self.entry(view).expect("listed views have entries");
-            self.decode(&entry.uv, &entry.shade, entry.width, entry.height, 1)
-                .map(|mut t| Arc::new(t.remove(0)))
-                .map_err(|e| e.to_string())
+            let files = [entry.uv.as_str(), entry.shade.as_str()];
+            self.decode(
+                files,
+                entry.indirect.as_deref(),
+                entry.width,
+                entry.height,
+                1,
+            )
+            .map(|mut t| Arc::new(t.remove(0)))
+            .map_err(|e| e.to_string())
         })
         .clone()
         .map_err(Error::render_failed)
@@ -593,19 +623,26 @@ impl BakedViews {
         self.turntable
             .get_or_init(|| {
                 let t = &self.index.turntable;
-                self.decode(&t.uv, &t.shade, t.width, t.height, t.frames)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
+                self.decode(
+                    [&t.uv, &t.shade],
+                    t.indirect.as_deref(),
+                    t.width,
+                    t.height,
+                    t.frames,
+                )
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
             })
             .clone()
             .map_err(Error::render_failed)
     }
 
-    /// Decodes a UV/shade PNG pair holding `frames` views stacked top to bottom.
+    /// Decodes a UV/shade PNG pair (and the indirect share PNG, when the bake has one)
+    /// holding `frames` views stacked top to bottom.
     fn decode(
         &self,
-        uv_name: &str,
-        shade_name: &str,
+        [uv_name, shade_name]: [&str; 2],
+        indirect_name: Option<&str>,
         width: u32,
         height: u32,
         frames: usize,
@@ -652,7 +689,30 @@ impl BakedViews {
             }
         };
         let expected = (width, height * frames as u32);
-        for (name, dims) in [(uv_name, uv.dimensions()), (shade_name, shade_dims)] {
+        let indirect = match indirect_name {
+            None => None,
+            Some(name) => {
+                let bytes = self.read(name)?;
+                match decode_untrusted_raster(&bytes, "baked view file", &png, &limits)
+                    .map_err(|e| bad(name, e.to_string()))?
+                {
+                    DynamicImage::ImageLuma8(img) => Some((name, img)),
+                    other => {
+                        return Err(bad(
+                            name,
+                            format!("expected 8-bit grey, found {:?}", other.color()),
+                        ))
+                    }
+                }
+            }
+        };
+        let mut sizes = vec![(uv_name, uv.dimensions()), (shade_name, shade_dims)];
+        sizes.extend(
+            indirect
+                .as_ref()
+                .map(|(name, img)| (*name, img.dimensions())),
+        );
+        for (name, dims) in sizes {
             if dims != expected {
                 return Err(bad(
                     name,
@@ -681,6 +741,7 @@ impl BakedViews {
             },
         };
         let uv = uv.as_raw();
+        let indirect = indirect.map(|(_, img)| img.into_raw());
         let has_shadow = channels == 4;
         let per_frame = (width * height) as usize;
         let ppi = self.pixels_per_inch;
@@ -708,13 +769,16 @@ impl BakedViews {
                         let y =
                             ((1.0 - v) * ah as f32 - 0.5).clamp(0.0, ah as f32 - 1.0 - 1.0 / 256.0);
                         let (x0, y0) = (x.floor(), y.floor());
+                        let diffuse = (light(s[1]) * dscale).round().min(u16::MAX as f32) as u16;
+                        let share = indirect.as_ref().map_or(0, |v| v[i] as u32);
                         Px {
                             x: x0 as u16,
                             y: y0 as u16,
                             fx: ((x - x0) * 256.0).round().min(255.0) as u8,
                             fy: ((y - y0) * 256.0).round().min(255.0) as u8,
                             cov: ((cov as u32 * 255 + 32767) / 65535).max(1) as u8,
-                            diffuse: (light(s[1]) * dscale).round().min(u16::MAX as f32) as u16,
+                            diffuse,
+                            indirect: ((diffuse as u32 * share + 127) / 255) as u16,
                             specular: (light(s[2]) * sscale).round().min(u16::MAX as f32) as u16,
                             shadow,
                         }
@@ -762,6 +826,7 @@ fn knit_view(px: &mut [Px], width: usize, pixels_per_inch: f32) {
         |i| pos[i],
         |i, k, sheen| {
             px[i].diffuse = knit::scaled(px[i].diffuse, k);
+            px[i].indirect = knit::scaled(px[i].indirect, k).min(px[i].diffuse);
             px[i].specular = knit::scaled(px[i].specular, sheen);
         },
     );
@@ -946,6 +1011,25 @@ struct Shader {
     finish: Arc<Vec<u16>>,
     /// The bare garment's albedo (where the atlas is transparent).
     garment: [u16; 3],
+    /// How much of the bake's bounced light this garment's colour keeps, per channel
+    /// (65536 = all of it: [`bounce_kept`]).
+    bounce: [u32; 3],
+}
+
+/// The share of light bounced off the garment that reaches the garment again. Measured on
+/// the hoodie's front (Blender, its fabric at albedo 0.5 against 1): 0.44 where over a
+/// quarter of the light is bounced, 0.50 where over 0.4 (deep in the hood), 0.18 where
+/// 0.1 to 0.25.
+const REBOUNCE: f32 = 0.45;
+
+/// How much of the light a white garment (albedo 1) bounced onto itself a garment of
+/// albedo `a` keeps: each bounce off its walls multiplies the light by `a`, and of what
+/// leaves a wall [`REBOUNCE`] reaches the garment again, so the bounced light is
+/// `a (1 - r) / (1 - a r)` of the white garment's (1 for white, about `0.55 a` for dark
+/// colours). Returns it in 1/65536.
+fn bounce_kept(a: u16) -> u32 {
+    let a = a as f32 / 65535.0;
+    (a * (1.0 - REBOUNCE) / (1.0 - a * REBOUNCE) * 65536.0).round() as u32
 }
 
 /// A rectangle of the atlas with its texels' albedo (`[r, g, b, 0]`, linear, 65535 = 1.0).
@@ -1099,6 +1183,7 @@ impl Shader {
             background,
             finish,
             garment,
+            bounce: garment.map(bounce_kept),
         }
     }
 
@@ -1162,8 +1247,12 @@ impl Shader {
         let albedo = self.albedo(px);
         let cov = px.cov as u32;
         let background = &self.background_lin[px.shadow as usize];
+        let indirect = px.indirect as u32;
+        let direct = px.diffuse as u32 - indirect;
         for ch in 0..3 {
-            let lit = ((albedo[ch] * px.diffuse as u32) >> DIFFUSE_SHIFT) + px.specular as u32;
+            // The bounced light, as a garment of this colour bounces it.
+            let light = direct + ((indirect * self.bounce[ch]) >> 16);
+            let lit = ((albedo[ch] * light) >> DIFFUSE_SHIFT) + px.specular as u32;
             let mut lit = self.finish[((lit >> 2) as usize).min(FINISH_TABLE_LEN - 1)] as u32;
             if cov < 255 {
                 lit = (lit * cov + background[ch] * (255 - cov)) / 255;
@@ -1362,6 +1451,41 @@ mod tests {
             ..Px::default()
         };
         assert_eq!(shader.albedo(&px), shader.garment.map(u32::from));
+    }
+
+    #[test]
+    fn bounced_light_takes_the_garment_colour() {
+        // The same light, all direct or half bounced: a white garment (albedo 1) shows no
+        // difference; a navy one loses most of the bounced half, most in its darkest
+        // channel.
+        let shade = |hex: &str, indirect: u16| {
+            let color = GarmentColor::parse(hex).unwrap();
+            let shader = classic_tee_shader(&RgbaImage::new(32, 32), color);
+            let px = Px {
+                x: 10,
+                y: 10,
+                cov: 255,
+                diffuse: DIFFUSE_ONE as u16 / 2,
+                indirect,
+                ..Px::default()
+            };
+            let mut out = [0u8; 4];
+            shader.shade(&px, &mut out);
+            [out[0], out[1], out[2]]
+        };
+        let half = DIFFUSE_ONE as u16 / 4;
+        assert_eq!(shade("#ffffff", 0), shade("#ffffff", half));
+        // White keeps all of it, black none, a dark colour about 0.55 of its albedo.
+        assert_eq!((bounce_kept(65535), bounce_kept(0)), (65536, 0));
+        let dark = bounce_kept(2000) as f32 / (2000.0 / 65535.0 * 65536.0);
+        assert!((0.55..0.57).contains(&dark), "{dark}");
+        let (direct, bounced) = (shade("#1f2937", 0), shade("#1f2937", half));
+        for ch in 0..3 {
+            assert!(bounced[ch] < direct[ch], "{direct:?} vs {bounced:?}");
+        }
+        // Navy's blue bounces most, so it keeps the most of the bounced half.
+        let kept = |ch: usize| bounced[ch] as f32 / direct[ch] as f32;
+        assert!(kept(2) > kept(0), "{direct:?} vs {bounced:?}");
     }
 
     #[test]

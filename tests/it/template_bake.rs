@@ -70,7 +70,9 @@ fn a_tiny_bake_is_checked_swapped_in_and_renders() {
         "views.json",
         "front.uv.png",
         "front.shade.png",
+        "front.indirect.png",
         "turntable.shade.png",
+        "turntable.indirect.png",
         "drape.bin",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
@@ -196,6 +198,31 @@ fn a_bake_that_fails_its_checks_is_not_swapped_in() {
             std::fs::copy(&path, &to).unwrap();
         }
     }
+    // The same bake with its shadows but without the indirect share of its light (as
+    // bakes before 2026-12-08 were).
+    let no_indirect = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&baked).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let to = no_indirect.path().join(&name);
+        if name == "views.json" {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut index: serde_json::Value =
+                serde_json::from_str(&text.replace("\"classic-tee\"", "\"bake-test-tee\""))
+                    .unwrap();
+            for still in index["stills"].as_array_mut().unwrap() {
+                still.as_object_mut().unwrap().remove("indirect").unwrap();
+            }
+            index["turntable"]
+                .as_object_mut()
+                .unwrap()
+                .remove("indirect")
+                .unwrap();
+            std::fs::write(&to, index.to_string()).unwrap();
+        } else if !name.ends_with(".indirect.png") {
+            std::fs::copy(&path, &to).unwrap();
+        }
+    }
     let cases = [
         // Reports success but writes no index.
         result.to_string(),
@@ -226,13 +253,21 @@ fn a_bake_that_fails_its_checks_is_not_swapped_in() {
             "cp \"{}\"/* \"$out/\"\n{result}",
             shadowless.path().display()
         ),
+        // A complete bake with its shadows, but without the indirect share of its light.
+        format!(
+            "cp \"{}\"/* \"$out/\"\n{result}",
+            no_indirect.path().display()
+        ),
     ];
     for body in cases {
         let options = tiny().with_blender_path(fake_blender(bin.path(), &body));
         let err = bake_pack(pack_dir.path(), &options, None, &CancelToken::new()).unwrap_err();
         assert_eq!(err.code(), "E_RENDER_FAILED", "{body}: {err}");
-        if body.contains("cp ") {
+        if body.contains(&shadowless.path().display().to_string()) {
             assert!(err.to_string().contains("no backdrop shadow"), "{err}");
+        }
+        if body.contains(&no_indirect.path().display().to_string()) {
+            assert!(err.to_string().contains("no indirect share"), "{err}");
         }
         assert_eq!(
             std::fs::read_to_string(pack_dir.path().join("baked/views.json")).unwrap(),

@@ -354,8 +354,8 @@ const MAX_SHADOW: f64 = 0.97;
 /// the garment covers part of every view, and the backdrop shadow of every view that has
 /// one is soft (the background never darker than [`MIN_SHADOW`] of its colour) but
 /// present, and a stored drape, if any, is well formed. A `fresh` bake (one Blender just
-/// made) must carry everything a current bake does: every view a shadow, and a stored
-/// drape. Returns each file with its size.
+/// made) must carry everything a current bake does: every view a shadow and the indirect
+/// share of its light, and a stored drape. Returns each file with its size.
 fn check_bake(pack: &TemplatePack, out: &Path, fresh: bool) -> Result<Vec<(String, u64)>> {
     let failed = |why: String| {
         Error::render_failed(format!(
@@ -397,6 +397,13 @@ fn check_bake(pack: &TemplatePack, out: &Path, fresh: bool) -> Result<Vec<(Strin
             }
             Some(_) => {}
         }
+    }
+    if fresh && !renderer.views().stores_indirect_light() {
+        return Err(failed(
+            "a view stores no indirect share of its light (views.json names no `indirect` \
+             file for it)"
+                .into(),
+        ));
     }
     match renderer.views().drape() {
         Ok(Some(_)) => {}
