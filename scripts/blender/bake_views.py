@@ -19,7 +19,8 @@ transparent film. For each view one Cycles render yields:
   (its sheen included), the factor the albedo multiplies, and which share of it is
   indirect (light the garment bounced onto itself: inside the neck and the hood, where a
   sleeve meets the body; a dark garment bounces little of it, so the renderer scales this
-  share by the garment's albedo),
+  share by what a garment of the requested colour keeps of it: bounce_kept in
+  src/render/baked.rs),
 * Glossy Direct + Indirect: the specular highlight, added on top of the albedo,
 * the backdrop's shadow: the factor the flat background is multiplied by, from the
   garment's silhouette (build_garment.SHADOW_TERMS; render_job.py composites the same).
@@ -426,7 +427,7 @@ def main():
         "encoding": {
             "uv": "16-bit grey+alpha PNG: u = grey / 65535, v = alpha / 65535 (v up; atlas y = (1 - v) * height)",
             "shade": "16-bit RGBA PNG: coverage = R / 65535, diffuse = G / 65535 * diffuse_scale, specular = B / 65535 * specular_scale, shadow = A / 65535 (the background's light factor under the garment's soft shadow; 1 = none)",
-            "indirect": "8-bit grey PNG: the indirect share of the diffuse light = grey / 255 (the light the garment bounces onto itself, which the renderer scales by the garment's albedo)",
+            "indirect": "8-bit grey PNG: the indirect share of the diffuse light = grey / 255 (the light the garment bounces onto itself, which the renderer scales by what a garment of the requested colour keeps of it)",
             "diffuse_scale": DIFFUSE_SCALE,
             "specular_scale": SPECULAR_SCALE,
         },

@@ -12,7 +12,8 @@
 //!   (`encoding.shade_curve: "sqrt"` in `views.json`), so the dark tones keep their steps,
 //!   and the backdrop shadow (alpha, when the bake has it) as is;
 //! * `<view>.indirect.png` (the indirect share of the light, when the bake has it) is
-//!   already 8-bit grey and is copied as it is, once it decodes as such.
+//!   already 8-bit grey and is copied as it is (the bake's check after compaction reads
+//!   it as the renderer does).
 //!
 //! The renderer reads both forms.
 
@@ -124,15 +125,7 @@ pub(crate) fn write_compact(src: &Path, dst: &Path) -> Result<()> {
         std::fs::write(dst.join(uv_name), uv_png)?;
         std::fs::write(dst.join(shade_name), shade_png)?;
         if let Some(name) = indirect_name {
-            match decode(name)? {
-                DynamicImage::ImageLuma8(_) => std::fs::copy(src.join(name), dst.join(name))?,
-                other => {
-                    return Err(failed(format!(
-                        "{name}: expected 8-bit grey, found {:?}",
-                        other.color()
-                    )))
-                }
-            };
+            std::fs::copy(src.join(name), dst.join(name))?;
         }
     }
     // The stored drape, read and checked as the renderer reads it, is copied as it is.
