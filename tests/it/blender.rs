@@ -915,9 +915,9 @@ fn fidelity_baked_front_still_matches_a_live_render() {
     );
     // Counting the bounced light as direct (as bakes before 2026-12-08 did) left these
     // pixels of the navy garments 10.9 to 12.2 levels lighter than live; scaling it by
-    // the garment's colour, 3.3 to 4.3. What is left is mostly the glossy reflection of
-    // the white garment's walls, which the bake's specular still counts in full (measured
-    // on the hoodie: glossy indirect 0.0024 against glossy direct 0.0012 there).
+    // the garment's colour, 3.3 to 4.3. Much of what is left is likely the glossy
+    // reflection of the white garment's walls, which the bake's specular still counts in
+    // full (on the hoodie: glossy indirect 0.0024 against glossy direct 0.0012 there).
     let (which, diff) = worst_bounce;
     assert!(
         diff.abs() < 6.0,
